@@ -1,0 +1,69 @@
+"""Read routes: they query the views only, never the write side."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from domain import rules
+from domain.errors import UnknownTool
+from projections.follower import CATALOG
+from projections.views import ViewStore
+
+router = APIRouter(prefix="/v1")
+
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, description="Wait (up to 2 s) until the views reflect at least this log position."),
+]
+MAX_WAIT_SECONDS = 2.0
+
+
+def _views(request: Request) -> ViewStore:
+    views: ViewStore = request.app.state.runtime.views
+    return views
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _await_position(views: ViewStore, min_position: int | None) -> None:
+    if min_position is not None:
+        views.wait_for(CATALOG, min_position, MAX_WAIT_SECONDS)
+
+
+@router.get("/tools", summary="Every listed tool with its panel and community figures")
+def list_tools(
+    request: Request, min_position: MinPosition = None, include_delisted: bool = False
+) -> Response:
+    views = _views(request)
+    _await_position(views, min_position)
+    at, docs = views.tool_documents(CATALOG)
+    tools = [orjson.loads(d) for d in docs]
+    if not include_delisted:
+        tools = [t for t in tools if t["status"] == "listed"]
+    return _json({"tools": tools, "as_of": {"position": at}})
+
+
+@router.get("/tools/{slug}", summary="One tool: listing, panel and community figures")
+def get_tool(request: Request, slug: str, min_position: MinPosition = None) -> Response:
+    rules.slug(slug)
+    views = _views(request)
+    _await_position(views, min_position)
+    at, docs = views.tool_documents(CATALOG, [slug])
+    if not docs:
+        raise UnknownTool(slug)
+    return _json({**orjson.loads(docs[0]), "as_of": {"position": at}})
+
+
+@router.get("/comparisons", summary="Published comparisons, newest first")
+def list_comparisons(request: Request, min_position: MinPosition = None) -> Response:
+    views = _views(request)
+    _await_position(views, min_position)
+    at, docs = views.comparison_documents(CATALOG)
+    comparisons = [c for c in map(orjson.loads, docs) if c["status"] == "published"]
+    return _json({"comparisons": comparisons, "as_of": {"position": at}})

@@ -1,0 +1,1 @@
+"""The write side of Verdict Ledger: aggregates decide, events record, one service runs the use cases."""

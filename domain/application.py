@@ -1,0 +1,262 @@
+"""The application service: one method per use case. Aggregates decide; this class loads, saves,
+retries optimistic-concurrency conflicts and reports the log position of what it wrote."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Recording, RecordConflictError
+
+from domain import rules
+from domain.ballot import Ballot
+from domain.comparison import Comparison
+from domain.errors import (
+    ComparisonAlreadyPublished,
+    ConcurrentUpdate,
+    ToolAlreadyListed,
+    ToolDelisted,
+    UnknownBallot,
+    UnknownComparison,
+    UnknownTool,
+)
+from domain.ids import ballot_id, comparison_id, panel_id, tool_id
+from domain.panel import Panel
+from domain.settings import Settings
+from domain.tool import Tool
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a write did and where it landed in the log (`position` is None when nothing changed)."""
+
+    outcome: str
+    position: int | None
+
+
+@dataclass(frozen=True)
+class VoteReceipt(Receipt):
+    choice: Literal["ship", "skip"] | None
+
+
+class Ledger(Application[UUID]):
+    name = "Ledger"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._listeners: list[Callable[[int], None]] = []
+        super().__init__(env=self.settings.eventsourcing_env())
+
+    # -- listings ---------------------------------------------------------------------------
+
+    def list_tool(self, slug: str, listing: dict[str, str], actor: str) -> Receipt:
+        tool = Tool.list(slug, listing, actor)
+        try:
+            return Receipt("listed", self._save(tool))
+        except RecordConflictError:
+            raise ToolAlreadyListed(slug) from None
+
+    def amend_listing(
+        self, slug: str, changes: dict[str, str], reason: str, actor: str
+    ) -> Receipt:
+        def attempt() -> Receipt:
+            tool = self._tool(slug)
+            tool.amend(changes, reason, actor)
+            return Receipt("amended", self._save(tool))
+
+        return _retrying(attempt)
+
+    def delist_tool(self, slug: str, reason: str, actor: str) -> Receipt:
+        def attempt() -> Receipt:
+            tool = self._tool(slug)
+            tool.delist(reason, actor)
+            return Receipt("delisted", self._save(tool))
+
+        return _retrying(attempt)
+
+    # -- panel verdicts ---------------------------------------------------------------------
+
+    def publish_verdict(
+        self, slug: str, seat: str, reviewer: str, decision: str, text: str, actor: str
+    ) -> Receipt:
+        def attempt() -> Receipt:
+            panel = self._panel(slug, actor)
+            panel.publish(seat, reviewer, decision, text, actor)
+            return Receipt("published", self._save(panel))
+
+        return _retrying(attempt)
+
+    def amend_verdict(
+        self,
+        slug: str,
+        seat: str,
+        reviewer: str,
+        decision: str,
+        text: str,
+        reason: str,
+        actor: str,
+    ) -> Receipt:
+        def attempt() -> Receipt:
+            panel = self._panel(slug, actor)
+            panel.amend(seat, reviewer, decision, text, reason, actor)
+            return Receipt("amended", self._save(panel))
+
+        return _retrying(attempt)
+
+    def put_verdict(
+        self,
+        slug: str,
+        seat: str,
+        reviewer: str,
+        decision: str,
+        text: str,
+        actor: str,
+        reason: str | None = None,
+    ) -> Receipt:
+        """Publish into an empty seat, or amend the current verdict (which needs a reason)."""
+
+        def attempt() -> Receipt:
+            panel = self._panel(slug, actor)
+            if rules.seat(seat) in panel.seats:
+                panel.amend(seat, reviewer, decision, text, reason or "", actor)
+                return Receipt("amended", self._save(panel))
+            panel.publish(seat, reviewer, decision, text, actor)
+            return Receipt("published", self._save(panel))
+
+        return _retrying(attempt)
+
+    def retract_verdict(self, slug: str, seat: str, reason: str, actor: str) -> Receipt:
+        def attempt() -> Receipt:
+            panel = self._panel(slug, actor)
+            panel.retract(seat, reason, actor)
+            return Receipt("retracted", self._save(panel))
+
+        return _retrying(attempt)
+
+    # -- community ballots ------------------------------------------------------------------
+
+    def cast_vote(self, slug: str, voter: str, choice: str) -> VoteReceipt:
+        """Cast, change or repeat a vote. One ballot per (tool, voter) holds under any concurrency:
+        a second creation of the same ballot fails at version 1 inside the store and is retried
+        as a change."""
+        rules.decision(choice, "choice")
+        voter = rules.text("actor", voter)
+
+        def attempt() -> VoteReceipt:
+            self._active_tool(slug)
+            try:
+                ballot = self.repository.get(ballot_id(slug, voter))
+            except AggregateNotFoundError:
+                ballot = Ballot.cast(slug, voter, choice)
+                return VoteReceipt("cast", self._save(ballot), ballot.choice)  # type: ignore[arg-type]
+            outcome = "recast" if ballot.choice is None else "changed"
+            if not ballot.vote(choice):
+                return VoteReceipt("unchanged", None, ballot.choice)
+            return VoteReceipt(outcome, self._save(ballot), ballot.choice)
+
+        return _retrying(attempt)
+
+    def retract_vote(self, slug: str, voter: str) -> VoteReceipt:
+        def attempt() -> VoteReceipt:
+            self._active_tool(slug)
+            try:
+                ballot = self.repository.get(ballot_id(slug, voter))
+            except AggregateNotFoundError:
+                raise UnknownBallot(slug) from None
+            ballot.retract()
+            return VoteReceipt("retracted", self._save(ballot), None)
+
+        return _retrying(attempt)
+
+    # -- comparisons ------------------------------------------------------------------------
+
+    def publish_comparison(self, left: str, right: str, actor: str) -> Receipt:
+        def attempt() -> Receipt:
+            for slug in (left, right):
+                self._active_tool(slug)
+            try:
+                existing = self.repository.get(comparison_id(left, right))
+            except AggregateNotFoundError:
+                return Receipt("published", self._save(Comparison.publish(left, right, actor)))
+            if not existing.withdrawn:
+                raise ComparisonAlreadyPublished(left, right)
+            existing.republish(actor)
+            return Receipt("published", self._save(existing))
+
+        return _retrying(attempt)
+
+    def withdraw_comparison(self, left: str, right: str, reason: str, actor: str) -> Receipt:
+        def attempt() -> Receipt:
+            try:
+                comparison = self.repository.get(comparison_id(left, right))
+            except AggregateNotFoundError:
+                raise UnknownComparison(left, right) from None
+            comparison.withdraw(reason, actor)
+            return Receipt("withdrawn", self._save(comparison))
+
+        return _retrying(attempt)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """Called with the last log position after every save in this process (wakes followers)."""
+        self._listeners.append(listener)
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        if recordings:
+            for listener in self._listeners:
+                listener(recordings[-1].notification.id)
+
+    def _save(self, *aggregates: Any) -> int:
+        return self.save(*aggregates)[-1].notification.id
+
+    def _tool(self, slug: str) -> Tool:
+        rules.slug(slug)
+        try:
+            tool: Tool = self.repository.get(tool_id(slug))
+        except AggregateNotFoundError:
+            raise UnknownTool(slug) from None
+        return tool
+
+    def _active_tool(self, slug: str) -> Tool:
+        tool = self._tool(slug)
+        if tool.delisted:
+            raise ToolDelisted(slug)
+        return tool
+
+    def _panel(self, slug: str, actor: str) -> Panel:
+        """The tool's panel, opened (in the same save as its first verdict) if it has none yet."""
+        self._active_tool(slug)
+        try:
+            panel: Panel = self.repository.get(panel_id(slug))
+        except AggregateNotFoundError:
+            panel = Panel.open(slug, actor)
+        return panel
+
+    def iter_notifications(self, after: int = 0, batch: int = 1000) -> Iterator[Any]:
+        """Every stored event in log order, read in pages."""
+        while True:
+            page = self.recorder.select_notifications(after + 1, batch)
+            if not page:
+                return
+            yield from page
+            after = page[-1].id
+
+
+def _retrying(attempt: Callable[[], T]) -> T:
+    """Re-run a load-decide-save attempt after an optimistic-concurrency conflict."""
+    for n in range(MAX_ATTEMPTS):
+        try:
+            return attempt()
+        except RecordConflictError:
+            time.sleep(random.uniform(0, 0.002 * (n + 1)))
+    raise ConcurrentUpdate(f"gave up after {MAX_ATTEMPTS} conflicting attempts; try again")

@@ -1,0 +1,120 @@
+"""A tool's expert panel: one verdict per seat, published, amended by editors with a reason, retracted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain import rules
+from domain.errors import InvalidInput, SeatAlreadyPublished, UnknownSeat
+from domain.ids import panel_id
+
+
+class Panel(Aggregate):
+    class Opened(Aggregate.Created):
+        tool: str
+        actor: str
+
+    class VerdictPublished(Aggregate.Event):
+        tool: str
+        seat: str
+        reviewer: str
+        decision: str
+        text: str
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.seats[self.seat] = {
+                "reviewer": self.reviewer,
+                "decision": self.decision,
+                "text": self.text,
+            }
+
+    class VerdictAmended(Aggregate.Event):
+        """Carries the whole new verdict, so history and folds never reconstruct diffs."""
+
+        tool: str
+        seat: str
+        reviewer: str
+        decision: str
+        text: str
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.seats[self.seat] = {
+                "reviewer": self.reviewer,
+                "decision": self.decision,
+                "text": self.text,
+            }
+
+    class VerdictRetracted(Aggregate.Event):
+        tool: str
+        seat: str
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            del aggregate.seats[self.seat]
+
+    def __init__(self, tool: str, actor: str) -> None:
+        self.tool = tool
+        self.seats: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def open(cls, slug: str, actor: str) -> Panel:
+        return cls._create(cls.Opened, id=panel_id(slug), tool=slug, actor=actor)
+
+    def publish(self, seat: str, reviewer: str, decision: str, text: str, actor: str) -> None:
+        """Publish a verdict in an empty (or retracted) seat."""
+        rules.seat(seat)
+        if seat in self.seats:
+            raise SeatAlreadyPublished(self.tool, seat)
+        self.trigger_event(
+            self.VerdictPublished,
+            tool=self.tool,
+            seat=seat,
+            reviewer=rules.text("reviewer", reviewer),
+            decision=rules.decision(decision),
+            text=rules.text("text", text),
+            actor=rules.text("actor", actor),
+        )
+
+    def amend(
+        self, seat: str, reviewer: str, decision: str, text: str, reason: str, actor: str
+    ) -> None:
+        """Replace a current verdict; an amendment that changes nothing is refused."""
+        current = self._current(seat)
+        new = {
+            "reviewer": rules.text("reviewer", reviewer),
+            "decision": rules.decision(decision),
+            "text": rules.text("text", text),
+        }
+        if new == current:
+            raise InvalidInput("decision", "the amendment changes nothing")
+        self.trigger_event(
+            self.VerdictAmended,
+            tool=self.tool,
+            seat=seat,
+            reason=rules.text("reason", reason),
+            actor=rules.text("actor", actor),
+            **new,
+        )
+
+    def retract(self, seat: str, reason: str, actor: str) -> None:
+        self._current(seat)
+        self.trigger_event(
+            self.VerdictRetracted,
+            tool=self.tool,
+            seat=seat,
+            reason=rules.text("reason", reason),
+            actor=rules.text("actor", actor),
+        )
+
+    def _current(self, seat: str) -> dict[str, str]:
+        rules.seat(seat)
+        try:
+            return self.seats[seat]
+        except KeyError:
+            raise UnknownSeat(self.tool, seat) from None

@@ -1,0 +1,71 @@
+"""Field rules shared by every use case, so the HTTP layer and the domain refuse the same input."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final, Literal, cast
+
+from domain.errors import InvalidInput
+
+Decision = Literal["ship", "skip"]
+DECISIONS: Final = ("ship", "skip")
+
+SLUG_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,63}$"
+_SLUG = re.compile(SLUG_PATTERN)
+
+LISTING_FIELDS: Final = ("name", "category", "tagline", "description", "pricing")
+MAX_LENGTH: Final = {
+    "name": 80,
+    "category": 60,
+    "tagline": 140,
+    "description": 2000,
+    "pricing": 40,
+    "reviewer": 80,
+    "text": 4000,
+    "reason": 500,
+    "actor": 100,
+}
+
+
+def slug(value: str, field: str = "slug") -> str:
+    """A slug names a tool in URLs and ids: lower-case ASCII, digits and dashes, at most 64."""
+    if not isinstance(value, str) or not _SLUG.fullmatch(value):
+        raise InvalidInput(field, f"must match {SLUG_PATTERN}")
+    return value
+
+
+def seat(value: str) -> str:
+    """Seats follow the slug rule: they appear in URLs too."""
+    return slug(value, "seat")
+
+
+def decision(value: str, field: str = "decision") -> Decision:
+    if value not in DECISIONS:
+        raise InvalidInput(field, "must be 'ship' or 'skip'")
+    return cast(Decision, value)
+
+
+def text(field: str, value: str, *, required: bool = True) -> str:
+    """Free text: NFC-normalised, stripped, no control characters, bounded in length."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be a string")
+    value = unicodedata.normalize("NFC", value).strip()
+    if required and not value:
+        raise InvalidInput(field, "must not be empty")
+    limit = MAX_LENGTH[field]
+    if len(value) > limit:
+        raise InvalidInput(field, f"must be at most {limit} characters")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
+        raise InvalidInput(field, "must not contain control characters")
+    return value
+
+
+def listing_changes(changes: dict[str, str]) -> dict[str, str]:
+    """An amendment names only known listing fields, each a valid text, and at least one."""
+    if not changes:
+        raise InvalidInput("changes", "name at least one listing field to amend")
+    unknown = sorted(set(changes) - set(LISTING_FIELDS))
+    if unknown:
+        raise InvalidInput(unknown[0], "is not a listing field")
+    return {field: text(field, value) for field, value in changes.items()}

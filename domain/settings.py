@@ -1,0 +1,65 @@
+"""The one settings class. `VERDICT_DATABASE_URL` chooses the store; everything else has a safe default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TRANSCODER_TOPIC = "domain.transcoder:OrjsonTranscoder"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VERDICT_", frozen=True)
+
+    database_url: str = "sqlite:///var/ledger.db"
+    """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `postgresql://user@host:port/db`."""
+
+    create_tables: bool = True
+    """Workers started after `verdict migrate` set this to false, so they never race on DDL."""
+
+    pool_size: int = 5
+    """Connections each process keeps open (PostgreSQL); budget pool_size x processes < max_connections."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError("VERDICT_DATABASE_URL must start with sqlite:/// or postgresql://")
+        return value
+
+    @property
+    def is_postgres(self) -> bool:
+        return urlsplit(self.database_url).scheme in {"postgresql", "postgres"}
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The file named by a sqlite URL: three slashes are relative, four are absolute."""
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """Translate the URL into the environment `eventsourcing` reads."""
+        env = {
+            "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
+            "CREATE_TABLE": "y" if self.create_tables else "n",
+        }
+        if not self.is_postgres:
+            path = self.sqlite_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=str(path))
+            return env
+        url = urlsplit(self.database_url)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=url.path.lstrip("/") or "postgres",
+            POSTGRES_HOST=url.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(url.port or 5432),
+            POSTGRES_USER=unquote(url.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(url.password or ""),
+            POSTGRES_POOL_SIZE=str(self.pool_size),
+            POSTGRES_CONNECT_TIMEOUT="5",
+        )
+        return env

@@ -1,0 +1,39 @@
+"""orjson as the event transcoder: same bytes as eventsourcing's JSONTranscoder, several times faster.
+
+orjson serialises datetimes and UUIDs natively, which would lose their types on the way back, so
+datetimes are passed through to the registered transcodings and UUIDs are tagged before encoding."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import JSONTranscoder
+
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+class OrjsonTranscoder(JSONTranscoder):
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(_tag_uuids(obj), default=self._encode_obj, option=_OPTIONS)
+
+    def decode(self, data: bytes) -> Any:
+        return self._untag(orjson.loads(data))
+
+    def _untag(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return self._decode_obj({k: self._untag(v) for k, v in value.items()})
+        if isinstance(value, list):
+            return [self._untag(v) for v in value]
+        return value
+
+
+def _tag_uuids(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return {"_type_": "uuid_hex", "_data_": value.hex}
+    if isinstance(value, dict):
+        return {k: _tag_uuids(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tag_uuids(v) for v in value]
+    return value

@@ -1,0 +1,163 @@
+"""The catalog: every tool's published figures and every comparison, folded from the whole log.
+
+`fold_tool` and `fold_comparison` are pure; `Catalog.apply` routes each event to the one entry it
+concerns (events name their tool, so no lookup tables grow with the log)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from projections.community import Tally, fold_tally
+from projections.panel import Seats, fold_seats, panel_figures, seats_from_figures
+from projections.records import LedgerEvent
+
+LISTING_FIELDS = ("name", "category", "tagline", "description", "pricing")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolState:
+    slug: str
+    listing: dict[str, str]
+    status: str
+    listed_at: str
+    updated_at: str
+    position: int
+    """Log position of the last event that changed this tool."""
+    seats: Seats = field(default_factory=dict)
+    tally: Tally = Tally()
+
+    def document(self) -> dict[str, Any]:
+        """The published view of this tool, as the API serves it and the view table stores it."""
+        return {
+            "slug": self.slug,
+            **self.listing,
+            "status": self.status,
+            "listed_at": self.listed_at,
+            "updated_at": self.updated_at,
+            "position": self.position,
+            "panel": panel_figures(self.seats),
+            "community": self.tally.figures(),
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> ToolState:
+        return cls(
+            slug=doc["slug"],
+            listing={k: doc[k] for k in LISTING_FIELDS},
+            status=doc["status"],
+            listed_at=doc["listed_at"],
+            updated_at=doc["updated_at"],
+            position=doc["position"],
+            seats=seats_from_figures(doc["panel"]),
+            tally=Tally(doc["community"]["ship"], doc["community"]["skip"]),
+        )
+
+
+def fold_tool(state: ToolState | None, event: LedgerEvent) -> ToolState | None:
+    kind, data = event.kind, event.data
+    if kind == "Tool.Listed":
+        return ToolState(
+            slug=data["tool"],
+            listing={k: data[k] for k in LISTING_FIELDS},
+            status="listed",
+            listed_at=event.timestamp,
+            updated_at=event.timestamp,
+            position=event.position,
+        )
+    if state is None:
+        return None
+    if kind == "Tool.ListingAmended":
+        state = replace(state, listing={**state.listing, **data["changes"]})
+    elif kind == "Tool.Delisted":
+        state = replace(state, status="delisted")
+    elif kind.startswith("Panel."):
+        state = replace(state, seats=fold_seats(state.seats, event))
+    elif kind.startswith("Ballot."):
+        state = replace(state, tally=fold_tally(state.tally, event))
+    else:
+        return state
+    return replace(state, updated_at=event.timestamp, position=event.position)
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonState:
+    key: str
+    left: str
+    right: str
+    status: str
+    published_at: str
+    position: int
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "left": self.left,
+            "right": self.right,
+            "status": self.status,
+            "published_at": self.published_at,
+            "position": self.position,
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> ComparisonState:
+        return cls(**doc)
+
+
+def fold_comparison(state: ComparisonState | None, event: LedgerEvent) -> ComparisonState | None:
+    kind, data = event.kind, event.data
+    if kind in ("Comparison.Published", "Comparison.Republished"):
+        return ComparisonState(
+            key=event.originator_id,
+            left=data["left"],
+            right=data["right"],
+            status="published",
+            published_at=event.timestamp,
+            position=event.position,
+        )
+    if kind == "Comparison.Withdrawn" and state is not None:
+        return replace(state, status="withdrawn", position=event.position)
+    return state
+
+
+@dataclass
+class Catalog:
+    """All tools and comparisons at `position`, plus which entries changed since last `drain`."""
+
+    tools: dict[str, ToolState] = field(default_factory=dict)
+    comparisons: dict[str, ComparisonState] = field(default_factory=dict)
+    position: int = 0
+    changed_tools: set[str] = field(default_factory=set)
+    changed_comparisons: set[str] = field(default_factory=set)
+
+    def apply(self, event: LedgerEvent) -> None:
+        if event.kind.startswith("Comparison."):
+            key = event.originator_id
+            new = fold_comparison(self.comparisons.get(key), event)
+            if new is not None:
+                self.comparisons[key] = new
+                self.changed_comparisons.add(key)
+        else:
+            slug = event.data.get("tool")
+            if slug is not None:
+                tool = fold_tool(self.tools.get(slug), event)
+                if tool is not None:
+                    self.tools[slug] = tool
+                    self.changed_tools.add(slug)
+        self.position = event.position
+
+    def drain(self) -> tuple[list[ToolState], list[ComparisonState]]:
+        """The entries changed since the last drain, to be written with the new position."""
+        tools = [self.tools[s] for s in sorted(self.changed_tools)]
+        comparisons = [self.comparisons[k] for k in sorted(self.changed_comparisons)]
+        self.changed_tools.clear()
+        self.changed_comparisons.clear()
+        return tools, comparisons
+
+
+def fold_catalog(events: Any, catalog: Catalog | None = None) -> Catalog:
+    """Fold events (an iterable of LedgerEvent) into a catalog, from zero unless one is given."""
+    catalog = catalog if catalog is not None else Catalog()
+    for event in events:
+        catalog.apply(event)
+    return catalog

@@ -1,0 +1,47 @@
+"""Wake a follower when PostgreSQL says events were stored (LISTEN on eventsourcing's channel).
+
+A dropped LISTEN connection is reopened with backoff; until then the follower still polls, so a
+lost connection costs latency, never events (eventsourcing's own subscription stops instead)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+log = logging.getLogger(__name__)
+
+
+class PostgresWakeup:
+    def __init__(self, conninfo: str, channel: str, wake: Callable[[], None]) -> None:
+        self.conninfo = conninfo
+        self.channel = channel
+        self.wake = wake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pg-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    backoff = 0.2
+                    self.wake()  # anything stored while we were not listening
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self.wake()
+            except psycopg.Error as error:
+                log.warning("LISTEN %s lost (%s); reconnecting in %.1fs", self.channel, error, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)

@@ -1,0 +1,85 @@
+"""Panel verdicts: publish, amend with a reason, retract; decisions only ship or skip."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.errors import InvalidInput, SeatAlreadyPublished, UnknownSeat
+from domain.panel import Panel
+
+
+def panel_with_builder() -> Panel:
+    panel = Panel.open("example", "editor:ann")
+    panel.publish("builder", "Builder", "ship", "Solid primitive.", "editor:ann")
+    panel.collect_events()
+    return panel
+
+
+def test_first_verdict_opens_the_panel_and_publishes() -> None:
+    """A new panel emits Opened then VerdictPublished, both naming the tool and the actor."""
+    panel = Panel.open("example", "editor:ann")
+    panel.publish("builder", "Builder", "skip", "Not yet.", "editor:ann")
+    opened, published = panel.collect_events()
+    assert isinstance(opened, Panel.Opened)
+    assert isinstance(published, Panel.VerdictPublished)
+    assert (published.tool, published.seat, published.decision, published.actor) == (
+        "example",
+        "builder",
+        "skip",
+        "editor:ann",
+    )
+
+
+@pytest.mark.parametrize("decision", ["SHIP", "maybe", "", "yes"])
+def test_decisions_are_only_ship_or_skip(decision: str) -> None:
+    """Anything but 'ship' or 'skip' is refused with the field named."""
+    panel = Panel.open("example", "editor:ann")
+    with pytest.raises(InvalidInput) as error:
+        panel.publish("builder", "Builder", decision, "text", "editor:ann")
+    assert error.value.field == "decision"
+
+
+def test_seat_holds_one_current_verdict() -> None:
+    """Publishing into an occupied seat is refused: an edit must be an amendment."""
+    panel = panel_with_builder()
+    with pytest.raises(SeatAlreadyPublished):
+        panel.publish("builder", "Builder", "skip", "Changed my mind.", "editor:bob")
+
+
+def test_amendment_records_whole_new_verdict_editor_and_reason() -> None:
+    """Amending records the new reviewer/decision/text, the editor and the reason."""
+    panel = panel_with_builder()
+    panel.amend("builder", "Builder", "skip", "Pricing changed.", "price doubled", "editor:bob")
+    [event] = panel.collect_events()
+    assert isinstance(event, Panel.VerdictAmended)
+    assert (event.decision, event.text, event.reason, event.actor) == (
+        "skip",
+        "Pricing changed.",
+        "price doubled",
+        "editor:bob",
+    )
+    assert panel.seats["builder"]["decision"] == "skip"
+
+
+def test_amendment_needs_reason_and_change() -> None:
+    """Without a reason, or changing nothing, an amendment is refused."""
+    panel = panel_with_builder()
+    with pytest.raises(InvalidInput, match="reason"):
+        panel.amend("builder", "Builder", "skip", "Other.", "", "editor:bob")
+    with pytest.raises(InvalidInput, match="nothing"):
+        panel.amend("builder", "Builder", "ship", "Solid primitive.", "why", "editor:bob")
+    assert panel.collect_events() == []
+
+
+def test_retraction_empties_the_seat_which_can_be_filled_again() -> None:
+    """Retract, then amending is refused (no verdict) but publishing works again."""
+    panel = panel_with_builder()
+    panel.retract("builder", "reviewer left", "editor:bob")
+    [event] = panel.collect_events()
+    assert isinstance(event, Panel.VerdictRetracted)
+    with pytest.raises(UnknownSeat):
+        panel.amend("builder", "Builder", "skip", "x", "why", "editor:bob")
+    with pytest.raises(UnknownSeat):
+        panel.retract("builder", "again", "editor:bob")
+    panel.publish("builder", "New Builder", "ship", "Fresh look.", "editor:bob")
+    assert [type(e) for e in panel.collect_events()] == [Panel.VerdictPublished]
