@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     pool_size: int = 5
     """Connections each process keeps open (PostgreSQL); budget pool_size x processes < max_connections."""
 
+    voter_registrations_per_minute: int = 30
+    """Per client address, per worker; bursts up to the same number."""
+
+    votes_per_minute: int = 120
+    """Per voter, per worker; bursts up to a fifth of it."""
+
+    max_body_bytes: int = 16_384
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

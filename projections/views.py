@@ -6,14 +6,14 @@ never skip or double-apply an event, even if two followers run by mistake."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from eventsourcing.persistence import ApplicationRecorder
 
 from projections.catalog import Catalog, ComparisonState, ToolState
+from projections.database import Database
 
 
 class StaleProjection(RuntimeError):
@@ -24,9 +24,8 @@ class ViewStore:
     """Documents and positions in the ledger's own database (SQLite file or PostgreSQL)."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
-        self.datastore: Any = recorder.datastore  # type: ignore[attr-defined]
-        self.is_postgres = type(recorder).__module__ == "eventsourcing.postgres"
-        blob = "BYTEA" if self.is_postgres else "BLOB"
+        self.db = Database(recorder)
+        blob = self.db.blob
         self._ddl = [
             "CREATE TABLE IF NOT EXISTS view_tracking ("
             "name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
@@ -36,32 +35,17 @@ class ViewStore:
             f"position BIGINT NOT NULL, published_at TEXT NOT NULL, doc {blob} NOT NULL)",
         ]
 
-    # -- SQL plumbing -----------------------------------------------------------------------
-
-    def _sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.is_postgres else statement
-
-    @contextmanager
-    def _transaction(self, *, commit: bool) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:
-            yield cursor
-
-    def _fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._transaction(commit=False) as c:
-            c.execute(self._sql(statement), params)
-            return list(c.fetchall())
-
     # -- schema -----------------------------------------------------------------------------
 
     def create_tables(self) -> None:
-        with self._transaction(commit=True) as c:
+        with self.db.transaction(commit=True) as c:
             for statement in self._ddl:
                 c.execute(statement)
 
     # -- positions --------------------------------------------------------------------------
 
     def position(self, name: str) -> int:
-        rows = self._fetch("SELECT position FROM view_tracking WHERE name=?", (name,))
+        rows = self.db.fetch("SELECT position FROM view_tracking WHERE name=?", (name,))
         return int(rows[0]["position"]) if rows else 0
 
     def wait_for(self, name: str, position: int, timeout: float) -> int:
@@ -75,24 +59,24 @@ class ViewStore:
 
     def _advance(self, c: Any, name: str, expected: int, new: int) -> None:
         c.execute(
-            self._sql("UPDATE view_tracking SET position=? WHERE name=? AND position=? RETURNING name"),
+            self.db.sql("UPDATE view_tracking SET position=? WHERE name=? AND position=? RETURNING name"),
             (new, name, expected),
         )
         if c.fetchone() is not None:
             return
-        c.execute(self._sql("SELECT position FROM view_tracking WHERE name=?"), (name,))
+        c.execute(self.db.sql("SELECT position FROM view_tracking WHERE name=?"), (name,))
         row = c.fetchone()
         if row is not None or expected != 0:
             found = None if row is None else row["position"]
             raise StaleProjection(f"{name}: expected position {expected}, found {found}")
-        c.execute(self._sql("INSERT INTO view_tracking (name, position) VALUES (?, ?)"), (name, new))
+        c.execute(self.db.sql("INSERT INTO view_tracking (name, position) VALUES (?, ?)"), (name, new))
 
     # -- catalog documents ------------------------------------------------------------------
 
     def load_catalog(self, name: str) -> Catalog:
         """The catalog as last committed, with its position (read in one transaction)."""
-        with self._transaction(commit=False) as c:
-            c.execute(self._sql("SELECT position FROM view_tracking WHERE name=?"), (name,))
+        with self.db.transaction(commit=False) as c:
+            c.execute(self.db.sql("SELECT position FROM view_tracking WHERE name=?"), (name,))
             row = c.fetchone()
             c.execute("SELECT doc FROM view_tools")
             tools = [ToolState.from_document(orjson.loads(r["doc"])) for r in c.fetchall()]
@@ -117,18 +101,18 @@ class ViewStore:
         replace_all: bool = False,
     ) -> None:
         """Write changed documents and move the position from `expected` to `position`, atomically."""
-        with self._transaction(commit=True) as c:
+        with self.db.transaction(commit=True) as c:
             self._advance(c, name, expected, position)
             if replace_all:
                 c.execute("DELETE FROM view_tools")
                 c.execute("DELETE FROM view_comparisons")
-            upsert_tool = self._sql(
+            upsert_tool = self.db.sql(
                 "INSERT INTO view_tools (slug, position, listed_at, doc) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, doc=excluded.doc"
             )
             for t in tools:
                 c.execute(upsert_tool, (t.slug, t.position, t.listed_at, orjson.dumps(t.document())))
-            upsert_comparison = self._sql(
+            upsert_comparison = self.db.sql(
                 "INSERT INTO view_comparisons (key, position, published_at, doc) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
                 "position=excluded.position, published_at=excluded.published_at, doc=excluded.doc"
@@ -159,7 +143,7 @@ class ViewStore:
     def _documents_at(
         self, name: str, join: str, params: Sequence[Any]
     ) -> tuple[int, list[bytes]]:
-        rows = self._fetch(
+        rows = self.db.fetch(
             "SELECT k.position AS at, t.doc AS doc FROM (SELECT CAST(? AS TEXT) AS name) AS q "
             f"LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN {join}",
             (name, *params),

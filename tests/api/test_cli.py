@@ -1,0 +1,73 @@
+"""The `verdict` command, as a person runs it: every command honours VERDICT_DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.cli import main
+from domain.settings import Settings
+from tests.api.test_reads import PUBLISHED
+
+
+def test_seed_rebuild_migrate_on_the_configured_store(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """migrate, seed, seed again, rebuild: each says what it did, on SQLite and PostgreSQL."""
+    monkeypatch.setenv("VERDICT_DATABASE_URL", settings.database_url)
+    assert main(["migrate"]) == 0
+    assert main(["seed"]) == 0
+    assert main(["seed"]) == 0
+    assert main(["rebuild"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "schema is up to date"
+    assert out[1] == "demo data: 35 writes"
+    assert out[2] == "demo data: already complete"
+    assert out[3].startswith("rebuilt the catalog at log position ")
+    assert out[3].endswith(": 6 tools, 5 comparisons")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_seeds_on_first_start_and_prints_the_url(tmp_path: Path) -> None:
+    """`verdict serve` on an empty SQLite file: seeds, prints its URL, answers with the six tools."""
+    port = free_port()
+    env = {**os.environ, "VERDICT_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        assert lines[0].startswith("first start: created the ledger and loaded the demo data")
+        assert f"http://127.0.0.1:{port}" in lines[1]
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/v1/tools", timeout=2).json()
+                if len(body["tools"]) == 6:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "service did not answer in 20 s"
+            time.sleep(0.1)
+        assert {t["slug"]: t["panel"]["ship_pct"] for t in body["tools"]} == PUBLISHED
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,73 @@
+"""The read API over the seeded demo data, through the real app and store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.bootstrap import open_runtime
+from domain.seeding import seed_demo
+from domain.settings import Settings
+
+PUBLISHED = {
+    "claude-files-api": 100,
+    "llama-4-compact-12b": 100,
+    "llama-4-scout-quantized": 100,
+    "smollm3": 75,
+    "claude-haiku-open-weights": 50,
+    "smolvlm2-turbo": 100,
+}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    runtime = open_runtime(settings)
+    seed_demo(runtime.ledger)
+    runtime.close()
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_tools_show_the_published_panel_figures(client: TestClient) -> None:
+    """GET /v1/tools lists the six seeded tools with their published panel ship % and no votes."""
+    last = client.app.state.runtime.ledger.recorder.max_notification_id()
+    body = client.get("/v1/tools", params={"min_position": last}).json()
+    assert body["as_of"]["position"] == last
+    assert {t["slug"]: t["panel"]["ship_pct"] for t in body["tools"]} == PUBLISHED
+    assert all(t["community"] == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None}
+               for t in body["tools"])
+
+
+def test_one_tool_has_listing_panel_community_and_position(client: TestClient) -> None:
+    """GET /v1/tools/smollm3: 3 ship of 4 verdicts, the skip is the buyer's."""
+    last = client.app.state.runtime.ledger.recorder.max_notification_id()
+    tool = client.get("/v1/tools/smollm3", params={"min_position": last}).json()
+    assert (tool["name"], tool["pricing"], tool["category"]) == ("SmolLM3", "Free", "Developer Tools")
+    assert {k: tool["panel"][k] for k in ("ship", "skip", "total", "ship_pct")} == {
+        "ship": 3, "skip": 1, "total": 4, "ship_pct": 75
+    }
+    skips = [v["seat"] for v in tool["panel"]["verdicts"] if v["decision"] == "skip"]
+    assert skips == ["buyer"]
+    assert tool["as_of"]["position"] >= tool["position"]
+
+
+def test_unknown_tool_and_bad_slug_are_problems(client: TestClient) -> None:
+    """404 for an unknown slug, 422 naming the field for a malformed one, as problem+json."""
+    missing = client.get("/v1/tools/no-such-tool")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["type"].endswith("/unknown-tool")
+    bad = client.get("/v1/tools/Not_A_Slug")
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "slug"
+
+
+def test_comparisons_list_the_five_seed_pages(client: TestClient) -> None:
+    """GET /v1/comparisons lists the five published comparisons, all against Claude Files API."""
+    last = client.app.state.runtime.ledger.recorder.max_notification_id()
+    body = client.get("/v1/comparisons", params={"min_position": last}).json()
+    assert len(body["comparisons"]) == 5
+    assert {c["left"] for c in body["comparisons"]} == {"claude-files-api"}
