@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems, reads
+from api import problems, reads, writes
 from api.bootstrap import open_runtime
+from api.limits import BodySizeLimit
+from api.ratelimit import Rate, RateLimiter
 from domain.settings import Settings
 
 
@@ -33,6 +35,14 @@ def create_app(settings: Settings | None = None, *, follow: bool = True) -> Fast
         summary="Panel verdicts and community votes on AI tools, replayable from an event log.",
         lifespan=lifespan,
     )
+    app.state.registrations = RateLimiter(
+        Rate(settings.voter_registrations_per_minute, settings.voter_registrations_per_minute)
+    )
+    app.state.votes = RateLimiter(
+        Rate(settings.votes_per_minute, max(1, settings.votes_per_minute // 5))
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     problems.install(app)
     app.include_router(reads.router)
+    app.include_router(writes.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from api.credentials import Credentials
 from domain.application import Ledger
 from domain.settings import Settings
 from projections.follower import CatalogFollower, FollowerThread
@@ -16,6 +17,7 @@ class Runtime:
     settings: Settings
     ledger: Ledger
     views: ViewStore
+    credentials: Credentials
     _threads: list[FollowerThread | PostgresWakeup] = field(default_factory=list)
 
     def follow(self) -> FollowerThread:
@@ -42,6 +44,8 @@ class Runtime:
 def open_runtime(settings: Settings) -> Runtime:
     ledger = Ledger(settings)
     views = ViewStore(ledger.recorder)
+    credentials = Credentials(ledger.recorder)
     if settings.create_tables:
         views.create_tables()
-    return Runtime(settings, ledger, views)
+        credentials.create_tables()
+    return Runtime(settings, ledger, views, credentials)

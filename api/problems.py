@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -10,6 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from api.auth import Forbidden, Unauthenticated
+from api.ratelimit import RateLimited
+from api.schemas import Problem
 from domain.errors import Conflict, InvalidInput, LedgerError, NotFound
 
 PROBLEM_BASE = "https://verdict-ledger.dev/problems/"
@@ -22,10 +26,32 @@ STATUS_BY_ERROR: list[tuple[type[LedgerError], int]] = [
 ]
 
 
-def problem(status: int, type_: str, title: str, detail: str, **extra: Any) -> Response:
+def _declared(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description, "content": {MEDIA_TYPE: {}}}
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _declared("No credential, or an unknown or revoked one"),
+    403: _declared("The credential's role may not do this"),
+    404: _declared("Unknown tool, seat, ballot or comparison"),
+    409: _declared("Conflicts with the current state (e.g. listing a slug twice)"),
+    413: _declared("Body larger than the limit"),
+    422: _declared("Invalid input; `field` names the field at fault"),
+    429: _declared("Rate limited; see Retry-After"),
+}
+
+
+def problem(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
     body = {"type": PROBLEM_BASE + type_, "title": title, "status": status, "detail": detail}
     body.update(extra)
-    return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE)
+    return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def status_of(error: LedgerError) -> int:
@@ -61,11 +87,32 @@ async def _validation_error(_: Request, error: Exception) -> Response:
 
 async def _http_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
-    slug = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+    slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+        error.status_code, "http-error"
+    )
     return problem(error.status_code, slug, slug.replace("-", " ").capitalize(), str(error.detail))
 
 
+async def _unauthenticated(_: Request, error: Exception) -> Response:
+    return problem(
+        401, "unauthenticated", "Unauthenticated", str(error), {"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def _forbidden(_: Request, error: Exception) -> Response:
+    return problem(403, "forbidden", "Forbidden", str(error))
+
+
+async def _rate_limited(_: Request, error: Exception) -> Response:
+    assert isinstance(error, RateLimited)
+    retry = str(max(1, math.ceil(error.retry_after)))
+    return problem(429, "rate-limited", "Too many requests", str(error), {"Retry-After": retry})
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Unauthenticated, _unauthenticated)
+    app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(LedgerError, _ledger_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

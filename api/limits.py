@@ -1,0 +1,33 @@
+"""Refuse request bodies over the limit before they are read whole (413)."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                scope["verdict.too_large"] = True
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            if scope.get("verdict.too_large"):
+                raise HTTPException(413, f"request body is larger than {self.max_bytes} bytes")
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise HTTPException(413, f"request body is larger than {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited, send)

@@ -1,0 +1,132 @@
+"""Request and response bodies. Unknown fields are refused; bounds come from domain.rules, so the
+HTTP layer and the domain refuse exactly the same input."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.rules import MAX_LENGTH, SLUG_PATTERN
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+Choice = Literal["ship", "skip"]
+
+
+def _text(field: str) -> Any:
+    return Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH[field])]
+
+
+Name, Category, Tagline = _text("name"), _text("category"), _text("tagline")
+Description, Pricing = _text("description"), _text("pricing")
+Reviewer, Text, Reason = _text("reviewer"), _text("text"), _text("reason")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolCreate(Strict):
+    slug: Slug
+    name: Name
+    category: Category
+    tagline: Tagline
+    description: Description
+    pricing: Pricing
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "example-tool",
+                    "name": "Example Tool",
+                    "category": "Developer Tools",
+                    "tagline": "One line on what it does",
+                    "description": "Two sentences on what it is and who it is for.",
+                    "pricing": "Free",
+                }
+            ]
+        },
+    )
+
+
+class ToolAmend(Strict):
+    name: Name | None = None
+    category: Category | None = None
+    tagline: Tagline | None = None
+    description: Description | None = None
+    pricing: Pricing | None = None
+    reason: Reason
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"pricing": "Paid", "reason": "free tier ended"}]},
+    )
+
+    def changes(self) -> dict[str, str]:
+        return self.model_dump(exclude={"reason"}, exclude_none=True)
+
+
+class ReasonBody(Strict):
+    reason: Reason
+
+
+class VerdictPut(Strict):
+    reviewer: Reviewer
+    decision: Choice
+    text: Text
+    reason: Reason | None = Field(default=None, description="Required when amending")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reviewer": "Builder", "decision": "ship", "text": "Clean API."}]
+        },
+    )
+
+
+class VoteCast(Strict):
+    choice: Choice
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"choice": "ship"}]})
+
+
+class ComparisonCreate(Strict):
+    left: Slug
+    right: Slug
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"left": "claude-files-api", "right": "smollm3"}]},
+    )
+
+
+class Receipt(BaseModel):
+    position: int | None = Field(description="Log position of the event written (null: none)")
+
+
+class WriteResult(BaseModel):
+    outcome: str
+    receipt: Receipt
+
+
+class VoteResult(WriteResult):
+    tool: str
+    voter_id: str
+    choice: Choice | None
+
+
+class VoterCreated(BaseModel):
+    voter_id: str
+    token: str = Field(description="Bearer secret, shown once")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None

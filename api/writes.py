@@ -1,0 +1,173 @@
+"""Write routes: translate HTTP into one use case each, and the receipt back into HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from api.auth import Editor, Voter
+from api.problems import RESPONSES
+from api.ratelimit import RateLimiter
+from api.schemas import (
+    ComparisonCreate,
+    Reason,
+    ReasonBody,
+    ToolAmend,
+    ToolCreate,
+    VerdictPut,
+    VoteCast,
+    VoteResult,
+    VoterCreated,
+    WriteResult,
+)
+from domain.application import Ledger
+from domain.application import Receipt as DomainReceipt
+from domain.application import VoteReceipt
+from domain.errors import InvalidInput
+
+router = APIRouter(prefix="/v1", responses=RESPONSES)
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.runtime.ledger
+    return ledger
+
+
+def _limiter(request: Request, name: str) -> RateLimiter:
+    limiter: RateLimiter = getattr(request.app.state, name)
+    return limiter
+
+
+def _written(receipt: DomainReceipt) -> WriteResult:
+    return WriteResult(outcome=receipt.outcome, receipt={"position": receipt.position})
+
+
+def _voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
+    return VoteResult(
+        tool=slug,
+        voter_id=voter_id,
+        choice=receipt.choice,
+        outcome=receipt.outcome,
+        receipt={"position": receipt.position},
+    )
+
+
+def _reason(body: ReasonBody | None, query: str | None) -> str:
+    """DELETEs take their reason as a JSON body or as ?reason=."""
+    if body is not None:
+        return body.reason
+    if query:
+        return query
+    raise InvalidInput("reason", "give a reason, as a JSON body {'reason': ...} or ?reason=")
+
+
+ReasonQuery = Annotated[Reason | None, Query(alias="reason")]
+OptionalReasonBody = Annotated[ReasonBody | None, Body()]
+
+# -- voters ---------------------------------------------------------------------------------
+
+
+@router.post("/voters", status_code=201, summary="Get an anonymous voter identity")
+def register_voter(request: Request) -> VoterCreated:
+    client = request.client.host if request.client else "unknown"
+    _limiter(request, "registrations").check(client)
+    voter_id, token = request.app.state.runtime.credentials.register_voter()
+    return VoterCreated(voter_id=voter_id, token=token)
+
+
+@router.put(
+    "/tools/{slug}/vote",
+    summary="Cast or change your vote",
+    responses={201: {"model": VoteResult, "description": "First vote (or a vote after a retraction)"}},
+)
+def put_vote(
+    request: Request, response: Response, slug: str, body: VoteCast, who: Voter
+) -> VoteResult:
+    _limiter(request, "votes").check(who.name)
+    receipt = _ledger(request).cast_vote(slug, who.actor, body.choice)
+    response.status_code = 201 if receipt.outcome in ("cast", "recast") else 200
+    return _voted(slug, who.name, receipt)
+
+
+@router.delete("/tools/{slug}/vote", summary="Retract your vote")
+def delete_vote(request: Request, slug: str, who: Voter) -> VoteResult:
+    _limiter(request, "votes").check(who.name)
+    return _voted(slug, who.name, _ledger(request).retract_vote(slug, who.actor))
+
+
+# -- listings -------------------------------------------------------------------------------
+
+
+@router.post("/tools", status_code=201, summary="List a tool")
+def post_tool(request: Request, body: ToolCreate, who: Editor) -> WriteResult:
+    listing = body.model_dump(exclude={"slug"})
+    return _written(_ledger(request).list_tool(body.slug, listing, who.actor))
+
+
+@router.patch("/tools/{slug}", summary="Amend listing fields, with a reason")
+def patch_tool(request: Request, slug: str, body: ToolAmend, who: Editor) -> WriteResult:
+    return _written(_ledger(request).amend_listing(slug, body.changes(), body.reason, who.actor))
+
+
+@router.delete("/tools/{slug}", summary="Delist a tool, with a reason")
+def delete_tool(
+    request: Request,
+    slug: str,
+    who: Editor,
+    body: OptionalReasonBody = None,
+    reason: ReasonQuery = None,
+) -> WriteResult:
+    return _written(_ledger(request).delist_tool(slug, _reason(body, reason), who.actor))
+
+
+# -- verdicts -------------------------------------------------------------------------------
+
+
+@router.put(
+    "/tools/{slug}/verdicts/{seat}",
+    summary="Publish a verdict (201) or amend it with a reason (200)",
+    responses={201: {"model": WriteResult, "description": "Published"}},
+)
+def put_verdict(
+    request: Request, response: Response, slug: str, seat: str, body: VerdictPut, who: Editor
+) -> WriteResult:
+    receipt = _ledger(request).put_verdict(
+        slug, seat, body.reviewer, body.decision, body.text, who.actor, body.reason
+    )
+    response.status_code = 201 if receipt.outcome == "published" else 200
+    return _written(receipt)
+
+
+@router.delete("/tools/{slug}/verdicts/{seat}", summary="Retract a verdict, with a reason")
+def delete_verdict(
+    request: Request,
+    slug: str,
+    seat: str,
+    who: Editor,
+    body: OptionalReasonBody = None,
+    reason: ReasonQuery = None,
+) -> WriteResult:
+    ledger = _ledger(request)
+    return _written(ledger.retract_verdict(slug, seat, _reason(body, reason), who.actor))
+
+
+# -- comparisons ----------------------------------------------------------------------------
+
+
+@router.post("/comparisons", status_code=201, summary="Publish a comparison of two tools")
+def post_comparison(request: Request, body: ComparisonCreate, who: Editor) -> WriteResult:
+    return _written(_ledger(request).publish_comparison(body.left, body.right, who.actor))
+
+
+@router.delete("/comparisons/{left}/{right}", summary="Withdraw a comparison, with a reason")
+def delete_comparison(
+    request: Request,
+    left: str,
+    right: str,
+    who: Editor,
+    body: OptionalReasonBody = None,
+    reason: ReasonQuery = None,
+) -> WriteResult:
+    ledger = _ledger(request)
+    return _written(ledger.withdraw_comparison(left, right, _reason(body, reason), who.actor))
