@@ -71,3 +71,5 @@ def test_serve_seeds_on_first_start_and_prints_the_url(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
