@@ -8,12 +8,13 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from api.problems import RESPONSES
 from domain import rules
-from domain.errors import UnknownTool
+from domain.errors import UnknownSeat, UnknownTool
 from projections.follower import CATALOG
 from projections.views import ViewStore
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=RESPONSES)
 
 MinPosition = Annotated[
     int | None,
@@ -58,6 +59,40 @@ def get_tool(request: Request, slug: str, min_position: MinPosition = None) -> R
     if not docs:
         raise UnknownTool(slug)
     return _json({**orjson.loads(docs[0]), "as_of": {"position": at}})
+
+
+@router.get("/compare/{left}/{right}", summary="Two tools side by side, from one log position")
+def compare(request: Request, left: str, right: str, min_position: MinPosition = None) -> Response:
+    rules.slug(left, "left")
+    rules.slug(right, "right")
+    views = _views(request)
+    _await_position(views, min_position)
+    at, docs = views.tool_documents(CATALOG, [left, right])
+    by_slug = {d["slug"]: d for d in map(orjson.loads, docs)}
+    for slug in (left, right):
+        if slug not in by_slug:
+            raise UnknownTool(slug)
+    return _json({"left": by_slug[left], "right": by_slug[right], "as_of": {"position": at}})
+
+
+@router.get(
+    "/tools/{slug}/verdicts/{seat}/history",
+    summary="Every version of one verdict: what it said, who changed it, why, when",
+)
+def verdict_history(
+    request: Request, slug: str, seat: str, min_position: MinPosition = None
+) -> Response:
+    rules.slug(slug)
+    rules.seat(seat)
+    views = _views(request)
+    _await_position(views, min_position)
+    at, docs = views.verdict_history(CATALOG, slug, seat)
+    if not docs:
+        if not views.tool_documents(CATALOG, [slug])[1]:
+            raise UnknownTool(slug)
+        raise UnknownSeat(slug, seat)
+    return _json({"tool": slug, "seat": seat, "versions": [orjson.loads(d) for d in docs],
+                  "as_of": {"position": at}})
 
 
 @router.get("/comparisons", summary="Published comparisons, newest first")

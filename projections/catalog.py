@@ -120,15 +120,49 @@ def fold_comparison(state: ComparisonState | None, event: LedgerEvent) -> Compar
     return state
 
 
+HISTORY_KINDS = {
+    "Panel.VerdictPublished": "published",
+    "Panel.VerdictAmended": "amended",
+    "Panel.VerdictRetracted": "retracted",
+}
+
+
+def history_entry(event: LedgerEvent) -> dict[str, Any]:
+    """One version of a verdict: what it said, who changed it, why and when."""
+    data = event.data
+    return {
+        "tool": data["tool"],
+        "seat": data["seat"],
+        "change": HISTORY_KINDS[event.kind],
+        "reviewer": data.get("reviewer"),
+        "decision": data.get("decision"),
+        "text": data.get("text"),
+        "reason": data.get("reason"),
+        "actor": data["actor"],
+        "at": event.timestamp,
+        "position": event.position,
+    }
+
+
+@dataclass
+class Batch:
+    """What changed since the last drain: written to the views together with the new position."""
+
+    tools: list[ToolState]
+    comparisons: list[ComparisonState]
+    history: list[dict[str, Any]]
+
+
 @dataclass
 class Catalog:
-    """All tools and comparisons at `position`, plus which entries changed since last `drain`."""
+    """All tools and comparisons at `position`, plus what changed since the last `drain`."""
 
     tools: dict[str, ToolState] = field(default_factory=dict)
     comparisons: dict[str, ComparisonState] = field(default_factory=dict)
     position: int = 0
     changed_tools: set[str] = field(default_factory=set)
     changed_comparisons: set[str] = field(default_factory=set)
+    new_history: list[dict[str, Any]] = field(default_factory=list)
 
     def apply(self, event: LedgerEvent) -> None:
         if event.kind.startswith("Comparison."):
@@ -144,15 +178,21 @@ class Catalog:
                 if tool is not None:
                     self.tools[slug] = tool
                     self.changed_tools.add(slug)
+                    if event.kind in HISTORY_KINDS:
+                        self.new_history.append(history_entry(event))
         self.position = event.position
 
-    def drain(self) -> tuple[list[ToolState], list[ComparisonState]]:
-        """The entries changed since the last drain, to be written with the new position."""
-        tools = [self.tools[s] for s in sorted(self.changed_tools)]
-        comparisons = [self.comparisons[k] for k in sorted(self.changed_comparisons)]
+    def drain(self) -> Batch:
+        """The entries changed since the last drain (from a fresh catalog: everything)."""
+        batch = Batch(
+            tools=[self.tools[s] for s in sorted(self.changed_tools)],
+            comparisons=[self.comparisons[k] for k in sorted(self.changed_comparisons)],
+            history=self.new_history,
+        )
         self.changed_tools.clear()
         self.changed_comparisons.clear()
-        return tools, comparisons
+        self.new_history = []
+        return batch
 
 
 def fold_catalog(events: Any, catalog: Catalog | None = None) -> Catalog:

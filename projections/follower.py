@@ -40,9 +40,8 @@ class CatalogFollower:
             try:
                 for notification in page:
                     self.catalog.apply(LedgerEvent.from_notification(notification))
-                tools, comparisons = self.catalog.drain()
                 self.views.commit_catalog(
-                    CATALOG, expected, self.catalog.position, tools, comparisons
+                    CATALOG, expected, self.catalog.position, self.catalog.drain()
                 )
             except (StaleProjection, PersistenceError):
                 # What is in memory may be ahead of what committed: start again from the table.

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from projections.catalog import Catalog
+from projections.catalog import Batch, Catalog
 from projections.follower import CATALOG
 from projections.records import LedgerEvent
 from projections.views import StaleProjection, ViewStore
@@ -33,19 +33,16 @@ def rebuild_catalog(recorder: ApplicationRecorder, views: ViewStore) -> Catalog:
         before = catalog.position
         for event in read_events(recorder, catalog.position):
             catalog.apply(event)
-        catalog.drain()
         committed = views.position(CATALOG)
         if committed > catalog.position > before:
             continue  # a live follower is ahead: read on rather than move the position back
+        everything = Batch(
+            tools=list(catalog.tools.values()),
+            comparisons=list(catalog.comparisons.values()),
+            history=catalog.new_history,
+        )
         try:
-            views.commit_catalog(
-                CATALOG,
-                committed,
-                catalog.position,
-                list(catalog.tools.values()),
-                list(catalog.comparisons.values()),
-                replace_all=True,
-            )
+            views.commit_catalog(CATALOG, committed, catalog.position, everything, replace_all=True)
         except StaleProjection:
             continue
         return catalog

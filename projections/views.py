@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import ApplicationRecorder
 
-from projections.catalog import Catalog, ComparisonState, ToolState
+from projections.catalog import Batch, Catalog, ComparisonState, ToolState
 from projections.database import Database
 
 
@@ -33,6 +33,10 @@ class ViewStore:
             f"position BIGINT NOT NULL, listed_at TEXT NOT NULL, doc {blob} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS view_comparisons (key TEXT PRIMARY KEY, "
             f"position BIGINT NOT NULL, published_at TEXT NOT NULL, doc {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS view_verdict_history (position BIGINT PRIMARY KEY, "
+            f"tool TEXT NOT NULL, seat TEXT NOT NULL, doc {blob} NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS view_verdict_history_seat "
+            "ON view_verdict_history (tool, seat, position)",
         ]
 
     # -- schema -----------------------------------------------------------------------------
@@ -95,8 +99,7 @@ class ViewStore:
         name: str,
         expected: int,
         position: int,
-        tools: Sequence[ToolState],
-        comparisons: Sequence[ComparisonState],
+        batch: Batch,
         *,
         replace_all: bool = False,
     ) -> None:
@@ -104,23 +107,28 @@ class ViewStore:
         with self.db.transaction(commit=True) as c:
             self._advance(c, name, expected, position)
             if replace_all:
-                c.execute("DELETE FROM view_tools")
-                c.execute("DELETE FROM view_comparisons")
+                for table in ("view_tools", "view_comparisons", "view_verdict_history"):
+                    c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
             upsert_tool = self.db.sql(
                 "INSERT INTO view_tools (slug, position, listed_at, doc) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, doc=excluded.doc"
             )
-            for t in tools:
+            for t in batch.tools:
                 c.execute(upsert_tool, (t.slug, t.position, t.listed_at, orjson.dumps(t.document())))
             upsert_comparison = self.db.sql(
                 "INSERT INTO view_comparisons (key, position, published_at, doc) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
                 "position=excluded.position, published_at=excluded.published_at, doc=excluded.doc"
             )
-            for k in comparisons:
+            for k in batch.comparisons:
                 c.execute(
                     upsert_comparison, (k.key, k.position, k.published_at, orjson.dumps(k.document()))
                 )
+            insert_history = self.db.sql(
+                "INSERT INTO view_verdict_history (position, tool, seat, doc) VALUES (?, ?, ?, ?)"
+            )
+            for h in batch.history:
+                c.execute(insert_history, (h["position"], h["tool"], h["seat"], orjson.dumps(h)))
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -132,6 +140,14 @@ class ViewStore:
         on = "TRUE" if slugs is None else f"t.slug IN ({', '.join('?' * len(slugs))})"
         return self._documents_at(
             name, f"view_tools t ON {on} ORDER BY t.listed_at DESC, t.slug", slugs or ()
+        )
+
+    def verdict_history(self, name: str, tool: str, seat: str) -> tuple[int, list[bytes]]:
+        """Every version of one seat's verdict, oldest first."""
+        return self._documents_at(
+            name,
+            "view_verdict_history t ON t.tool = ? AND t.seat = ? ORDER BY t.position",
+            (tool, seat),
         )
 
     def comparison_documents(self, name: str) -> tuple[int, list[bytes]]:

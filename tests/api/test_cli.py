@@ -34,6 +34,29 @@ def test_seed_rebuild_migrate_on_the_configured_store(
     assert out[3].endswith(": 6 tools, 5 comparisons")
 
 
+def exercise_over_http(base: str, editor_key: str) -> None:
+    """A voter votes and reads their own write; an editor amends a verdict; plain HTTP only."""
+    with httpx.Client(base_url=base, timeout=5) as http:
+        voter = http.post("/v1/voters").json()
+        auth = {"Authorization": f"Bearer {voter['token']}"}
+        vote = http.put("/v1/tools/smollm3/vote", json={"choice": "ship"}, headers=auth)
+        assert vote.status_code == 201
+        position = vote.json()["receipt"]["position"]
+        tool = http.get("/v1/tools/smollm3", params={"min_position": position}).json()
+        assert tool["community"] == {"ship": 1, "skip": 0, "total": 1, "ship_pct": 100}
+        assert tool["as_of"]["position"] >= position
+        editor = {"Authorization": f"Bearer {editor_key}"}
+        amended = http.put(
+            "/v1/tools/smollm3/verdicts/buyer",
+            json={"reviewer": "Buyer", "decision": "ship", "text": "Hub pull.", "reason": "rethink"},
+            headers=editor,
+        )
+        assert amended.status_code == 200
+        at = amended.json()["receipt"]["position"]
+        tool = http.get("/v1/tools/smollm3", params={"min_position": at}).json()
+        assert tool["panel"]["ship_pct"] == 100
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -54,9 +77,12 @@ def test_serve_seeds_on_first_start_and_prints_the_url(tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        lines = [proc.stdout.readline() for _ in range(4)]
         assert lines[0].startswith("first start: created the ledger and loaded the demo data")
-        assert f"http://127.0.0.1:{port}" in lines[1]
+        assert lines[1].startswith("editor key")
+        editor_key = lines[2].strip()
+        assert editor_key.startswith("vle_")
+        assert f"http://127.0.0.1:{port}" in lines[3]
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -68,6 +94,7 @@ def test_serve_seeds_on_first_start_and_prints_the_url(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "service did not answer in 20 s"
             time.sleep(0.1)
         assert {t["slug"]: t["panel"]["ship_pct"] for t in body["tools"]} == PUBLISHED
+        exercise_over_http(f"http://127.0.0.1:{port}", editor_key)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
