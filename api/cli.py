@@ -1,4 +1,4 @@
-"""The `verdict` command: serve, seed, rebuild, migrate. Every command honours VERDICT_DATABASE_URL."""
+"""The `verdict` command: serve, seed, rebuild, migrate, keys; all honour VERDICT_DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -87,14 +87,18 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="verdict", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP service (seeds demo data on first start)")
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service (seeds demo data on first start)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=_serve)
     commands.add_parser("seed", help="load the demo data (idempotent)").set_defaults(run=_seed)
     commands.add_parser("rebuild", help="rebuild every view from zero").set_defaults(run=_rebuild)
     commands.add_parser("migrate", help="create the schema once").set_defaults(run=_migrate)
-    keys = commands.add_parser("keys", help="editor keys").add_subparsers(dest="keys", required=True)
+    keys = commands.add_parser("keys", help="editor keys").add_subparsers(
+        dest="keys", required=True
+    )
     create = keys.add_parser("create", help="create a key; prints it once, on the last line")
     create.add_argument("--role", choices=["editor"], default="editor")
     create.add_argument("--name", required=True)

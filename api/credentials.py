@@ -136,6 +136,8 @@ class Credentials:
                     ),
                     ("voter-token", secrets.token_bytes(32)),
                 )
-                c.execute(self.db.sql("SELECT value FROM ledger_secrets WHERE name=?"), ("voter-token",))
+                c.execute(
+                    self.db.sql("SELECT value FROM ledger_secrets WHERE name=?"), ("voter-token",)
+                )
                 self._secret = bytes(c.fetchone()["value"])
         return self._secret

@@ -47,10 +47,10 @@ def problem(
     title: str,
     detail: str,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     body = {"type": PROBLEM_BASE + type_, "title": title, "status": status, "detail": detail}
-    body.update(extra)
+    body.update(extra or {})
     return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -65,7 +65,7 @@ async def _ledger_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, LedgerError)
     extra = {"field": error.field} if isinstance(error, InvalidInput) else {}
     title = type(error).__name__
-    return problem(status_of(error), error.type, title, error.detail, **extra)
+    return problem(status_of(error), error.type, title, error.detail, extra=extra)
 
 
 async def _validation_error(_: Request, error: Exception) -> Response:
@@ -80,8 +80,7 @@ async def _validation_error(_: Request, error: Exception) -> Response:
         "invalid-input",
         "InvalidInput",
         f"{first['field']}: {first['message']}",
-        field=first["field"],
-        errors=errors,
+        extra={"field": first["field"], "errors": errors},
     )
 
 

@@ -91,8 +91,14 @@ def verdict_history(
         if not views.tool_documents(CATALOG, [slug])[1]:
             raise UnknownTool(slug)
         raise UnknownSeat(slug, seat)
-    return _json({"tool": slug, "seat": seat, "versions": [orjson.loads(d) for d in docs],
-                  "as_of": {"position": at}})
+    return _json(
+        {
+            "tool": slug,
+            "seat": seat,
+            "versions": [orjson.loads(d) for d in docs],
+            "as_of": {"position": at},
+        }
+    )
 
 
 @router.get("/comparisons", summary="Published comparisons, newest first")

@@ -3,7 +3,7 @@ HTTP layer and the domain refuse exactly the same input."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -13,13 +13,14 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 Choice = Literal["ship", "skip"]
 
 
-def _text(field: str) -> Any:
-    return Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH[field])]
-
-
-Name, Category, Tagline = _text("name"), _text("category"), _text("tagline")
-Description, Pricing = _text("description"), _text("pricing")
-Reviewer, Text, Reason = _text("reviewer"), _text("text"), _text("reason")
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["name"])]
+Category = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["category"])]
+Tagline = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["tagline"])]
+Description = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["description"])]
+Pricing = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["pricing"])]
+Reviewer = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["reviewer"])]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["text"])]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["reason"])]
 
 
 class Strict(BaseModel):

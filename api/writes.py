@@ -13,17 +13,17 @@ from api.schemas import (
     ComparisonCreate,
     Reason,
     ReasonBody,
+    Receipt,
     ToolAmend,
     ToolCreate,
     VerdictPut,
     VoteCast,
-    VoteResult,
     VoterCreated,
+    VoteResult,
     WriteResult,
 )
-from domain.application import Ledger
+from domain.application import Ledger, VoteReceipt
 from domain.application import Receipt as DomainReceipt
-from domain.application import VoteReceipt
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", responses=RESPONSES)
@@ -40,7 +40,7 @@ def _limiter(request: Request, name: str) -> RateLimiter:
 
 
 def _written(receipt: DomainReceipt) -> WriteResult:
-    return WriteResult(outcome=receipt.outcome, receipt={"position": receipt.position})
+    return WriteResult(outcome=receipt.outcome, receipt=Receipt(position=receipt.position))
 
 
 def _voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
@@ -49,7 +49,7 @@ def _voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
         voter_id=voter_id,
         choice=receipt.choice,
         outcome=receipt.outcome,
-        receipt={"position": receipt.position},
+        receipt=Receipt(position=receipt.position),
     )
 
 
@@ -79,7 +79,9 @@ def register_voter(request: Request) -> VoterCreated:
 @router.put(
     "/tools/{slug}/vote",
     summary="Cast or change your vote",
-    responses={201: {"model": VoteResult, "description": "First vote (or a vote after a retraction)"}},
+    responses={
+        201: {"model": VoteResult, "description": "First vote (or a vote after a retraction)"}
+    },
 )
 def put_vote(
     request: Request, response: Response, slug: str, body: VoteCast, who: Voter

@@ -1,1 +1,1 @@
-"""The write side of Verdict Ledger: aggregates decide, events record, one service runs the use cases."""
+"""The write side: aggregates decide, events record, one service runs the use cases."""

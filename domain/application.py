@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Recording, RecordConflictError
+from eventsourcing.persistence import RecordConflictError, Recording
 
 from domain import rules
 from domain.ballot import Ballot
@@ -64,9 +64,7 @@ class Ledger(Application[UUID]):
         except RecordConflictError:
             raise ToolAlreadyListed(slug) from None
 
-    def amend_listing(
-        self, slug: str, changes: dict[str, str], reason: str, actor: str
-    ) -> Receipt:
+    def amend_listing(self, slug: str, changes: dict[str, str], reason: str, actor: str) -> Receipt:
         def attempt() -> Receipt:
             tool = self._tool(slug)
             tool.amend(changes, reason, actor)
@@ -152,6 +150,7 @@ class Ledger(Application[UUID]):
 
         def attempt() -> VoteReceipt:
             self._active_tool(slug)
+            ballot: Ballot
             try:
                 ballot = self.repository.get(ballot_id(slug, voter))
             except AggregateNotFoundError:
@@ -168,7 +167,7 @@ class Ledger(Application[UUID]):
         def attempt() -> VoteReceipt:
             self._active_tool(slug)
             try:
-                ballot = self.repository.get(ballot_id(slug, voter))
+                ballot: Ballot = self.repository.get(ballot_id(slug, voter))
             except AggregateNotFoundError:
                 raise UnknownBallot(slug) from None
             ballot.retract()
@@ -183,7 +182,7 @@ class Ledger(Application[UUID]):
             for slug in (left, right):
                 self._active_tool(slug)
             try:
-                existing = self.repository.get(comparison_id(left, right))
+                existing: Comparison = self.repository.get(comparison_id(left, right))
             except AggregateNotFoundError:
                 return Receipt("published", self._save(Comparison.publish(left, right, actor)))
             if not existing.withdrawn:
@@ -196,7 +195,7 @@ class Ledger(Application[UUID]):
     def withdraw_comparison(self, left: str, right: str, reason: str, actor: str) -> Receipt:
         def attempt() -> Receipt:
             try:
-                comparison = self.repository.get(comparison_id(left, right))
+                comparison: Comparison = self.repository.get(comparison_id(left, right))
             except AggregateNotFoundError:
                 raise UnknownComparison(left, right) from None
             comparison.withdraw(reason, actor)

@@ -48,7 +48,10 @@ TOOLS: tuple[DemoTool, ...] = (
         pricing="Paid",
         verdicts=_panel(
             ("ship", "A file handle is the right abstraction: upload, keep the id, reuse it."),
-            ("ship", "Rivals had this first and beta terms need watching, but it saves real money."),
+            (
+                "ship",
+                "Rivals had this first and beta terms need watching, but it saves real money.",
+            ),
             ("ship", "Lower per-call cost for heavy users, and stored ids make switching costly."),
             ("ship", "Long-running agents need durable documents; this is early plumbing for it."),
         ),
@@ -67,7 +70,10 @@ TOOLS: tuple[DemoTool, ...] = (
             ("ship", "Just weights and a model card: loads in common runtimes with no account."),
             ("ship", "A crowded field and unverified benchmarks, yet the best pick for on-device."),
             ("ship", "A distribution play, not a product; the licence limits some commercial use."),
-            ("ship", "If inference moves onto devices, free capable weights shift who holds power."),
+            (
+                "ship",
+                "If inference moves onto devices, free capable weights shift who holds power.",
+            ),
         ),
     ),
     DemoTool(

@@ -1,18 +1,18 @@
 """Domain errors: every refusal the ledger can give, each mapped to one HTTP status in one place.
 
-    LedgerError
-    ├── InvalidInput          a field breaks a rule (422); carries the field at fault
-    ├── NotFound              the thing addressed does not exist (404)
-    │   ├── UnknownTool
-    │   ├── UnknownSeat
-    │   ├── UnknownBallot
-    │   └── UnknownComparison
-    └── Conflict              the request contradicts the current state (409)
-        ├── ToolAlreadyListed
-        ├── ToolDelisted
-        ├── SeatAlreadyPublished
-        ├── ComparisonAlreadyPublished
-        └── ConcurrentUpdate  retries ran out under contention
+LedgerError
+├── InvalidInput          a field breaks a rule (422); carries the field at fault
+├── NotFound              the thing addressed does not exist (404)
+│   ├── UnknownTool
+│   ├── UnknownSeat
+│   ├── UnknownBallot
+│   └── UnknownComparison
+└── Conflict              the request contradicts the current state (409)
+    ├── ToolAlreadyListed
+    ├── ToolDelisted
+    ├── SeatAlreadyPublished
+    ├── ComparisonAlreadyPublished
+    └── ConcurrentUpdate  retries ran out under contention
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A tool's expert panel: one verdict per seat, published, amended by editors with a reason, retracted."""
+"""A tool's expert panel: one verdict per seat; published, amended with a reason, retracted."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one settings class. `VERDICT_DATABASE_URL` chooses the store; everything else has a safe default."""
+"""The one settings class. `VERDICT_DATABASE_URL` chooses the store; the rest has safe defaults."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     """Workers started after `verdict migrate` set this to false, so they never race on DDL."""
 
     pool_size: int = 5
-    """Connections each process keeps open (PostgreSQL); budget pool_size x processes < max_connections."""
+    """Connections per process (PostgreSQL); keep pool_size x processes < max_connections."""
 
     voter_registrations_per_minute: int = 30
     """Per client address, per worker; bursts up to the same number."""

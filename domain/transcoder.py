@@ -1,4 +1,4 @@
-"""orjson as the event transcoder: same bytes as eventsourcing's JSONTranscoder, several times faster.
+"""orjson as the event transcoder: the JSON eventsourcing's JSONTranscoder writes, only faster.
 
 orjson serialises datetimes and UUIDs natively, which would lose their types on the way back, so
 datetimes are passed through to the registered transcodings and UUIDs are tagged before encoding."""

@@ -25,7 +25,7 @@ class ToolState:
     position: int
     """Log position of the last event that changed this tool."""
     seats: Seats = field(default_factory=dict)
-    tally: Tally = Tally()
+    tally: Tally = field(default_factory=Tally)
 
     def document(self) -> dict[str, Any]:
         """The published view of this tool, as the API serves it and the view table stores it."""

@@ -81,6 +81,8 @@ class FollowerThread:
                 log.warning("catalog moved under us, reloaded: %s", error)
                 continue
             except PersistenceError as error:
-                log.warning("catalog follower: database error, retrying in %.1fs: %s", backoff, error)
+                log.warning(
+                    "catalog follower: database error, retrying in %.1fs: %s", backoff, error
+                )
                 backoff = min(backoff * 2, 10.0)
             self._wake.wait(backoff)

@@ -11,11 +11,16 @@ import orjson
 
 
 class StoredNotification(Protocol):
-    id: int
-    originator_id: UUID | str
-    originator_version: int
-    topic: str
-    state: bytes
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> UUID | str: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ class ViewStore:
         return int(rows[0]["position"]) if rows else 0
 
     def wait_for(self, name: str, position: int, timeout: float) -> int:
-        """Block until the projection has reached `position` or `timeout` passes; return where it is."""
+        """Block until the projection reaches `position` or `timeout` passes; say where it is."""
         deadline = time.monotonic() + timeout
         while True:
             current = self.position(name)
@@ -63,7 +63,9 @@ class ViewStore:
 
     def _advance(self, c: Any, name: str, expected: int, new: int) -> None:
         c.execute(
-            self.db.sql("UPDATE view_tracking SET position=? WHERE name=? AND position=? RETURNING name"),
+            self.db.sql(
+                "UPDATE view_tracking SET position=? WHERE name=? AND position=? RETURNING name"
+            ),
             (new, name, expected),
         )
         if c.fetchone() is not None:
@@ -73,7 +75,9 @@ class ViewStore:
         if row is not None or expected != 0:
             found = None if row is None else row["position"]
             raise StaleProjection(f"{name}: expected position {expected}, found {found}")
-        c.execute(self.db.sql("INSERT INTO view_tracking (name, position) VALUES (?, ?)"), (name, new))
+        c.execute(
+            self.db.sql("INSERT INTO view_tracking (name, position) VALUES (?, ?)"), (name, new)
+        )
 
     # -- catalog documents ------------------------------------------------------------------
 
@@ -103,7 +107,7 @@ class ViewStore:
         *,
         replace_all: bool = False,
     ) -> None:
-        """Write changed documents and move the position from `expected` to `position`, atomically."""
+        """Write the batch and move the position from `expected` to `position`, atomically."""
         with self.db.transaction(commit=True) as c:
             self._advance(c, name, expected, position)
             if replace_all:
@@ -114,7 +118,9 @@ class ViewStore:
                 "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, doc=excluded.doc"
             )
             for t in batch.tools:
-                c.execute(upsert_tool, (t.slug, t.position, t.listed_at, orjson.dumps(t.document())))
+                c.execute(
+                    upsert_tool, (t.slug, t.position, t.listed_at, orjson.dumps(t.document()))
+                )
             upsert_comparison = self.db.sql(
                 "INSERT INTO view_comparisons (key, position, published_at, doc) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
@@ -122,7 +128,8 @@ class ViewStore:
             )
             for k in batch.comparisons:
                 c.execute(
-                    upsert_comparison, (k.key, k.position, k.published_at, orjson.dumps(k.document()))
+                    upsert_comparison,
+                    (k.key, k.position, k.published_at, orjson.dumps(k.document())),
                 )
             insert_history = self.db.sql(
                 "INSERT INTO view_verdict_history (position, tool, seat, doc) VALUES (?, ?, ?, ?)"
@@ -156,13 +163,12 @@ class ViewStore:
             name, "view_comparisons t ON TRUE ORDER BY t.published_at DESC, t.key", ()
         )
 
-    def _documents_at(
-        self, name: str, join: str, params: Sequence[Any]
-    ) -> tuple[int, list[bytes]]:
-        rows = self.db.fetch(
-            "SELECT k.position AS at, t.doc AS doc FROM (SELECT CAST(? AS TEXT) AS name) AS q "
-            f"LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN {join}",
-            (name, *params),
+    def _documents_at(self, name: str, join: str, params: Sequence[Any]) -> tuple[int, list[bytes]]:
+        """`join` is one of this class's literal clauses; values always travel as parameters."""
+        statement = (
+            "SELECT k.position AS at, t.doc AS doc FROM (SELECT CAST(? AS TEXT) AS name) AS q "  # noqa: S608 - `join` is a literal of this class
+            "LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN " + join
         )
+        rows = self.db.fetch(statement, (name, *params))
         at = int(rows[0]["at"] or 0)
         return at, [bytes(r["doc"]) for r in rows if r["doc"] is not None]

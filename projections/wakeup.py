@@ -42,6 +42,8 @@ class PostgresWakeup:
                         for _ in conn.notifies(timeout=0.5, stop_after=1):
                             self.wake()
             except psycopg.Error as error:
-                log.warning("LISTEN %s lost (%s); reconnecting in %.1fs", self.channel, error, backoff)
+                log.warning(
+                    "LISTEN %s lost (%s); reconnecting in %.1fs", self.channel, error, backoff
+                )
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)

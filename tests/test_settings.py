@@ -21,7 +21,9 @@ def test_postgres_url_becomes_eventsourcing_environment() -> None:
     assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
     assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("ann", "p@ss")
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == (
-        "db.local", "6543", "ledger"
+        "db.local",
+        "6543",
+        "ledger",
     )
     assert env["TRANSCODER_TOPIC"] == "domain.transcoder:OrjsonTranscoder"
 

@@ -48,7 +48,12 @@ def exercise_over_http(base: str, editor_key: str) -> None:
         editor = {"Authorization": f"Bearer {editor_key}"}
         amended = http.put(
             "/v1/tools/smollm3/verdicts/buyer",
-            json={"reviewer": "Buyer", "decision": "ship", "text": "Hub pull.", "reason": "rethink"},
+            json={
+                "reviewer": "Buyer",
+                "decision": "ship",
+                "text": "Hub pull.",
+                "reason": "rethink",
+            },
             headers=editor,
         )
         assert amended.status_code == 200
@@ -65,7 +70,7 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_serve_seeds_on_first_start_and_prints_the_url(tmp_path: Path) -> None:
-    """`verdict serve` on an empty SQLite file: seeds, prints its URL, answers with the six tools."""
+    """`verdict serve` on an empty SQLite file: seeds, prints its URL, serves the six tools."""
     port = free_port()
     env = {**os.environ, "VERDICT_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}
     proc = subprocess.Popen(

@@ -37,17 +37,26 @@ def test_tools_show_the_published_panel_figures(client: TestClient) -> None:
     body = client.get("/v1/tools", params={"min_position": last}).json()
     assert body["as_of"]["position"] == last
     assert {t["slug"]: t["panel"]["ship_pct"] for t in body["tools"]} == PUBLISHED
-    assert all(t["community"] == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None}
-               for t in body["tools"])
+    assert all(
+        t["community"] == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None}
+        for t in body["tools"]
+    )
 
 
 def test_one_tool_has_listing_panel_community_and_position(client: TestClient) -> None:
     """GET /v1/tools/smollm3: 3 ship of 4 verdicts, the skip is the buyer's."""
     last = client.app.state.runtime.ledger.recorder.max_notification_id()
     tool = client.get("/v1/tools/smollm3", params={"min_position": last}).json()
-    assert (tool["name"], tool["pricing"], tool["category"]) == ("SmolLM3", "Free", "Developer Tools")
+    assert (tool["name"], tool["pricing"], tool["category"]) == (
+        "SmolLM3",
+        "Free",
+        "Developer Tools",
+    )
     assert {k: tool["panel"][k] for k in ("ship", "skip", "total", "ship_pct")} == {
-        "ship": 3, "skip": 1, "total": 4, "ship_pct": 75
+        "ship": 3,
+        "skip": 1,
+        "total": 4,
+        "ship_pct": 75,
     }
     skips = [v["seat"] for v in tool["panel"]["verdicts"] if v["decision"] == "skip"]
     assert skips == ["buyer"]

@@ -1,4 +1,4 @@
-"""Ballots: cast, change, retract, recast; every event carries the tool and the choice it replaces."""
+"""Ballots: cast, change, retract, recast; events carry the tool and the choice replaced."""
 
 from __future__ import annotations
 

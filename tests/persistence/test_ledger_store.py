@@ -58,7 +58,11 @@ def test_vote_lifecycle_reports_outcomes_and_positions(ledger: Ledger) -> None:
     retracted = ledger.retract_vote("alpha", "voter:v1")
     recast = ledger.cast_vote("alpha", "voter:v1", "ship")
     assert [r.outcome for r in (cast, same, changed, retracted, recast)] == [
-        "cast", "unchanged", "changed", "retracted", "recast"
+        "cast",
+        "unchanged",
+        "changed",
+        "retracted",
+        "recast",
     ]
     assert same.position is None
     positions = [r.position for r in (cast, changed, retracted, recast)]
@@ -112,7 +116,9 @@ def test_200_concurrent_casts_by_one_voter_store_one_ballot(ledger: Ledger) -> N
     """One voter hammering one tool from 200 threads ends with exactly one ballot created."""
     list_tools(ledger, "alpha")
     with ThreadPoolExecutor(max_workers=32) as pool:
-        receipts = list(pool.map(lambda _: ledger.cast_vote("alpha", "voter:v1", "ship"), range(200)))
+        receipts = list(
+            pool.map(lambda _: ledger.cast_vote("alpha", "voter:v1", "ship"), range(200))
+        )
     events = [e for e in read_events(ledger.recorder) if e.kind.startswith("Ballot.")]
     assert [e.kind for e in events] == ["Ballot.Cast"]
     assert sum(r.outcome == "cast" for r in receipts) == 1

@@ -11,7 +11,7 @@ from domain.settings import Settings
 from projections.follower import CATALOG, CatalogFollower
 from projections.rebuild import rebuild_catalog
 from projections.views import StaleProjection, ViewStore
-from tests.builders import EDITOR, list_tools
+from tests.builders import list_tools
 
 
 def tool_doc(views: ViewStore, slug: str) -> dict:
@@ -31,7 +31,10 @@ def test_follower_thread_catches_up_on_local_and_foreign_writes(settings: Settin
         assert last is not None
         assert runtime.views.wait_for(CATALOG, last, timeout=10) >= last
         assert tool_doc(runtime.views, "alpha")["community"] == {
-            "ship": 1, "skip": 1, "total": 2, "ship_pct": 50
+            "ship": 1,
+            "skip": 1,
+            "total": 2,
+            "ship_pct": 50,
         }
     finally:
         other.close()
