@@ -16,7 +16,7 @@ from api.ratelimit import RateLimited
 from api.schemas import Problem
 from domain.errors import Conflict, InvalidInput, LedgerError, NotFound
 
-PROBLEM_BASE = "https://verdict-ledger.dev/problems/"
+PROBLEM_BASE = "/problems/"  # relative URI references (RFC 9457 §3.1.1): no host we do not own
 MEDIA_TYPE = "application/problem+json"
 
 STATUS_BY_ERROR: list[tuple[type[LedgerError], int]] = [
