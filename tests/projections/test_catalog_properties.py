@@ -147,6 +147,13 @@ def view_documents(views: ViewStore) -> dict[str, dict[str, Any]]:
     return {d["slug"]: d for d in map(orjson.loads, docs)}
 
 
+def all_history(views: ViewStore) -> list[bytes]:
+    return [
+        bytes(r["doc"])
+        for r in views.db.fetch("SELECT doc FROM view_verdict_history ORDER BY position")
+    ]
+
+
 def catalog_documents(catalog: Catalog) -> dict[str, dict[str, Any]]:
     return {slug: t.document() for slug, t in catalog.tools.items()}
 
@@ -188,8 +195,13 @@ def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, 
             for figures in (doc["panel"], doc["community"]):
                 assert figures["ship_pct"] is None or 0 <= figures["ship_pct"] <= 100
 
+        history = all_history(views)
+        assert len(history) == sum(
+            e.kind.startswith("Panel.Verdict") for e in read_events(ledger.recorder)
+        )
         rebuilt = rebuild_catalog(ledger.recorder, views)
         assert view_documents(views) == catalog_documents(rebuilt) == live
+        assert all_history(views) == history
         assert views.position(CATALOG) == (ledger.recorder.max_notification_id() or 0)
     finally:
         ledger.close()
