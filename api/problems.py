@@ -31,6 +31,7 @@ def _declared(description: str) -> dict[str, Any]:
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _declared("The body is not well-formed JSON"),
     401: _declared("No credential, or an unknown or revoked one"),
     403: _declared("The credential's role may not do this"),
     404: _declared("Unknown tool, seat, ballot or comparison"),
@@ -75,6 +76,14 @@ async def _validation_error(_: Request, error: Exception) -> Response:
         for e in error.errors()
     ]
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
+    if any(e["type"] == "json_invalid" for e in error.errors()):
+        return problem(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            f"body: {first['message']}",
+            extra={"field": "body"},
+        )
     return problem(
         422,
         "invalid-input",

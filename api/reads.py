@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from api.problems import RESPONSES
 from domain import rules
-from domain.errors import UnknownSeat, UnknownTool
+from domain.errors import InvalidInput, UnknownSeat, UnknownTool
 from projections.follower import CATALOG
 from projections.views import ViewStore
 
@@ -23,8 +23,16 @@ MinPosition = Annotated[
 MAX_WAIT_SECONDS = 2.0
 
 
-def _views(request: Request) -> ViewStore:
-    views: ViewStore = request.app.state.runtime.views
+def _views(request: Request, min_position: int | None) -> ViewStore:
+    """The views, once they reflect `min_position` (waiting at most MAX_WAIT_SECONDS). A position
+    past the end of the log was never acknowledged to anyone: refuse it rather than wait."""
+    runtime = request.app.state.runtime
+    views: ViewStore = runtime.views
+    if min_position is not None:
+        end = runtime.ledger.recorder.max_notification_id() or 0
+        if min_position > end:
+            raise InvalidInput("min_position", f"is beyond the end of the log ({end})")
+        views.wait_for(CATALOG, min_position, MAX_WAIT_SECONDS)
     return views
 
 
@@ -32,17 +40,11 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def _await_position(views: ViewStore, min_position: int | None) -> None:
-    if min_position is not None:
-        views.wait_for(CATALOG, min_position, MAX_WAIT_SECONDS)
-
-
 @router.get("/tools", summary="Every listed tool with its panel and community figures")
 def list_tools(
     request: Request, min_position: MinPosition = None, include_delisted: bool = False
 ) -> Response:
-    views = _views(request)
-    _await_position(views, min_position)
+    views = _views(request, min_position)
     at, docs = views.tool_documents(CATALOG)
     tools = [orjson.loads(d) for d in docs]
     if not include_delisted:
@@ -53,8 +55,7 @@ def list_tools(
 @router.get("/tools/{slug}", summary="One tool: listing, panel and community figures")
 def get_tool(request: Request, slug: str, min_position: MinPosition = None) -> Response:
     rules.slug(slug)
-    views = _views(request)
-    _await_position(views, min_position)
+    views = _views(request, min_position)
     at, docs = views.tool_documents(CATALOG, [slug])
     if not docs:
         raise UnknownTool(slug)
@@ -65,8 +66,7 @@ def get_tool(request: Request, slug: str, min_position: MinPosition = None) -> R
 def compare(request: Request, left: str, right: str, min_position: MinPosition = None) -> Response:
     rules.slug(left, "left")
     rules.slug(right, "right")
-    views = _views(request)
-    _await_position(views, min_position)
+    views = _views(request, min_position)
     at, docs = views.tool_documents(CATALOG, [left, right])
     by_slug = {d["slug"]: d for d in map(orjson.loads, docs)}
     for slug in (left, right):
@@ -84,8 +84,7 @@ def verdict_history(
 ) -> Response:
     rules.slug(slug)
     rules.seat(seat)
-    views = _views(request)
-    _await_position(views, min_position)
+    views = _views(request, min_position)
     at, docs = views.verdict_history(CATALOG, slug, seat)
     if not docs:
         if not views.tool_documents(CATALOG, [slug])[1]:
@@ -103,8 +102,7 @@ def verdict_history(
 
 @router.get("/comparisons", summary="Published comparisons, newest first")
 def list_comparisons(request: Request, min_position: MinPosition = None) -> Response:
-    views = _views(request)
-    _await_position(views, min_position)
+    views = _views(request, min_position)
     at, docs = views.comparison_documents(CATALOG)
     comparisons = [c for c in map(orjson.loads, docs) if c["status"] == "published"]
     return _json({"comparisons": comparisons, "as_of": {"position": at}})

@@ -80,3 +80,12 @@ def test_comparisons_list_the_five_seed_pages(client: TestClient) -> None:
     body = client.get("/v1/comparisons", params={"min_position": last}).json()
     assert len(body["comparisons"]) == 5
     assert {c["left"] for c in body["comparisons"]} == {"claude-files-api"}
+
+
+def test_min_position_beyond_the_log_is_refused_at_once(client: TestClient) -> None:
+    """A position nobody was ever given is a 422 naming min_position, not a 2 s wait."""
+    last = client.app.state.runtime.ledger.recorder.max_notification_id()
+    refused = client.get("/v1/tools", params={"min_position": last + 1})
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "min_position"
+    assert client.get("/v1/tools", params={"min_position": last}).status_code == 200

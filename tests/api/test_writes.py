@@ -167,7 +167,7 @@ def test_listing_conflicts_and_validation(api: Api) -> None:
         content=b"{not json",
         headers={**api.editor, "content-type": "application/json"},
     )
-    assert malformed.status_code == 422
+    assert assert_problem(malformed, 400, "malformed-json")["field"] == "body"
     choice = api.client.put("/v1/tools/smollm3/vote", json={"choice": "maybe"}, headers=api.voter())
     assert assert_problem(choice, 422, "invalid-input")["field"] == "choice"
     assert api.client.app.state.runtime.ledger.recorder.max_notification_id() == before
