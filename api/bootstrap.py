@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from api.credentials import Credentials
 from domain.application import Ledger
 from domain.settings import Settings
-from projections.follower import CatalogFollower, FollowerThread
-from projections.views import ViewStore
+from projections.follower import Follower, FollowerThread, Projection
+from projections.views import CatalogProjection, ViewStore
 from projections.wakeup import PostgresWakeup
 
 
@@ -20,19 +20,28 @@ class Runtime:
     credentials: Credentials
     _threads: list[FollowerThread | PostgresWakeup] = field(default_factory=list)
 
-    def follow(self) -> FollowerThread:
-        """Keep the views up to date in this process: woken by local saves and, on PostgreSQL,
-        by NOTIFY from other processes; polling covers anything a wake-up misses."""
-        thread = FollowerThread(CatalogFollower(self.ledger.recorder, self.views))
-        self.ledger.add_listener(thread.wake)
-        self._threads.append(thread)
+    def projections(self) -> list[Projection]:
+        """Every projection this ledger keeps, each with its own tracking row."""
+        return [CatalogProjection(self.views)]
+
+    def follow(self) -> list[FollowerThread]:
+        """Keep every projection up to date in this process: woken by local saves and, on
+        PostgreSQL, by NOTIFY from other processes; polling covers anything a wake-up misses."""
+        followers = [FollowerThread(Follower(self.ledger.recorder, p)) for p in self.projections()]
+        for follower in followers:
+            self.ledger.add_listener(follower.wake)
+        self._threads.extend(followers)
         if self.settings.is_postgres:
             channel = self.ledger.recorder.channel_name  # type: ignore[attr-defined]
-            wakeup = PostgresWakeup(self.settings.database_url, channel, thread.wake)
-            self._threads.append(wakeup)
+
+            def wake_all() -> None:
+                for follower in followers:
+                    follower.wake()
+
+            self._threads.append(PostgresWakeup(self.settings.database_url, channel, wake_all))
         for t in self._threads:
             t.start()
-        return thread
+        return followers
 
     def close(self) -> None:
         for t in reversed(self._threads):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from api.bootstrap import open_runtime
 from domain.seeding import seed_demo
 from domain.settings import Settings
-from projections.rebuild import rebuild_catalog
+from projections.rebuild import rebuild
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -46,13 +46,11 @@ def _seed(_: argparse.Namespace, settings: Settings) -> int:
 def _rebuild(_: argparse.Namespace, settings: Settings) -> int:
     runtime = open_runtime(settings)
     try:
-        catalog = rebuild_catalog(runtime.ledger.recorder, runtime.views)
+        for projection in runtime.projections():
+            position = rebuild(runtime.ledger.recorder, projection)
+            print(f"rebuilt {projection.name} at log position {position}")
     finally:
         runtime.close()
-    print(
-        f"rebuilt the catalog at log position {catalog.position}: "
-        f"{len(catalog.tools)} tools, {len(catalog.comparisons)} comparisons"
-    )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -11,14 +12,21 @@ from starlette.responses import Response
 from api.problems import RESPONSES
 from domain import rules
 from domain.errors import InvalidInput, UnknownSeat, UnknownTool
-from projections.follower import CATALOG
-from projections.views import ViewStore
+from projections.views import CATALOG, Documents, ViewStore
 
 router = APIRouter(prefix="/v1", responses=RESPONSES)
 
 MinPosition = Annotated[
     int | None,
     Query(ge=0, description="Wait (up to 2 s) until the views reflect at least this log position."),
+]
+AsOf = Annotated[
+    int | None,
+    Query(ge=0, description="Time travel: the tool as published after the first N events."),
+]
+At = Annotated[
+    datetime | None,
+    Query(description="Time travel: the tool as published at this instant (RFC 3339)."),
 ]
 MAX_WAIT_SECONDS = 2.0
 
@@ -40,39 +48,94 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
+def _as_of(found: Documents) -> dict[str, int]:
+    return {"position": found.position, "size": found.size}
+
+
 @router.get("/tools", summary="Every listed tool with its panel and community figures")
 def list_tools(
     request: Request, min_position: MinPosition = None, include_delisted: bool = False
 ) -> Response:
-    views = _views(request, min_position)
-    at, docs = views.tool_documents(CATALOG)
-    tools = [orjson.loads(d) for d in docs]
+    found = _views(request, min_position).tool_documents(CATALOG)
+    tools = [orjson.loads(d) for d in found.docs]
     if not include_delisted:
         tools = [t for t in tools if t["status"] == "listed"]
-    return _json({"tools": tools, "as_of": {"position": at}})
+    return _json({"tools": tools, "as_of": _as_of(found)})
 
 
-@router.get("/tools/{slug}", summary="One tool: listing, panel and community figures")
-def get_tool(request: Request, slug: str, min_position: MinPosition = None) -> Response:
+@router.get(
+    "/tools/{slug}",
+    summary="One tool: listing, panel and community figures (now, or as of a log size or time)",
+)
+def get_tool(
+    request: Request,
+    slug: str,
+    min_position: MinPosition = None,
+    as_of: AsOf = None,
+    at: At = None,
+) -> Response:
     rules.slug(slug)
     views = _views(request, min_position)
-    at, docs = views.tool_documents(CATALOG, [slug])
-    if not docs:
+    if as_of is not None and at is not None:
+        raise InvalidInput("at", "give as_of or at, not both")
+    if as_of is not None:
+        size = views.tracking.tracked(CATALOG)[1]
+        if as_of > size:
+            raise InvalidInput("as_of", f"the log has {size} events in the views so far")
+        return _past(slug, views.tool_as_of(slug, as_of), {"size": as_of})
+    if at is not None:
+        moment = at.isoformat()
+        return _past(slug, views.tool_at_time(slug, moment), {"at": moment})
+    found = views.tool_documents(CATALOG, [slug])
+    if not found.docs:
         raise UnknownTool(slug)
-    return _json({**orjson.loads(docs[0]), "as_of": {"position": at}})
+    return _json({**orjson.loads(found.docs[0]), "as_of": _as_of(found)})
+
+
+def _past(slug: str, doc: dict[str, Any] | None, when: dict[str, Any]) -> Response:
+    if doc is None:
+        raise UnknownTool(slug)
+    return _json({**doc, "as_of": when})
+
+
+@router.get(
+    "/tools/{slug}/history",
+    summary="The tool's score timeline: one point per event that touched it, oldest first",
+)
+def tool_history(
+    request: Request,
+    slug: str,
+    min_position: MinPosition = None,
+    after: Annotated[int, Query(ge=0, description="Only points after this log size")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Response:
+    rules.slug(slug)
+    views = _views(request, min_position)
+    found = views.tool_timeline(CATALOG, slug, after, limit)
+    if not found.docs and not views.tool_documents(CATALOG, [slug]).docs:
+        raise UnknownTool(slug)
+    points = [orjson.loads(d) for d in found.docs]
+    more = len(points) == limit
+    return _json(
+        {
+            "tool": slug,
+            "points": points,
+            "next_after": points[-1]["size"] if more else None,
+            "as_of": _as_of(found),
+        }
+    )
 
 
 @router.get("/compare/{left}/{right}", summary="Two tools side by side, from one log position")
 def compare(request: Request, left: str, right: str, min_position: MinPosition = None) -> Response:
     rules.slug(left, "left")
     rules.slug(right, "right")
-    views = _views(request, min_position)
-    at, docs = views.tool_documents(CATALOG, [left, right])
-    by_slug = {d["slug"]: d for d in map(orjson.loads, docs)}
+    found = _views(request, min_position).tool_documents(CATALOG, [left, right])
+    by_slug = {d["slug"]: d for d in map(orjson.loads, found.docs)}
     for slug in (left, right):
         if slug not in by_slug:
             raise UnknownTool(slug)
-    return _json({"left": by_slug[left], "right": by_slug[right], "as_of": {"position": at}})
+    return _json({"left": by_slug[left], "right": by_slug[right], "as_of": _as_of(found)})
 
 
 @router.get(
@@ -85,24 +148,23 @@ def verdict_history(
     rules.slug(slug)
     rules.seat(seat)
     views = _views(request, min_position)
-    at, docs = views.verdict_history(CATALOG, slug, seat)
-    if not docs:
-        if not views.tool_documents(CATALOG, [slug])[1]:
+    found = views.verdict_history(CATALOG, slug, seat)
+    if not found.docs:
+        if not views.tool_documents(CATALOG, [slug]).docs:
             raise UnknownTool(slug)
         raise UnknownSeat(slug, seat)
     return _json(
         {
             "tool": slug,
             "seat": seat,
-            "versions": [orjson.loads(d) for d in docs],
-            "as_of": {"position": at},
+            "versions": [orjson.loads(d) for d in found.docs],
+            "as_of": _as_of(found),
         }
     )
 
 
 @router.get("/comparisons", summary="Published comparisons, newest first")
 def list_comparisons(request: Request, min_position: MinPosition = None) -> Response:
-    views = _views(request, min_position)
-    at, docs = views.comparison_documents(CATALOG)
-    comparisons = [c for c in map(orjson.loads, docs) if c["status"] == "published"]
-    return _json({"comparisons": comparisons, "as_of": {"position": at}})
+    found = _views(request, min_position).comparison_documents(CATALOG)
+    comparisons = [c for c in map(orjson.loads, found.docs) if c["status"] == "published"]
+    return _json({"comparisons": comparisons, "as_of": _as_of(found)})

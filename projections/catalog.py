@@ -127,7 +127,7 @@ HISTORY_KINDS = {
 }
 
 
-def history_entry(event: LedgerEvent) -> dict[str, Any]:
+def history_entry(event: LedgerEvent, leaf_index: int) -> dict[str, Any]:
     """One version of a verdict: what it said, who changed it, why and when."""
     data = event.data
     return {
@@ -141,30 +141,63 @@ def history_entry(event: LedgerEvent) -> dict[str, Any]:
         "actor": data["actor"],
         "at": event.timestamp,
         "position": event.position,
+        "leaf_index": leaf_index,
     }
+
+
+def timeline_point(tool: ToolState, event: LedgerEvent, leaf_index: int) -> dict[str, Any]:
+    """The tool's scores just after `event`, and what the event was: one step of its timeline.
+    `seat` and `choice` let an auditor tell which events the current figures rest on."""
+    data = event.data
+    panel = panel_figures(tool.seats)
+    del panel["verdicts"]
+    point = {
+        "tool": tool.slug,
+        "leaf_index": leaf_index,
+        "size": leaf_index + 1,
+        "position": event.position,
+        "at": event.timestamp,
+        "kind": event.kind,
+        "actor": data["actor"],
+        "panel": panel,
+        "community": tool.tally.figures(),
+    }
+    for detail in ("seat", "choice", "decision"):
+        if detail in data:
+            point[detail] = data[detail]
+    return point
 
 
 @dataclass
 class Batch:
-    """What changed since the last drain: written to the views together with the new position."""
+    """What changed since the last drain: written to the views together with the new position.
+    `versions` are whole documents after editorial (non-ballot) events; `timeline` has one small
+    point per event on a tool. Together they answer "as of log size N" with two index look-ups."""
 
     tools: list[ToolState]
     comparisons: list[ComparisonState]
     history: list[dict[str, Any]]
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    versions: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
 class Catalog:
-    """All tools and comparisons at `position`, plus what changed since the last `drain`."""
+    """All tools and comparisons after the first `size` events (the last at `position`), plus
+    what changed since the last `drain`."""
 
     tools: dict[str, ToolState] = field(default_factory=dict)
     comparisons: dict[str, ComparisonState] = field(default_factory=dict)
     position: int = 0
+    size: int = 0
     changed_tools: set[str] = field(default_factory=set)
     changed_comparisons: set[str] = field(default_factory=set)
     new_history: list[dict[str, Any]] = field(default_factory=list)
+    new_timeline: list[dict[str, Any]] = field(default_factory=list)
+    new_versions: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
 
     def apply(self, event: LedgerEvent) -> None:
+        leaf_index = self.size
         if event.kind.startswith("Comparison."):
             key = event.originator_id
             new = fold_comparison(self.comparisons.get(key), event)
@@ -178,9 +211,13 @@ class Catalog:
                 if tool is not None:
                     self.tools[slug] = tool
                     self.changed_tools.add(slug)
+                    self.new_timeline.append(timeline_point(tool, event, leaf_index))
+                    if not event.kind.startswith("Ballot."):
+                        self.new_versions.append((slug, leaf_index + 1, tool.document()))
                     if event.kind in HISTORY_KINDS:
-                        self.new_history.append(history_entry(event))
+                        self.new_history.append(history_entry(event, leaf_index))
         self.position = event.position
+        self.size = leaf_index + 1
 
     def drain(self) -> Batch:
         """The entries changed since the last drain (from a fresh catalog: everything)."""
@@ -188,10 +225,14 @@ class Catalog:
             tools=[self.tools[s] for s in sorted(self.changed_tools)],
             comparisons=[self.comparisons[k] for k in sorted(self.changed_comparisons)],
             history=self.new_history,
+            timeline=self.new_timeline,
+            versions=self.new_versions,
         )
         self.changed_tools.clear()
         self.changed_comparisons.clear()
         self.new_history = []
+        self.new_timeline = []
+        self.new_versions = []
         return batch
 
 
@@ -201,3 +242,14 @@ def fold_catalog(events: Any, catalog: Catalog | None = None) -> Catalog:
     for event in events:
         catalog.apply(event)
     return catalog
+
+
+def document_as_of(version: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
+    """A tool's document at some log size, from its last editorial version and its last timeline
+    point at that size: ballots only move `community`, `position` and `updated_at`."""
+    return {
+        **version,
+        "position": point["position"],
+        "updated_at": point["at"],
+        "community": point["community"],
+    }

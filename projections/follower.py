@@ -1,63 +1,91 @@
-"""Keeps the catalog views up to date by following the event log.
+"""Keeps projections up to date by following the event log.
 
-One loop for both stores: read the events after the committed position in pages, fold them,
-commit documents and position together, then sleep until woken (a save in this process, a
-PostgreSQL NOTIFY) or until the poll interval passes, so a lost wake-up only costs latency.
-It resumes from the committed position after any restart, and after any database error."""
+One loop for every projection and both stores: read the events after the committed position in
+pages, fold them, commit documents and position together, then sleep until woken (a save in this
+process, a PostgreSQL NOTIFY) or until the poll interval passes, so a lost wake-up only costs
+latency. It resumes from the committed position after any restart, and after any database error."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, PersistenceError
 
-from projections.catalog import Catalog
 from projections.records import LedgerEvent
-from projections.views import StaleProjection, ViewStore
+from projections.tracking import StaleProjection
 
 log = logging.getLogger(__name__)
 
-CATALOG = "catalog"
+
+class Projection(Protocol):
+    """What the follower needs of a projection: fold in memory, commit with the position."""
+
+    name: str
+
+    @property
+    def position(self) -> int: ...
+
+    def apply(self, event: LedgerEvent) -> None: ...
+
+    def commit(self, expected: int, *, at_end: bool) -> None:
+        """Write what changed and move tracking from `expected` to `position`, atomically.
+        `at_end` says the page reached the end of the log (a good moment for a checkpoint)."""
+
+    def reload(self) -> None:
+        """Forget what is in memory and load the last committed state."""
+
+    def reset(self) -> None:
+        """Drop the projection's derived rows and go back to the start of the log (rebuild)."""
 
 
-class CatalogFollower:
+class Follower:
     def __init__(
-        self, recorder: ApplicationRecorder, views: ViewStore, *, page_size: int = 1000
+        self,
+        recorder: ApplicationRecorder,
+        projection: Projection,
+        *,
+        page_size: int = 1000,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         self.recorder = recorder
-        self.views = views
+        self.projection = projection
         self.page_size = page_size
-        self.catalog: Catalog = views.load_catalog(CATALOG)
+        self.progress = progress
+        """Called with the number of events in each committed page (progress bars)."""
 
     def catch_up(self) -> int:
         """Fold and commit every event after the committed position; return the new position."""
+        projection = self.projection
         while True:
-            page = self.recorder.select_notifications(self.catalog.position + 1, self.page_size)
+            page = self.recorder.select_notifications(projection.position + 1, self.page_size)
             if not page:
-                return self.catalog.position
-            expected = self.catalog.position
+                return projection.position
+            expected = projection.position
             try:
                 for notification in page:
-                    self.catalog.apply(LedgerEvent.from_notification(notification))
-                self.views.commit_catalog(
-                    CATALOG, expected, self.catalog.position, self.catalog.drain()
-                )
+                    projection.apply(LedgerEvent.from_notification(notification))
+                projection.commit(expected, at_end=len(page) < self.page_size)
             except (StaleProjection, PersistenceError):
                 # What is in memory may be ahead of what committed: start again from the table.
-                self.catalog = self.views.load_catalog(CATALOG)
+                projection.reload()
                 raise
+            if self.progress is not None:
+                self.progress(len(page))
 
 
 class FollowerThread:
     """Runs a follower in a daemon thread until stopped; `wake()` makes it look at once."""
 
-    def __init__(self, follower: CatalogFollower, *, poll_interval: float = 0.5) -> None:
+    def __init__(self, follower: Follower, *, poll_interval: float = 0.5) -> None:
         self.follower = follower
         self.poll_interval = poll_interval
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="catalog-follower", daemon=True)
+        name = f"follow-{follower.projection.name}"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -71,6 +99,7 @@ class FollowerThread:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        name = self.follower.projection.name
         backoff = self.poll_interval
         while not self._stop.is_set():
             self._wake.clear()
@@ -78,11 +107,11 @@ class FollowerThread:
                 self.follower.catch_up()
                 backoff = self.poll_interval
             except StaleProjection as error:
-                log.warning("catalog moved under us, reloaded: %s", error)
+                log.warning("%s moved under us, reloaded: %s", name, error)
                 continue
             except PersistenceError as error:
                 log.warning(
-                    "catalog follower: database error, retrying in %.1fs: %s", backoff, error
+                    "%s follower: database error, retrying in %.1fs: %s", name, backoff, error
                 )
                 backoff = min(backoff * 2, 10.0)
             self._wake.wait(backoff)

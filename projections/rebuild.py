@@ -1,15 +1,17 @@
-"""Rebuild every view from the first event: the live state must come out identical."""
+"""Rebuild a projection from the first event: the live state must come out identical.
+
+A rebuild empties the projection's derived rows and puts it back at position 0 in one
+transaction, then catches up like any follower, committing page by page: memory stays bounded
+by the page, not the log. Reads meanwhile answer from the rebuilding view and say its position."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from eventsourcing.persistence import ApplicationRecorder
 
-from projections.catalog import Batch, Catalog
-from projections.follower import CATALOG
+from projections.follower import Follower, Projection
 from projections.records import LedgerEvent
-from projections.views import StaleProjection, ViewStore
 
 
 def read_events(
@@ -25,24 +27,13 @@ def read_events(
         after = page[-1].id
 
 
-def rebuild_catalog(recorder: ApplicationRecorder, views: ViewStore) -> Catalog:
-    """Fold the whole log from zero and replace the catalog views with the result, atomically.
-    If a live follower commits meanwhile, fold on to its position and try again."""
-    catalog = Catalog()
-    while True:
-        before = catalog.position
-        for event in read_events(recorder, catalog.position):
-            catalog.apply(event)
-        committed = views.position(CATALOG)
-        if committed > catalog.position > before:
-            continue  # a live follower is ahead: read on rather than move the position back
-        everything = Batch(
-            tools=list(catalog.tools.values()),
-            comparisons=list(catalog.comparisons.values()),
-            history=catalog.new_history,
-        )
-        try:
-            views.commit_catalog(CATALOG, committed, catalog.position, everything, replace_all=True)
-        except StaleProjection:
-            continue
-        return catalog
+def rebuild(
+    recorder: ApplicationRecorder,
+    projection: Projection,
+    *,
+    page_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Reset `projection` and fold the whole log into it again; returns the final position."""
+    projection.reset()
+    return Follower(recorder, projection, page_size=page_size, progress=progress).catch_up()

@@ -1,5 +1,10 @@
 """A stored event as the folds see it: decoded straight from the stored JSON, not through the
-aggregate classes, so the live view, the rebuild and an auditor read the very same fields."""
+aggregate classes, so the live view, the rebuild and an auditor read the very same fields.
+
+`canonical()` is the one definition of an event's bytes in the Merkle log (docs/audit.md): the
+JSON object {"originator_id", "originator_version", "position", "state", "topic"} with keys
+sorted at every level, no whitespace, UTF-8 without ASCII escapes. It is reproducible from an
+export line alone, with nothing but a JSON library."""
 
 from __future__ import annotations
 
@@ -27,22 +32,46 @@ class StoredNotification(Protocol):
 class LedgerEvent:
     position: int
     """Notification id: the event's place in the log (PostgreSQL may leave gaps)."""
-    kind: str
-    """Aggregate and event class, e.g. `Ballot.Cast`: the topic without its module."""
+    topic: str
+    """As stored, e.g. `domain.ballot:Ballot.Cast`."""
     originator_id: str
     version: int
     timestamp: str
     """ISO 8601, UTC, as recorded."""
     data: dict[str, Any]
 
+    @property
+    def kind(self) -> str:
+        """Aggregate and event class, e.g. `Ballot.Cast`: the topic without its module."""
+        return self.topic.rpartition(":")[2]
+
     @classmethod
     def from_notification(cls, n: StoredNotification) -> LedgerEvent:
         data = orjson.loads(n.state)
         return cls(
             position=n.id,
-            kind=n.topic.rpartition(":")[2],
+            topic=n.topic,
             originator_id=str(n.originator_id),
             version=n.originator_version,
             timestamp=data["timestamp"]["_data_"],
             data=data,
         )
+
+    def exported(self) -> dict[str, Any]:
+        """The event as an export shows it: everything its canonical bytes are made of."""
+        return {
+            "originator_id": self.originator_id,
+            "originator_version": self.version,
+            "position": self.position,
+            "state": self.data,
+            "topic": self.topic,
+        }
+
+    def canonical(self) -> bytes:
+        return canonical_json(self.exported())
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: byte-identical to Python's
+    `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()`."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

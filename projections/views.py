@@ -1,23 +1,29 @@
-"""View tables beside the event store: each row is a published document (JSON bytes, served as is),
-and `view_tracking` holds how far each projection has read the log. A batch of documents and its
-new position commit in one transaction, and the position moves by compare-and-set, so a view can
-never skip or double-apply an event, even if two followers run by mistake."""
+"""The catalog's tables beside the event store: each row is a published document (JSON bytes,
+served as is). A batch of documents commits with the projection's new position (tracking.py), so
+what a read sees always comes from one committed log prefix, and it says which one."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import orjson
 from eventsourcing.persistence import ApplicationRecorder
 
-from projections.catalog import Batch, Catalog, ComparisonState, ToolState
+from projections.catalog import Catalog, ComparisonState, ToolState, document_as_of
 from projections.database import Database
+from projections.records import LedgerEvent
+from projections.tracking import Tracking
 
-
-class StaleProjection(RuntimeError):
-    """Another writer moved the projection's position: reload and go on from there."""
+CATALOG = "catalog"
+CATALOG_TABLES = (
+    "view_tools",
+    "view_comparisons",
+    "view_verdict_history",
+    "view_tool_timeline",
+    "view_tool_versions",
+)
 
 
 class ViewStore:
@@ -25,10 +31,9 @@ class ViewStore:
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.db = Database(recorder)
+        self.tracking = Tracking(self.db)
         blob = self.db.blob
         self._ddl = [
-            "CREATE TABLE IF NOT EXISTS view_tracking ("
-            "name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS view_tools (slug TEXT PRIMARY KEY, "
             f"position BIGINT NOT NULL, listed_at TEXT NOT NULL, doc {blob} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS view_comparisons (key TEXT PRIMARY KEY, "
@@ -37,11 +42,18 @@ class ViewStore:
             f"tool TEXT NOT NULL, seat TEXT NOT NULL, doc {blob} NOT NULL)",
             "CREATE INDEX IF NOT EXISTS view_verdict_history_seat "
             "ON view_verdict_history (tool, seat, position)",
+            f"CREATE TABLE IF NOT EXISTS view_tool_timeline (tool TEXT NOT NULL, "
+            f"size BIGINT NOT NULL, at TEXT NOT NULL, doc {blob} NOT NULL, "
+            "PRIMARY KEY (tool, size))",
+            "CREATE INDEX IF NOT EXISTS view_tool_timeline_at ON view_tool_timeline (tool, at)",
+            f"CREATE TABLE IF NOT EXISTS view_tool_versions (tool TEXT NOT NULL, "
+            f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
         ]
 
     # -- schema -----------------------------------------------------------------------------
 
     def create_tables(self) -> None:
+        self.tracking.create_table()
         with self.db.transaction(commit=True) as c:
             for statement in self._ddl:
                 c.execute(statement)
@@ -49,42 +61,17 @@ class ViewStore:
     # -- positions --------------------------------------------------------------------------
 
     def position(self, name: str) -> int:
-        rows = self.db.fetch("SELECT position FROM view_tracking WHERE name=?", (name,))
-        return int(rows[0]["position"]) if rows else 0
+        return self.tracking.tracked(name)[0]
 
     def wait_for(self, name: str, position: int, timeout: float) -> int:
-        """Block until the projection reaches `position` or `timeout` passes; say where it is."""
-        deadline = time.monotonic() + timeout
-        while True:
-            current = self.position(name)
-            if current >= position or time.monotonic() >= deadline:
-                return current
-            time.sleep(0.005)
-
-    def _advance(self, c: Any, name: str, expected: int, new: int) -> None:
-        c.execute(
-            self.db.sql(
-                "UPDATE view_tracking SET position=? WHERE name=? AND position=? RETURNING name"
-            ),
-            (new, name, expected),
-        )
-        if c.fetchone() is not None:
-            return
-        c.execute(self.db.sql("SELECT position FROM view_tracking WHERE name=?"), (name,))
-        row = c.fetchone()
-        if row is not None or expected != 0:
-            found = None if row is None else row["position"]
-            raise StaleProjection(f"{name}: expected position {expected}, found {found}")
-        c.execute(
-            self.db.sql("INSERT INTO view_tracking (name, position) VALUES (?, ?)"), (name, new)
-        )
+        return self.tracking.wait_for(name, position, timeout)
 
     # -- catalog documents ------------------------------------------------------------------
 
     def load_catalog(self, name: str) -> Catalog:
         """The catalog as last committed, with its position (read in one transaction)."""
         with self.db.transaction(commit=False) as c:
-            c.execute(self.db.sql("SELECT position FROM view_tracking WHERE name=?"), (name,))
+            c.execute(self.db.sql("SELECT position, size FROM view_tracking WHERE name=?"), (name,))
             row = c.fetchone()
             c.execute("SELECT doc FROM view_tools")
             tools = [ToolState.from_document(orjson.loads(r["doc"])) for r in c.fetchall()]
@@ -96,52 +83,72 @@ class ViewStore:
             tools={t.slug: t for t in tools},
             comparisons={k.key: k for k in comparisons},
             position=int(row["position"]) if row else 0,
+            size=int(row["size"]) if row else 0,
         )
 
-    def commit_catalog(
-        self,
-        name: str,
-        expected: int,
-        position: int,
-        batch: Batch,
-        *,
-        replace_all: bool = False,
-    ) -> None:
-        """Write the batch and move the position from `expected` to `position`, atomically."""
+    def commit_catalog(self, name: str, expected: int, catalog: Catalog) -> None:
+        """Write what changed in `catalog` and move the position from `expected` to the
+        catalog's, atomically."""
+        batch = catalog.drain()
         with self.db.transaction(commit=True) as c:
-            self._advance(c, name, expected, position)
-            if replace_all:
-                for table in ("view_tools", "view_comparisons", "view_verdict_history"):
-                    c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+            self.tracking.advance(c, name, expected, catalog.position, catalog.size)
             upsert_tool = self.db.sql(
                 "INSERT INTO view_tools (slug, position, listed_at, doc) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, doc=excluded.doc"
             )
-            for t in batch.tools:
-                c.execute(
-                    upsert_tool, (t.slug, t.position, t.listed_at, orjson.dumps(t.document()))
-                )
+            c.executemany(
+                upsert_tool,
+                [
+                    (t.slug, t.position, t.listed_at, orjson.dumps(t.document()))
+                    for t in batch.tools
+                ],
+            )
             upsert_comparison = self.db.sql(
                 "INSERT INTO view_comparisons (key, position, published_at, doc) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
                 "position=excluded.position, published_at=excluded.published_at, doc=excluded.doc"
             )
-            for k in batch.comparisons:
-                c.execute(
-                    upsert_comparison,
-                    (k.key, k.position, k.published_at, orjson.dumps(k.document())),
-                )
+            c.executemany(
+                upsert_comparison,
+                [
+                    (k.key, k.position, k.published_at, orjson.dumps(k.document()))
+                    for k in batch.comparisons
+                ],
+            )
             insert_history = self.db.sql(
                 "INSERT INTO view_verdict_history (position, tool, seat, doc) VALUES (?, ?, ?, ?)"
             )
-            for h in batch.history:
-                c.execute(insert_history, (h["position"], h["tool"], h["seat"], orjson.dumps(h)))
+            c.executemany(
+                insert_history,
+                [(h["position"], h["tool"], h["seat"], orjson.dumps(h)) for h in batch.history],
+            )
+            insert_point = self.db.sql(
+                "INSERT INTO view_tool_timeline (tool, size, at, doc) VALUES (?, ?, ?, ?)"
+            )
+            c.executemany(
+                insert_point,
+                [
+                    (p["tool"], p["size"], sortable(p["at"]), orjson.dumps(p))
+                    for p in batch.timeline
+                ],
+            )
+            insert_version = self.db.sql(
+                "INSERT INTO view_tool_versions (tool, size, doc) VALUES (?, ?, ?)"
+            )
+            c.executemany(
+                insert_version, [(t, n, orjson.dumps(doc)) for t, n, doc in batch.versions]
+            )
+
+    def reset_catalog(self, name: str) -> None:
+        """Empty every catalog table and put the projection back at the start of the log."""
+        with self.db.transaction(commit=True) as c:
+            for table in CATALOG_TABLES:
+                c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+            self.tracking.restart(c, name)
 
     # -- queries ----------------------------------------------------------------------------
 
-    def tool_documents(
-        self, name: str, slugs: Sequence[str] | None = None
-    ) -> tuple[int, list[bytes]]:
+    def tool_documents(self, name: str, slugs: Sequence[str] | None = None) -> Documents:
         """Documents of the given tools (all, newest first, when None) and the position they
         reflect, read in ONE statement so every document comes from the same committed batch."""
         on = "TRUE" if slugs is None else f"t.slug IN ({', '.join('?' * len(slugs))})"
@@ -149,7 +156,7 @@ class ViewStore:
             name, f"view_tools t ON {on} ORDER BY t.listed_at DESC, t.slug", slugs or ()
         )
 
-    def verdict_history(self, name: str, tool: str, seat: str) -> tuple[int, list[bytes]]:
+    def verdict_history(self, name: str, tool: str, seat: str) -> Documents:
         """Every version of one seat's verdict, oldest first."""
         return self._documents_at(
             name,
@@ -157,18 +164,163 @@ class ViewStore:
             (tool, seat),
         )
 
-    def comparison_documents(self, name: str) -> tuple[int, list[bytes]]:
+    def comparison_documents(self, name: str) -> Documents:
         """Every comparison (withdrawn ones too, marked so), newest first, with the position."""
         return self._documents_at(
             name, "view_comparisons t ON TRUE ORDER BY t.published_at DESC, t.key", ()
         )
 
-    def _documents_at(self, name: str, join: str, params: Sequence[Any]) -> tuple[int, list[bytes]]:
+    def tool_timeline(
+        self, name: str, slug: str, after: int = 0, limit: int = 100_000
+    ) -> Documents:
+        """The tool's timeline points with size > `after`, oldest first, at most `limit`."""
+        return self._documents_at(
+            name,
+            f"view_tool_timeline t ON t.tool = ? AND t.size > ? ORDER BY t.size LIMIT {int(limit)}",
+            (slug, after),
+        )
+
+    def tool_as_of(self, slug: str, size: int) -> dict[str, Any] | None:
+        """The tool's document as it stood after the first `size` events (None: not yet listed).
+        Two index look-ups, however long the log: its last editorial version and its last
+        timeline point at that size."""
+        return self._tool_at(slug, "size <= ? ORDER BY size DESC", size)
+
+    def tool_at_time(self, slug: str, at: str) -> dict[str, Any] | None:
+        """The tool's document after the last event on it recorded at or before `at`."""
+        return self._tool_at(slug, "at <= ? ORDER BY at DESC, size DESC", sortable(at))
+
+    def _tool_at(self, slug: str, where: str, bound: object) -> dict[str, Any] | None:
+        with self.db.transaction(commit=False) as c:
+            point_at = f"SELECT doc FROM view_tool_timeline WHERE tool = ? AND {where} LIMIT 1"  # noqa: S608 - `where` is a literal of this class
+            c.execute(self.db.sql(point_at), (slug, bound))
+            row = c.fetchone()
+            if row is None:
+                return None
+            point = orjson.loads(row["doc"])
+            c.execute(
+                self.db.sql(
+                    "SELECT doc FROM view_tool_versions WHERE tool = ? AND size <= ? "
+                    "ORDER BY size DESC LIMIT 1"
+                ),
+                (slug, point["size"]),
+            )
+            version = orjson.loads(c.fetchone()["doc"])
+        return document_as_of(version, point)
+
+    def _documents_at(self, name: str, join: str, params: Sequence[Any]) -> Documents:
         """`join` is one of this class's literal clauses; values always travel as parameters."""
         statement = (
-            "SELECT k.position AS at, t.doc AS doc FROM (SELECT CAST(? AS TEXT) AS name) AS q "  # noqa: S608 - `join` is a literal of this class
+            "SELECT k.position AS at, k.size AS size, t.doc AS doc "
+            "FROM (SELECT CAST(? AS TEXT) AS name) AS q "
             "LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN " + join
         )
         rows = self.db.fetch(statement, (name, *params))
-        at = int(rows[0]["at"] or 0)
-        return at, [bytes(r["doc"]) for r in rows if r["doc"] is not None]
+        return Documents(
+            int(rows[0]["at"] or 0),
+            int(rows[0]["size"] or 0),
+            [bytes(r["doc"]) for r in rows if r["doc"] is not None],
+        )
+
+    # -- pages ------------------------------------------------------------------------------
+    # The HTML pages (api/pages.py) read several kinds of document per page; each method reads
+    # them in ONE statement, so a page shows one committed log prefix and can say which.
+
+    def front_page(self, name: str) -> dict[str, Documents]:
+        """Every tool (newest listed first) and every comparison (newest first)."""
+        return self._kinds_at(
+            name,
+            ("tool", "comparison"),
+            "SELECT 'tool' AS kind, listed_at AS sort, 0 AS n, slug AS tie, doc FROM view_tools "
+            "UNION ALL SELECT 'comparison', published_at, 0, key, doc FROM view_comparisons",
+            (),
+        )
+
+    def tool_page(self, name: str, slug: str, points: int) -> dict[str, Documents]:
+        """One tool, every version of its verdicts, and its latest `points` timeline points;
+        history and points newest first."""
+        return self._kinds_at(
+            name,
+            ("tool", "history", "point"),
+            "SELECT 'tool' AS kind, '' AS sort, 0 AS n, slug AS tie, doc "
+            "FROM view_tools WHERE slug = ? "
+            "UNION ALL SELECT 'history', '', position, seat, doc "
+            "FROM view_verdict_history WHERE tool = ? "
+            "UNION ALL SELECT * FROM (SELECT 'point' AS kind, '' AS sort, size AS n, tool AS tie, "
+            "doc FROM view_tool_timeline WHERE tool = ? ORDER BY size DESC LIMIT ?) AS p",
+            (slug, slug, slug, points),
+        )
+
+    def feed_page(self, name: str, changes: int) -> dict[str, Documents]:
+        """Every tool and comparison, and the latest `changes` verdict changes of all tools
+        (newest first)."""
+        return self._kinds_at(
+            name,
+            ("tool", "comparison", "history"),
+            "SELECT 'tool' AS kind, listed_at AS sort, 0 AS n, slug AS tie, doc FROM view_tools "
+            "UNION ALL SELECT 'comparison', published_at, 0, key, doc FROM view_comparisons "
+            "UNION ALL SELECT * FROM (SELECT 'history' AS kind, '' AS sort, position AS n, "
+            "tool AS tie, doc FROM view_verdict_history ORDER BY position DESC LIMIT ?) AS h",
+            (changes,),
+        )
+
+    def _kinds_at(
+        self, name: str, kinds: Sequence[str], union: str, params: Sequence[Any]
+    ) -> dict[str, Documents]:
+        """`union` is one of this class's literal statements, yielding (kind, sort, n, tie, doc)."""
+        statement = (
+            "SELECT k.position AS at, k.size AS size, t.kind AS kind, t.doc AS doc "  # noqa: S608 - `union` is a literal of this class
+            "FROM (SELECT CAST(? AS TEXT) AS name) AS q "
+            "LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN (" + union + ") AS t ON TRUE "
+            "ORDER BY t.kind, t.sort DESC, t.n DESC, t.tie"
+        )
+        rows = self.db.fetch(statement, (name, *params))
+        at, size = int(rows[0]["at"] or 0), int(rows[0]["size"] or 0)
+        found: dict[str, Documents] = {kind: Documents(at, size, []) for kind in kinds}
+        for r in rows:
+            if r["doc"] is not None:
+                found[r["kind"]].docs.append(bytes(r["doc"]))
+        return found
+
+
+class Documents(NamedTuple):
+    """View documents (JSON bytes) and the projection's position and size they reflect."""
+
+    position: int
+    size: int
+    docs: list[bytes]
+
+
+def sortable(timestamp: str) -> str:
+    """ISO 8601 in one fixed UTC form, so text order is time order in both databases."""
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class CatalogProjection:
+    """The catalog as a followed projection: fold in memory, commit changes with the position."""
+
+    name = CATALOG
+
+    def __init__(self, views: ViewStore) -> None:
+        self.views = views
+        self.catalog = views.load_catalog(self.name)
+
+    @property
+    def position(self) -> int:
+        return self.catalog.position
+
+    def apply(self, event: LedgerEvent) -> None:
+        self.catalog.apply(event)
+
+    def commit(self, expected: int, *, at_end: bool) -> None:
+        self.views.commit_catalog(self.name, expected, self.catalog)
+
+    def reload(self) -> None:
+        self.catalog = self.views.load_catalog(self.name)
+
+    def reset(self) -> None:
+        self.views.reset_catalog(self.name)
+        self.reload()

@@ -8,14 +8,15 @@ import pytest
 from api.bootstrap import open_runtime
 from domain.application import Ledger
 from domain.settings import Settings
-from projections.follower import CATALOG, CatalogFollower
-from projections.rebuild import rebuild_catalog
-from projections.views import StaleProjection, ViewStore
+from projections.follower import Follower
+from projections.rebuild import rebuild
+from projections.tracking import StaleProjection
+from projections.views import CATALOG, CatalogProjection, ViewStore
 from tests.builders import list_tools
 
 
 def tool_doc(views: ViewStore, slug: str) -> dict:
-    _, [doc] = views.tool_documents(CATALOG, [slug])
+    [doc] = views.tool_documents(CATALOG, [slug]).docs
     return orjson.loads(doc)
 
 
@@ -49,11 +50,11 @@ def test_resumed_and_racing_followers_never_double_count(settings: Settings) -> 
         list_tools(ledger, "alpha")
         for i in range(30):
             ledger.cast_vote("alpha", f"voter:{i}", "ship" if i % 2 else "skip")
-        first = CatalogFollower(ledger.recorder, views, page_size=10)
+        first = Follower(ledger.recorder, CatalogProjection(views), page_size=10)
         first.catch_up()
         for i in range(30, 45):
             ledger.cast_vote("alpha", f"voter:{i}", "ship")
-        resumed = CatalogFollower(ledger.recorder, views, page_size=4)
+        resumed = Follower(ledger.recorder, CatalogProjection(views), page_size=4)
         resumed.catch_up()
         ledger.cast_vote("alpha", "voter:0", "ship")
         with pytest.raises(StaleProjection):
@@ -61,7 +62,7 @@ def test_resumed_and_racing_followers_never_double_count(settings: Settings) -> 
         first.catch_up()
         live = tool_doc(views, "alpha")
         assert live["community"] == {"ship": 31, "skip": 14, "total": 45, "ship_pct": 69}
-        rebuild_catalog(ledger.recorder, views)
+        rebuild(ledger.recorder, CatalogProjection(views), page_size=7)
         assert tool_doc(views, "alpha") == live
     finally:
         runtime.close()
@@ -72,10 +73,10 @@ def test_compare_reads_both_tools_at_one_position(settings: Settings) -> None:
     runtime = open_runtime(settings)
     try:
         list_tools(runtime.ledger, "alpha", "beta")
-        CatalogFollower(runtime.ledger.recorder, runtime.views).catch_up()
-        at, docs = runtime.views.tool_documents(CATALOG, ["alpha", "beta"])
-        assert at == 2
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        at, size, docs = runtime.views.tool_documents(CATALOG, ["alpha", "beta"])
+        assert (at, size) == (2, 2)
         assert sorted(orjson.loads(d)["slug"] for d in docs) == ["alpha", "beta"]
-        assert runtime.views.tool_documents(CATALOG, ["ghost"]) == (2, [])
+        assert runtime.views.tool_documents(CATALOG, ["ghost"]) == (2, 2, [])
     finally:
         runtime.close()

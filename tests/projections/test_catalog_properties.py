@@ -15,11 +15,11 @@ from domain.application import Ledger
 from domain.errors import LedgerError
 from domain.settings import Settings
 from projections.catalog import Catalog, ToolState, fold_catalog
-from projections.follower import CATALOG, CatalogFollower
-from projections.rebuild import read_events, rebuild_catalog
-from projections.views import ViewStore
+from projections.follower import Follower
+from projections.rebuild import read_events, rebuild
+from projections.views import CATALOG, CatalogProjection, ViewStore
 from tests.builders import EDITOR, listing
-from tests.strategies import histories
+from tests.strategies import SLUGS, histories
 
 
 @dataclass
@@ -143,7 +143,7 @@ def published(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def view_documents(views: ViewStore) -> dict[str, dict[str, Any]]:
-    _, docs = views.tool_documents(CATALOG)
+    docs = views.tool_documents(CATALOG).docs
     return {d["slug"]: d for d in map(orjson.loads, docs)}
 
 
@@ -166,14 +166,14 @@ def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, 
     try:
         views = ViewStore(ledger.recorder)
         views.create_tables()
-        follower = CatalogFollower(ledger.recorder, views, page_size=7)
+        follower = Follower(ledger.recorder, CatalogProjection(views), page_size=7)
         model = Model()
         for cmd in history:
             if cmd[0] == "catch_up":
                 follower.catch_up()
                 continue
             if cmd[0] == "restart_follower":
-                follower = CatalogFollower(ledger.recorder, views, page_size=7)
+                follower = Follower(ledger.recorder, CatalogProjection(views), page_size=7)
                 continue
             before = ledger.recorder.max_notification_id()
             try:
@@ -199,8 +199,10 @@ def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, 
         assert len(history) == sum(
             e.kind.startswith("Panel.Verdict") for e in read_events(ledger.recorder)
         )
-        rebuilt = rebuild_catalog(ledger.recorder, views)
-        assert view_documents(views) == catalog_documents(rebuilt) == live
+        assert rebuild(ledger.recorder, CatalogProjection(views), page_size=5) == (
+            ledger.recorder.max_notification_id() or 0
+        )
+        assert view_documents(views) == live
         assert all_history(views) == history
         assert views.position(CATALOG) == (ledger.recorder.max_notification_id() or 0)
     finally:
@@ -220,5 +222,43 @@ def test_documents_round_trip_to_state(history: list[tuple[Any, ...]]) -> None:
         catalog = fold_catalog(read_events(ledger.recorder))
         for state in catalog.tools.values():
             assert ToolState.from_document(orjson.loads(orjson.dumps(state.document()))) == state
+    finally:
+        ledger.close()
+
+
+@given(histories)
+@settings(max_examples=60)
+def test_time_travel_equals_replay_of_the_first_n_events(history: list[tuple[Any, ...]]) -> None:
+    """For every log size N and tool: the view's `as_of N` == a fold of the first N events,
+    and the tool's timeline has one point per event on it, each with that fold's figures."""
+    ledger = Ledger(Settings(database_url="sqlite:///:memory:"))
+    try:
+        views = ViewStore(ledger.recorder)
+        views.create_tables()
+        follower = Follower(ledger.recorder, CatalogProjection(views), page_size=3)
+        for cmd in history:
+            if cmd[0] not in ("catch_up", "restart_follower"):
+                with contextlib.suppress(LedgerError):
+                    run(ledger, cmd)
+        follower.catch_up()
+        events = list(read_events(ledger.recorder))
+        replay = Catalog()
+        expected_points: dict[str, list[dict[str, Any]]] = {}
+        for n in range(len(events) + 1):
+            for slug in SLUGS:
+                state = replay.tools.get(slug)
+                assert views.tool_as_of(slug, n) == (state.document() if state else None), n
+            if n < len(events):
+                replay.apply(events[n])
+                for point in replay.drain().timeline:
+                    expected_points.setdefault(point["tool"], []).append(point)
+        for slug in SLUGS:
+            timeline = [orjson.loads(d) for d in views.tool_timeline(CATALOG, slug).docs]
+            assert timeline == expected_points.get(slug, [])
+            for point in timeline:
+                doc = views.tool_as_of(slug, point["size"])
+                assert doc is not None
+                assert doc["community"] == point["community"]
+                assert views.tool_at_time(slug, point["at"]) is not None
     finally:
         ledger.close()
