@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from api.credentials import Credentials
 from domain.application import Ledger
 from domain.settings import Settings
+from projections.audit_log import AuditProjection, AuditStore
 from projections.follower import Follower, FollowerThread, Projection
+from projections.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
 from projections.views import CatalogProjection, ViewStore
 from projections.wakeup import PostgresWakeup
 
@@ -18,11 +20,16 @@ class Runtime:
     ledger: Ledger
     views: ViewStore
     credentials: Credentials
+    audit: AuditStore
+    signer: NoteSigner
     _threads: list[FollowerThread | PostgresWakeup] = field(default_factory=list)
 
     def projections(self) -> list[Projection]:
         """Every projection this ledger keeps, each with its own tracking row."""
-        return [CatalogProjection(self.views)]
+        return [CatalogProjection(self.views), self.audit_projection()]
+
+    def audit_projection(self) -> AuditProjection:
+        return AuditProjection(self.audit, self.signer, self.settings.log_origin)
 
     def follow(self) -> list[FollowerThread]:
         """Keep every projection up to date in this process: woken by local saves and, on
@@ -54,7 +61,18 @@ def open_runtime(settings: Settings) -> Runtime:
     ledger = Ledger(settings)
     views = ViewStore(ledger.recorder)
     credentials = Credentials(ledger.recorder)
+    audit = AuditStore(ledger.recorder)
     if settings.create_tables:
         views.create_tables()
         credentials.create_tables()
-    return Runtime(settings, ledger, views, credentials)
+        audit.create_tables()
+    return Runtime(
+        settings, ledger, views, credentials, audit, checkpoint_signer(settings, credentials)
+    )
+
+
+def checkpoint_signer(settings: Settings, credentials: Credentials) -> NoteSigner:
+    """The ledger's Ed25519 checkpoint key: made on first start, then shared by every worker."""
+    name = settings.log_origin
+    raw = credentials.secrets.get_or_create("checkpoint-ed25519", lambda: generate_signer(name)[1])
+    return signer_from_private_bytes(name, raw)

@@ -6,10 +6,16 @@ import argparse
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from tqdm import tqdm
 
 from api.bootstrap import open_runtime
 from domain.seeding import seed_demo
 from domain.settings import Settings
+from projections.export import EXPORT_FORMAT, export_lines
+from projections.follower import Follower
 from projections.rebuild import rebuild
 
 
@@ -43,14 +49,49 @@ def _seed(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _progress(total: int, unit: str) -> Any:
+    """A progress bar on stderr for long logs (silent when stderr is not a terminal)."""
+    return tqdm(total=total, unit=unit, unit_scale=True, disable=None, file=sys.stderr)
+
+
 def _rebuild(_: argparse.Namespace, settings: Settings) -> int:
     runtime = open_runtime(settings)
     try:
+        total = runtime.ledger.recorder.max_notification_id() or 0
         for projection in runtime.projections():
-            position = rebuild(runtime.ledger.recorder, projection)
+            with _progress(total, "event") as bar:
+                position = rebuild(runtime.ledger.recorder, projection, progress=bar.update)
             print(f"rebuilt {projection.name} at log position {position}")
+        bad = runtime.audit.mismatched_checkpoints()
     finally:
         runtime.close()
+    for checkpoint in bad:
+        size = checkpoint.size
+        print(f"CHECKPOINT MISMATCH: the events no longer give the signed tree of size {size}")
+    return 1 if bad else 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    """The events up to the latest checkpoint, after a header naming it (docs/audit.md)."""
+    runtime = open_runtime(settings)
+    try:
+        Follower(runtime.ledger.recorder, runtime.audit_projection()).catch_up()
+        checkpoint = runtime.audit.latest_checkpoint()
+        size = checkpoint.size if checkpoint else 0
+        header = {
+            "format": EXPORT_FORMAT,
+            "origin": settings.log_origin,
+            "verifier_key": runtime.signer.verifier_key,
+            "checkpoint": checkpoint.note if checkpoint else None,
+        }
+        with open(args.file, "wb") as out, _progress(size, "event") as bar:
+            out.write(orjson.dumps(header) + b"\n")
+            for line in export_lines(runtime.ledger.recorder, runtime.audit, 0, size):
+                out.write(line)
+                bar.update(1)
+    finally:
+        runtime.close()
+    print(f"exported {size} events to {args.file}")
     return 0
 
 
@@ -94,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("seed", help="load the demo data (idempotent)").set_defaults(run=_seed)
     commands.add_parser("rebuild", help="rebuild every view from zero").set_defaults(run=_rebuild)
     commands.add_parser("migrate", help="create the schema once").set_defaults(run=_migrate)
+    export = commands.add_parser("export", help="write the events and latest checkpoint (NDJSON)")
+    export.add_argument("file")
+    export.set_defaults(run=_export)
     keys = commands.add_parser("keys", help="editor keys").add_subparsers(
         dest="keys", required=True
     )

@@ -19,6 +19,7 @@ from eventsourcing.persistence import ApplicationRecorder
 from domain import rules
 from domain.errors import Conflict, InvalidInput
 from projections.database import Database
+from projections.ledger_secrets import LedgerSecrets
 
 Role = Literal["editor", "voter"]
 EDITOR_KEY_PREFIX = "vle_"
@@ -50,17 +51,14 @@ def _b64(raw: bytes) -> str:
 class Credentials:
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.db = Database(recorder)
-        self._secret: bytes | None = None
+        self.secrets = LedgerSecrets(self.db)
 
     def create_tables(self) -> None:
+        self.secrets.create_table()
         with self.db.transaction(commit=True) as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS api_keys (name TEXT PRIMARY KEY, role TEXT NOT NULL, "
                 "key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)"
-            )
-            c.execute(
-                f"CREATE TABLE IF NOT EXISTS ledger_secrets (name TEXT PRIMARY KEY, "
-                f"value {self.db.blob} NOT NULL)"
             )
 
     # -- editor keys ------------------------------------------------------------------------
@@ -127,17 +125,4 @@ class Credentials:
 
     def _voter_secret(self) -> bytes:
         """Created once per ledger; every worker reads the same one."""
-        if self._secret is None:
-            with self.db.transaction(commit=True) as c:
-                c.execute(
-                    self.db.sql(
-                        "INSERT INTO ledger_secrets (name, value) VALUES (?, ?) "
-                        "ON CONFLICT (name) DO NOTHING"
-                    ),
-                    ("voter-token", secrets.token_bytes(32)),
-                )
-                c.execute(
-                    self.db.sql("SELECT value FROM ledger_secrets WHERE name=?"), ("voter-token",)
-                )
-                self._secret = bytes(c.fetchone()["value"])
-        return self._secret
+        return self.secrets.get_or_create("voter-token", lambda: secrets.token_bytes(32))

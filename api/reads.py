@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.problems import RESPONSES
+from api.schemas import MAX_INT
 from domain import rules
 from domain.errors import InvalidInput, UnknownSeat, UnknownTool
 from projections.views import CATALOG, Documents, ViewStore
@@ -18,11 +19,17 @@ router = APIRouter(prefix="/v1", responses=RESPONSES)
 
 MinPosition = Annotated[
     int | None,
-    Query(ge=0, description="Wait (up to 2 s) until the views reflect at least this log position."),
+    Query(
+        ge=0,
+        le=MAX_INT,
+        description="Wait (up to 2 s) until the views reflect at least this log position.",
+    ),
 ]
 AsOf = Annotated[
     int | None,
-    Query(ge=0, description="Time travel: the tool as published after the first N events."),
+    Query(
+        ge=0, le=MAX_INT, description="Time travel: the tool as published after the first N events."
+    ),
 ]
 At = Annotated[
     datetime | None,
@@ -106,7 +113,9 @@ def tool_history(
     request: Request,
     slug: str,
     min_position: MinPosition = None,
-    after: Annotated[int, Query(ge=0, description="Only points after this log size")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_INT, description="Only points after this log size")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Response:
     rules.slug(slug)

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.rules import MAX_LENGTH, SLUG_PATTERN
 
+MAX_INT = 2**63 - 1
+"""Positions, sizes and indexes are 64-bit in both databases: larger numbers are refused (422)."""
+
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 Choice = Literal["ship", "skip"]
 
@@ -105,6 +108,10 @@ class ComparisonCreate(Strict):
 
 class Receipt(BaseModel):
     position: int | None = Field(description="Log position of the event written (null: none)")
+    leaf_hash: str | None = Field(
+        description="Base64 RFC 9162 leaf hash of that event: prove it with "
+        "/v1/audit/proofs/inclusion?position=P against any later checkpoint"
+    )
 
 
 class WriteResult(BaseModel):

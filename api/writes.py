@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -25,6 +26,8 @@ from api.schemas import (
 from domain.application import Ledger, VoteReceipt
 from domain.application import Receipt as DomainReceipt
 from domain.errors import InvalidInput
+from projections import merkle
+from projections.records import LedgerEvent
 
 router = APIRouter(prefix="/v1", responses=RESPONSES)
 
@@ -39,8 +42,16 @@ def _limiter(request: Request, name: str) -> RateLimiter:
     return limiter
 
 
+def _receipt(receipt: DomainReceipt) -> Receipt:
+    """Position and transparency-log leaf hash of the event written (docs/audit.md)."""
+    if receipt.event is None:
+        return Receipt(position=None, leaf_hash=None)
+    leaf = merkle.leaf_hash(LedgerEvent.from_notification(receipt.event).canonical())
+    return Receipt(position=receipt.event.id, leaf_hash=base64.b64encode(leaf).decode())
+
+
 def _written(receipt: DomainReceipt) -> WriteResult:
-    return WriteResult(outcome=receipt.outcome, receipt=Receipt(position=receipt.position))
+    return WriteResult(outcome=receipt.outcome, receipt=_receipt(receipt))
 
 
 def _voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
@@ -49,7 +60,7 @@ def _voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
         voter_id=voter_id,
         choice=receipt.choice,
         outcome=receipt.outcome,
-        receipt=Receipt(position=receipt.position),
+        receipt=_receipt(receipt),
     )
 
 

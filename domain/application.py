@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import RecordConflictError, Recording
+from eventsourcing.persistence import Notification, RecordConflictError, Recording
 
 from domain import rules
 from domain.ballot import Ballot
@@ -36,10 +36,15 @@ MAX_ATTEMPTS = 50
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a write did and where it landed in the log (`position` is None when nothing changed)."""
+    """What a write did, and the stored event it wrote last (None when nothing changed), so
+    that its position and transparency-log leaf hash can be handed back to the writer."""
 
     outcome: str
-    position: int | None
+    event: Notification | None
+
+    @property
+    def position(self) -> int | None:
+        return self.event.id if self.event is not None else None
 
 
 @dataclass(frozen=True)
@@ -215,8 +220,8 @@ class Ledger(Application[UUID]):
             for listener in self._listeners:
                 listener(recordings[-1].notification.id)
 
-    def _save(self, *aggregates: Any) -> int:
-        return self.save(*aggregates)[-1].notification.id
+    def _save(self, *aggregates: Any) -> Notification:
+        return self.save(*aggregates)[-1].notification
 
     def _tool(self, slug: str) -> Tool:
         rules.slug(slug)

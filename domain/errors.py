@@ -6,7 +6,8 @@ LedgerError
 │   ├── UnknownTool
 │   ├── UnknownSeat
 │   ├── UnknownBallot
-│   └── UnknownComparison
+│   ├── UnknownComparison
+│   └── UnknownLeaf       no such entry in the transparency log (yet)
 └── Conflict              the request contradicts the current state (409)
     ├── ToolAlreadyListed
     ├── ToolDelisted
@@ -67,6 +68,10 @@ class UnknownComparison(NotFound):
 
     def __init__(self, left: str, right: str) -> None:
         super().__init__(f"no comparison of {left!r} and {right!r} is published")
+
+
+class UnknownLeaf(NotFound):
+    type = "unknown-leaf"
 
 
 class Conflict(LedgerError):

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 16_384
 
+    log_origin: str = "verdict-ledger.localhost/ledger"
+    """Names this log in its signed checkpoints (C2SP origin line and key name): make it unique,
+    e.g. the host name the ledger is published at."""
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -30,9 +30,11 @@ class Projection(Protocol):
 
     def apply(self, event: LedgerEvent) -> None: ...
 
-    def commit(self, expected: int, *, at_end: bool) -> None:
-        """Write what changed and move tracking from `expected` to `position`, atomically.
-        `at_end` says the page reached the end of the log (a good moment for a checkpoint)."""
+    def commit(self, expected: int) -> None:
+        """Write what changed and move tracking from `expected` to `position`, atomically."""
+
+    def caught_up(self) -> None:
+        """Everything in the log is committed (a good moment to sign a checkpoint)."""
 
     def reload(self) -> None:
         """Forget what is in memory and load the last committed state."""
@@ -62,12 +64,13 @@ class Follower:
         while True:
             page = self.recorder.select_notifications(projection.position + 1, self.page_size)
             if not page:
+                projection.caught_up()
                 return projection.position
             expected = projection.position
             try:
                 for notification in page:
                     projection.apply(LedgerEvent.from_notification(notification))
-                projection.commit(expected, at_end=len(page) < self.page_size)
+                projection.commit(expected)
             except (StaleProjection, PersistenceError):
                 # What is in memory may be ahead of what committed: start again from the table.
                 projection.reload()

@@ -267,9 +267,10 @@ class ViewStore:
     def _kinds_at(
         self, name: str, kinds: Sequence[str], union: str, params: Sequence[Any]
     ) -> dict[str, Documents]:
-        """`union` is one of this class's literal statements, yielding (kind, sort, n, tie, doc)."""
+        """`union` is one of this class's literal statements, yielding (kind, sort, n, tie, doc);
+        values always travel as parameters."""
         statement = (
-            "SELECT k.position AS at, k.size AS size, t.kind AS kind, t.doc AS doc "  # noqa: S608 - `union` is a literal of this class
+            "SELECT k.position AS at, k.size AS size, t.kind AS kind, t.doc AS doc "
             "FROM (SELECT CAST(? AS TEXT) AS name) AS q "
             "LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN (" + union + ") AS t ON TRUE "
             "ORDER BY t.kind, t.sort DESC, t.n DESC, t.tie"
@@ -315,8 +316,11 @@ class CatalogProjection:
     def apply(self, event: LedgerEvent) -> None:
         self.catalog.apply(event)
 
-    def commit(self, expected: int, *, at_end: bool) -> None:
+    def commit(self, expected: int) -> None:
         self.views.commit_catalog(self.name, expected, self.catalog)
+
+    def caught_up(self) -> None:
+        pass
 
     def reload(self) -> None:
         self.catalog = self.views.load_catalog(self.name)

@@ -35,3 +35,32 @@ histories = st.builds(
     st.lists(st.sampled_from(SLUGS[:2]), unique=True),
     st.lists(commands, min_size=5, max_size=80),
 )
+
+# -- the audit log: Merkle proofs and signed checkpoints --
+MAX_TREE = 300
+"""The largest tree the Merkle property tests build; sizes and indexes are drawn below it."""
+tree_sizes = st.integers(1, MAX_TREE)
+inclusion_targets = tree_sizes.flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n)))
+"""(leaf index, tree size) with the index inside the tree."""
+consistency_pairs = tree_sizes.flatmap(lambda n: st.tuples(st.integers(1, n), st.just(n)))
+"""(first, second) with 0 < first <= second."""
+leaf_data = st.lists(st.binary(max_size=40), max_size=70)
+"""Event bytes for small trees that are checked against the naive recursive definition."""
+
+note_lines = st.text(st.characters(codec="utf-8", exclude_categories=["Cc"]), min_size=1)
+"""A non-empty line of note text: any UTF-8 but control characters (newline among them)."""
+_name_chars = st.characters(
+    codec="utf-8", exclude_categories=("Cc", "Zs", "Zl", "Zp"), exclude_characters="+"
+)
+key_names = st.text(_name_chars, min_size=1, max_size=40).filter(
+    lambda name: not any(c.isspace() for c in name)
+)
+"""Signed-note key names: non-empty, no spaces, no '+'."""
+checkpoints = st.fixed_dictionaries(
+    {
+        "origin": note_lines,
+        "size": st.integers(0, 2**64 - 1),
+        "root": st.binary(min_size=32, max_size=32),
+        "extensions": st.lists(note_lines, max_size=3).map(tuple),
+    }
+)

@@ -1,0 +1,63 @@
+"""Which events a tool's published figures rest on, at some log size: the current verdict of
+each seat and the current ballot of each voter, each named by its leaf in the transparency log.
+A fold over the tool's timeline points, so it reads the tool's own events, not the whole log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+CURRENT_VERDICT = ("Panel.VerdictPublished", "Panel.VerdictAmended")
+CURRENT_BALLOT = ("Ballot.Cast", "Ballot.Changed", "Ballot.Recast")
+
+
+@dataclass
+class ScoreBasis:
+    seats: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """seat -> (leaf index, decision) of its current verdict."""
+    ballots: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """voter -> (leaf index, choice) of their current ballot."""
+    last: dict[str, Any] | None = None
+    """The last timeline point folded: its figures are the published ones."""
+
+    def apply(self, point: dict[str, Any]) -> None:
+        kind = point["kind"]
+        if kind in CURRENT_VERDICT:
+            self.seats[point["seat"]] = (point["leaf_index"], point["decision"])
+        elif kind == "Panel.VerdictRetracted":
+            self.seats.pop(point["seat"], None)
+        elif kind in CURRENT_BALLOT:
+            self.ballots[point["actor"]] = (point["leaf_index"], point["choice"])
+        elif kind == "Ballot.Retracted":
+            self.ballots.pop(point["actor"], None)
+        self.last = point
+
+    def document(self) -> dict[str, Any]:
+        assert self.last is not None
+        return {
+            "panel": {
+                **self.last["panel"],
+                "verdicts": [
+                    {"seat": seat, "decision": decision, "leaf_index": leaf}
+                    for seat, (leaf, decision) in sorted(self.seats.items())
+                ],
+            },
+            "community": {
+                **self.last["community"],
+                "ballots": sorted(
+                    (
+                        {"leaf_index": leaf, "choice": choice}
+                        for leaf, choice in self.ballots.values()
+                    ),
+                    key=lambda b: b["leaf_index"],
+                ),
+            },
+        }
+
+
+def score_basis(points: Iterable[dict[str, Any]]) -> ScoreBasis:
+    basis = ScoreBasis()
+    for point in points:
+        basis.apply(point)
+    return basis
