@@ -23,9 +23,10 @@ from api.schemas import (
     VoteResult,
     WriteResult,
 )
-from domain.application import Ledger, VoteReceipt
-from domain.application import Receipt as DomainReceipt
+from domain.application import Ledger
 from domain.errors import InvalidInput
+from domain.receipts import Receipt as DomainReceipt
+from domain.receipts import VoteReceipt
 from projections import merkle
 from projections.records import LedgerEvent
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -25,31 +24,15 @@ from domain.errors import (
     UnknownComparison,
     UnknownTool,
 )
+from domain.group_commit import GroupCommit
 from domain.ids import ballot_id, comparison_id, panel_id, tool_id
 from domain.panel import Panel
+from domain.receipts import Receipt, VoteReceipt
 from domain.settings import Settings
 from domain.tool import Tool
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 50
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What a write did, and the stored event it wrote last (None when nothing changed), so
-    that its position and transparency-log leaf hash can be handed back to the writer."""
-
-    outcome: str
-    event: Notification | None
-
-    @property
-    def position(self) -> int | None:
-        return self.event.id if self.event is not None else None
-
-
-@dataclass(frozen=True)
-class VoteReceipt(Receipt):
-    choice: Literal["ship", "skip"] | None
 
 
 class Ledger(Application[UUID]):
@@ -59,6 +42,16 @@ class Ledger(Application[UUID]):
         self.settings = settings or Settings()
         self._listeners: list[Callable[[int], None]] = []
         super().__init__(env=self.settings.eventsourcing_env())
+        self.ballots: GroupCommit | None = (
+            GroupCommit(self, self.settings.group_commit_max)
+            if self.settings.group_commit
+            else None
+        )
+
+    def close(self) -> None:
+        if self.ballots is not None:
+            self.ballots.stop()
+        super().close()
 
     # -- listings ---------------------------------------------------------------------------
 
@@ -149,43 +142,58 @@ class Ledger(Application[UUID]):
     def cast_vote(self, slug: str, voter: str, choice: str) -> VoteReceipt:
         """Cast, change or repeat a vote. One ballot per (tool, voter) holds under any concurrency:
         a second creation of the same ballot fails at version 1 inside the store and is retried
-        as a change."""
+        as a change. With group commit on, concurrent votes share one transaction."""
         rules.decision(choice, "choice")
         voter = rules.text("actor", voter)
-
-        def attempt() -> VoteReceipt:
-            self._active_tool(slug)
-            ballot: Ballot
-            try:
-                ballot = self.repository.get(ballot_id(slug, voter))
-            except AggregateNotFoundError:
-                ballot = Ballot.cast(slug, voter, choice)
-                return VoteReceipt("cast", self._save(ballot), ballot.choice)  # type: ignore[arg-type]
-            outcome = "recast" if ballot.choice is None else "changed"
-            if not ballot.vote(choice):
-                return VoteReceipt("unchanged", None, ballot.choice)
-            return VoteReceipt(outcome, self._save(ballot), ballot.choice)
-
-        return _retrying(attempt)
+        if self.ballots is not None:
+            return self.ballots.submit(slug, voter, choice)
+        return self.write_vote_alone(slug, voter, choice)
 
     def retract_vote(self, slug: str, voter: str) -> VoteReceipt:
+        voter = rules.text("actor", voter)
+        if self.ballots is not None:
+            return self.ballots.submit(slug, voter, None)
+        return self.write_vote_alone(slug, voter, None)
+
+    def write_vote_alone(self, slug: str, voter: str, choice: str | None) -> VoteReceipt:
+        """One vote (None: a retraction) in its own transaction, retried on conflicts."""
+
         def attempt() -> VoteReceipt:
-            self._active_tool(slug)
-            try:
-                ballot: Ballot = self.repository.get(ballot_id(slug, voter))
-            except AggregateNotFoundError:
-                raise UnknownBallot(slug) from None
-            ballot.retract()
-            return VoteReceipt("retracted", self._save(ballot), None)
+            self.active_tool(slug)
+            ballot, outcome = self.decide_vote(self.find_ballot(slug, voter), slug, voter, choice)
+            event = self._save(ballot) if outcome != "unchanged" else None
+            return VoteReceipt(outcome, event, ballot.choice)  # type: ignore[arg-type]
 
         return _retrying(attempt)
+
+    def find_ballot(self, slug: str, voter: str) -> Ballot | None:
+        try:
+            ballot: Ballot = self.repository.get(ballot_id(slug, voter))
+        except AggregateNotFoundError:
+            return None
+        return ballot
+
+    @staticmethod
+    def decide_vote(
+        ballot: Ballot | None, slug: str, voter: str, choice: str | None
+    ) -> tuple[Ballot, str]:
+        """Apply one vote (None: a retraction) to the voter's ballot, if any; say what it did."""
+        if choice is None:
+            if ballot is None:
+                raise UnknownBallot(slug)
+            ballot.retract()
+            return ballot, "retracted"
+        if ballot is None:
+            return Ballot.cast(slug, voter, choice), "cast"
+        outcome = "recast" if ballot.choice is None else "changed"
+        return ballot, outcome if ballot.vote(choice) else "unchanged"
 
     # -- comparisons ------------------------------------------------------------------------
 
     def publish_comparison(self, left: str, right: str, actor: str) -> Receipt:
         def attempt() -> Receipt:
             for slug in (left, right):
-                self._active_tool(slug)
+                self.active_tool(slug)
             try:
                 existing: Comparison = self.repository.get(comparison_id(left, right))
             except AggregateNotFoundError:
@@ -231,7 +239,8 @@ class Ledger(Application[UUID]):
             raise UnknownTool(slug) from None
         return tool
 
-    def _active_tool(self, slug: str) -> Tool:
+    def active_tool(self, slug: str) -> Tool:
+        """The tool, unless it is unknown or delisted: votes and verdicts need a listed tool."""
         tool = self._tool(slug)
         if tool.delisted:
             raise ToolDelisted(slug)
@@ -239,7 +248,7 @@ class Ledger(Application[UUID]):
 
     def _panel(self, slug: str, actor: str) -> Panel:
         """The tool's panel, opened (in the same save as its first verdict) if it has none yet."""
-        self._active_tool(slug)
+        self.active_tool(slug)
         try:
             panel: Panel = self.repository.get(panel_id(slug))
         except AggregateNotFoundError:

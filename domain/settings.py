@@ -31,6 +31,12 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 16_384
 
+    group_commit: bool = True
+    """Votes arriving together are written in one transaction (one writer thread per process)."""
+
+    group_commit_max: int = 500
+    """The most votes one transaction takes."""
+
     log_origin: str = "verdict-ledger.localhost/ledger"
     """Names this log in its signed checkpoints (C2SP origin line and key name): make it unique,
     e.g. the host name the ledger is published at."""
