@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from projections.community import Tally, fold_tally
-from projections.panel import Seats, fold_seats, panel_figures, seats_from_figures
+from projections.panel import Seats, fold_seats, panel_counts, panel_figures, seats_from_figures
 from projections.records import LedgerEvent
 
 LISTING_FIELDS = ("name", "category", "tagline", "description", "pricing")
@@ -67,17 +67,18 @@ def fold_tool(state: ToolState | None, event: LedgerEvent) -> ToolState | None:
         )
     if state is None:
         return None
-    if kind == "Tool.ListingAmended":
-        state = replace(state, listing={**state.listing, **data["changes"]})
-    elif kind == "Tool.Delisted":
-        state = replace(state, status="delisted")
+    moved: dict[str, Any] = {"updated_at": event.timestamp, "position": event.position}
+    if kind.startswith("Ballot."):
+        moved["tally"] = fold_tally(state.tally, event)
     elif kind.startswith("Panel."):
-        state = replace(state, seats=fold_seats(state.seats, event))
-    elif kind.startswith("Ballot."):
-        state = replace(state, tally=fold_tally(state.tally, event))
+        moved["seats"] = fold_seats(state.seats, event)
+    elif kind == "Tool.ListingAmended":
+        moved["listing"] = {**state.listing, **data["changes"]}
+    elif kind == "Tool.Delisted":
+        moved["status"] = "delisted"
     else:
         return state
-    return replace(state, updated_at=event.timestamp, position=event.position)
+    return replace(state, **moved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +150,6 @@ def timeline_point(tool: ToolState, event: LedgerEvent, leaf_index: int) -> dict
     """The tool's scores just after `event`, and what the event was: one step of its timeline.
     `seat` and `choice` let an auditor tell which events the current figures rest on."""
     data = event.data
-    panel = panel_figures(tool.seats)
-    del panel["verdicts"]
     point = {
         "tool": tool.slug,
         "leaf_index": leaf_index,
@@ -159,7 +158,7 @@ def timeline_point(tool: ToolState, event: LedgerEvent, leaf_index: int) -> dict
         "at": event.timestamp,
         "kind": event.kind,
         "actor": data["actor"],
-        "panel": panel,
+        "panel": panel_counts(tool.seats),
         "community": tool.tally.figures(),
     }
     for detail in ("seat", "choice", "decision"):

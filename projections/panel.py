@@ -59,17 +59,17 @@ def fold_seats(seats: Seats, event: LedgerEvent) -> Seats:
     return seats
 
 
-def panel_figures(seats: Seats) -> dict[str, Any]:
-    """Verdicts in the order their seats were first filled (amendments keep their place)."""
+def panel_counts(seats: Seats) -> dict[str, Any]:
+    """The panel's published numbers: ship, skip, total and the ship percentage."""
     ship = sum(1 for v in seats.values() if v.decision == "ship")
     total = len(seats)
-    return {
-        "ship": ship,
-        "skip": total - ship,
-        "total": total,
-        "ship_pct": share(ship, total),
-        "verdicts": [_verdict_doc(v) for v in seats.values()],
-    }
+    return {"ship": ship, "skip": total - ship, "total": total, "ship_pct": share(ship, total)}
+
+
+def panel_figures(seats: Seats) -> dict[str, Any]:
+    """The numbers and the verdicts, in the order their seats were first filled (amendments
+    keep their place)."""
+    return {**panel_counts(seats), "verdicts": [_verdict_doc(v) for v in seats.values()]}
 
 
 def _verdict_doc(v: Verdict) -> dict[str, Any]:

@@ -34,16 +34,13 @@ class LedgerEvent:
     """Notification id: the event's place in the log (PostgreSQL may leave gaps)."""
     topic: str
     """As stored, e.g. `domain.ballot:Ballot.Cast`."""
+    kind: str
+    """Aggregate and event class, e.g. `Ballot.Cast`: the topic without its module."""
     originator_id: str
     version: int
     timestamp: str
     """ISO 8601, UTC, as recorded."""
     data: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        """Aggregate and event class, e.g. `Ballot.Cast`: the topic without its module."""
-        return self.topic.rpartition(":")[2]
 
     @classmethod
     def from_notification(cls, n: StoredNotification) -> LedgerEvent:
@@ -51,6 +48,7 @@ class LedgerEvent:
         return cls(
             position=n.id,
             topic=n.topic,
+            kind=n.topic.rpartition(":")[2],
             originator_id=str(n.originator_id),
             version=n.originator_version,
             timestamp=data["timestamp"]["_data_"],

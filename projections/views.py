@@ -294,6 +294,8 @@ class Documents(NamedTuple):
 
 def sortable(timestamp: str) -> str:
     """ISO 8601 in one fixed UTC form, so text order is time order in both databases."""
+    if len(timestamp) == 32 and timestamp.endswith("+00:00"):  # as eventsourcing records them
+        return timestamp[:26] + "Z"
     moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
