@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import audit, problems, reads, writes
+from api import audit, pages, problems, reads, writes
 from api.bootstrap import open_runtime
 from api.limits import BodySizeLimit
 from api.ratelimit import Rate, RateLimiter
@@ -46,4 +46,5 @@ def create_app(settings: Settings | None = None, *, follow: bool = True) -> Fast
     app.include_router(reads.router)
     app.include_router(writes.router)
     app.include_router(audit.router)
+    app.include_router(pages.router)
     return app
