@@ -51,6 +51,7 @@ COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest lifetime browsers honour
 MAX_BALLOTS = 100  # keeps the ballots cookie under the 4 KiB browsers accept
 CHART_POINTS = 120
 FEED_CHANGES = 50
+AUDIT_CHECKPOINTS = 10
 MAX_WAIT_SECONDS = 2.0
 CHOICES = ("ship", "skip", "retract")
 _CSRF = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -370,6 +371,26 @@ def _point_href(slug: str, point: Mapping[str, Any]) -> str:
     if "size" in point:
         return f"/v1/tools/{slug}?as_of={int(point['size'])}"
     return f"/v1/tools/{slug}?min_position={int(point['position'])}"
+
+
+@router.get("/audit", name="audit")
+def audit(request: Request) -> Response:
+    """The latest signed checkpoint, the key it verifies with, and how to check the ledger."""
+    runtime = request.app.state.runtime
+    position, size = runtime.views.tracking.tracked(CATALOG)
+    found = Documents(position, size, [])
+    recent = runtime.audit.recent_checkpoints(AUDIT_CHECKPOINTS)
+    return _page(
+        request,
+        "audit.html",
+        {
+            "latest": recent[0] if recent else None,
+            "recent": recent,
+            "signer": runtime.signer,
+            "base": str(request.base_url).rstrip("/"),
+            "at": found,
+        },
+    )
 
 
 @router.get("/feed.xml", name="feed")

@@ -127,6 +127,10 @@ class AuditStore:
         found = self._checkpoints("WHERE size >= ? ORDER BY size LIMIT 1", (size,))
         return found[0] if found else None
 
+    def recent_checkpoints(self, limit: int) -> list[StoredCheckpoint]:
+        """The latest `limit` checkpoints, newest first."""
+        return self._checkpoints("ORDER BY size DESC LIMIT ?", (limit,))
+
     def checkpoints(self, after: int = 0, limit: int = 1000) -> list[StoredCheckpoint]:
         """Checkpoints of size > `after`, oldest first."""
         return self._checkpoints("WHERE size > ? ORDER BY size LIMIT ?", (after, limit))

@@ -3,6 +3,7 @@ voting by form, cookies, CSRF refusals and the Atom feed."""
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from api.wilson import percent_bounds, wilson_interval
 from domain.demo_data import COMPARISONS, TOOLS
 from domain.seeding import seed_demo
 from domain.settings import Settings
+from projections.signed_note import open_note, parse_checkpoint
 from projections.views import CATALOG
 from tests.api.test_reads import PUBLISHED
 from tests.builders import list_tools
@@ -354,3 +356,30 @@ def test_static_files_are_served_locally(site: Site) -> None:
     assert "javascript" in js.headers["content-type"]
     for body in (css.text, js.text, site.get(COMPARE).text):
         assert "http://" not in body and "https://" not in body
+
+
+def test_audit_page_shows_a_checkpoint_that_verifies(site: Site) -> None:
+    """/audit shows the latest signed checkpoint and the key it opens with, and how to verify."""
+    deadline = time.monotonic() + 10
+    while site.client.get("/v1/audit/checkpoint").status_code != 200:
+        assert time.monotonic() < deadline, "no checkpoint signed in 10 s"
+        time.sleep(0.02)
+    root = site.page("/audit")
+    notes = ["".join(pre.itertext()) for pre in root.iter("pre") if pre.get("class") == "note"]
+    checkpoint = parse_checkpoint(open_note(notes[0], notes[1].strip()))
+    assert checkpoint.size >= 41
+    assert "scripts/verify.py" in text_of(root)
+
+
+def test_every_score_links_to_its_proof(site: Site) -> None:
+    """Both figures of both tools on a compare page link to a score proof with the same numbers."""
+    root = site.page(COMPARE)
+    proofs = [a.get("href") or "" for a in root.iter("a") if a.get("class") == "proof"]
+    assert len(proofs) == 4
+    for href in proofs:
+        slug = href.split("/")[3]
+        deadline = time.monotonic() + 10
+        while (response := site.client.get(href)).status_code != 200:
+            assert time.monotonic() < deadline, response.text
+            time.sleep(0.02)
+        assert response.json()["panel"]["ship_pct"] == PUBLISHED[slug]
