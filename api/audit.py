@@ -4,6 +4,8 @@ Hashes travel as base64, as in the checkpoints themselves."""
 from __future__ import annotations
 
 import base64
+import itertools
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import orjson
@@ -171,9 +173,15 @@ def events(
     limit: Annotated[int, Query(ge=1, le=1_000_000)] = 10_000,
 ) -> StreamingResponse:
     recorder = request.app.state.runtime.ledger.recorder
-    return StreamingResponse(
-        export_lines(recorder, _audit(request), after, limit), media_type=NDJSON
-    )
+    lines = export_lines(recorder, _audit(request), after, limit)
+    return StreamingResponse(_chunks(lines), media_type=NDJSON)
+
+
+def _chunks(lines: Iterator[bytes], size: int = 1000) -> Iterator[bytes]:
+    """Lines joined into chunks: starlette sends each item of a sync iterator through a worker
+    thread, which costs more than the line itself (16 s per 100k events one line at a time)."""
+    while chunk := b"".join(itertools.islice(lines, size)):
+        yield chunk
 
 
 @router.get(

@@ -1,11 +1,11 @@
 """The auditor's export: one JSON line per leaf of the transparency log, in leaf order.
 
-    {"leaf_index": 0, "leaf_hash": "<base64>", "event": {"originator_id": …,
+    {"leaf_index": 0, "leaf_hash": "<base64>", "position": 1, "event": {"originator_id": …,
      "originator_version": …, "position": …, "state": {…}, "topic": …}}
 
-`leaf_hash` is what the log recorded when it appended the event; `event` is the event as the
-store holds it now (null if it is gone). A verifier recomputes each leaf from `event` alone
-(docs/audit.md) and compares: a mismatch is an event changed after it was logged."""
+`leaf_hash` and `position` are what the log recorded when it appended the event; `event` is
+the event as the store holds it now (null if it is gone). A verifier recomputes each leaf from
+`event` alone (docs/audit.md) and compares: a mismatch is an event changed after it was logged."""
 
 from __future__ import annotations
 

@@ -64,3 +64,13 @@ checkpoints = st.fixed_dictionaries(
         "extensions": st.lists(note_lines, max_size=3).map(tuple),
     }
 )
+
+# -- the stand-alone verifier: event states as the canonical JSON of docs/audit.md sees them --
+_json_text = st.text(st.characters(codec="utf-8"), max_size=12)
+"""Any Unicode scalar value, control characters included (surrogates cannot be UTF-8)."""
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _json_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_json_text, inner, max_size=4),
+    max_leaves=20,
+)
+"""JSON without floats, integers within 64 bits: what an event state may hold."""

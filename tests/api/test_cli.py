@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +10,7 @@ import pytest
 from api.cli import main
 from domain.settings import Settings
 from tests.api.test_reads import PUBLISHED
+from tests.serving import serving
 
 
 def test_seed_rebuild_migrate_on_the_configured_store(
@@ -61,46 +57,18 @@ def exercise_over_http(base: str, editor_key: str) -> None:
         assert tool["panel"]["ship_pct"] == 100
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_serve_seeds_on_first_start_and_prints_the_url(tmp_path: Path) -> None:
-    """`verdict serve` on an empty SQLite file: seeds, prints its URL, serves the six tools."""
-    port = free_port()
-    env = {**os.environ, "VERDICT_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(4)]
+    """`verdict serve` on an empty SQLite file: seeds, prints its URL and an editor key, serves
+    the six tools with their published figures; a voter and an editor then work over HTTP."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db")
+    log = tmp_path / "serve.log"
+    with serving(settings, log) as served:
+        lines = log.read_text().splitlines()
         assert lines[0].startswith("first start: created the ledger and loaded the demo data")
         assert lines[1].startswith("editor key")
-        editor_key = lines[2].strip()
-        assert editor_key.startswith("vle_")
-        assert f"http://127.0.0.1:{port}" in lines[3]
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                body = httpx.get(f"http://127.0.0.1:{port}/v1/tools", timeout=2).json()
-                if len(body["tools"]) == 6:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "service did not answer in 20 s"
-            time.sleep(0.1)
+        assert lines[2] == served.editor_key and lines[2].startswith("vle_")
+        assert f"serving at {served.url}" in lines[3]
+        body = httpx.get(f"{served.url}/v1/tools", timeout=5).json()
         assert {t["slug"]: t["panel"]["ship_pct"] for t in body["tools"]} == PUBLISHED
-        exercise_over_http(f"http://127.0.0.1:{port}", editor_key)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        exercise_over_http(served.url, served.editor_key)

@@ -3,10 +3,6 @@ generated request, with an editor key, a voter token or nothing, the server neve
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,47 +13,37 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from tests.api.test_cli import free_port
+from domain.settings import Settings
+from tests.conftest import fresh_postgres_database
+from tests.serving import serving
 
 EXAMPLES_PER_OPERATION = 40
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One store per backend for the whole module: the fuzzing runs pile up in it."""
+    if request.param == "sqlite":
+        folder: Path = tmp_path_factory.mktemp("fuzz")
+        yield f"sqlite:///{folder}/ledger.db"
+        return
+    with fresh_postgres_database() as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def service(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
     """A real `verdict serve` on 127.0.0.1 with the demo data and generous rate limits."""
-    folder: Path = tmp_path_factory.mktemp("fuzz")
-    port = free_port()
-    env = {
-        **os.environ,
-        "VERDICT_DATABASE_URL": f"sqlite:///{folder}/ledger.db",
-        "VERDICT_VOTES_PER_MINUTE": "1000000",
-        "VERDICT_VOTER_REGISTRATIONS_PER_MINUTE": "1000000",
-    }
-    with subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            editor_key = [proc.stdout.readline() for _ in range(3)][2].strip()
-            proc.stdout.readline()
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "service did not start"
-                time.sleep(0.1)
-            yield base, editor_key
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with serving(Settings(database_url=database_url), log) as served:
+        assert served.editor_key is not None
+        yield served.url, served.editor_key
 
 
 @pytest.mark.slow

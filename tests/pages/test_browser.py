@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from domain.demo_data import COMPARISONS
-from tests.api.test_cli import free_port
 from tests.api.test_reads import PUBLISHED
+from tests.serving import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [

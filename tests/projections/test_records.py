@@ -6,16 +6,9 @@ import json
 from typing import Any
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from projections.records import canonical_json
-
-json_text = st.text(st.characters(codec="utf-8"))
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | json_text,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(json_text, inner, max_size=4),
-    max_leaves=20,
-)
+from tests.strategies import json_values
 
 
 @settings(max_examples=1000)

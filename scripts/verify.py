@@ -1,0 +1,892 @@
+#!/usr/bin/env python3
+"""Audit a Verdict Ledger from the outside, trusting nothing it says until it is recomputed.
+
+    python scripts/verify.py URL [--public-key VERIFIER_KEY] [--known NOTE_FILE ...]
+    python scripts/verify.py --export FILE [--checkpoint NOTE_FILE] [--public-key VERIFIER_KEY]
+
+What it checks, following docs/audit.md and nothing else:
+
+1. Signatures: the latest checkpoint and every stored checkpoint are C2SP signed notes with a
+   valid Ed25519 signature by the ledger's key, and their sizes only grow.
+2. Leaves and roots: it streams the export up to the latest checkpoint, recomputes every leaf
+   hash from the event itself (canonical JSON, RFC 9162 leaf hashing) and the root at every
+   signed size, and compares. The log's own recorded leaf hashes are checked against the signed
+   roots too; where they reproduce the signed root and the events do not, the first leaf whose
+   event no longer hashes to the recorded value is the first tampered position.
+3. Proofs: the API's consistency proofs between checkpoints (each earlier tree is a prefix of
+   the later one) and inclusion proofs of sampled leaves, verified against the signed roots.
+   Checkpoints kept from an earlier audit (`--known`) must still be prefixes of the log: a
+   second tree of the same size is a FORK.
+4. Figures: it replays the events to recount every tool's panel verdicts and community ballots
+   and compares them with what the API publishes as of the checkpoint's size (`as_of`) and with
+   the tool's score proof.
+
+With `--export` there is no service to ask: 1 and 2 run against the file's checkpoint (or the
+one given), and the replayed figures are printed.
+
+Why it trusts nothing of the service: it imports nothing from `domain/`, `projections/` or
+`api/` (a test holds it to that); it needs only the standard library and `cryptography`, speaks
+plain HTTP to the one URL it is given, and re-derives every hash, root, signature and figure
+from the bytes it receives. The one thing it must take on faith is the public key: pass
+`--public-key` obtained elsewhere (e.g. published on another site), or it says loudly that it
+is trusting the key the ledger itself served.
+
+It ends with one line `VERDICT: OK ...` (exit 0) or `VERDICT: FAILED ...` (exit 1); usage and
+connection errors exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import dataclasses
+import hashlib
+import itertools
+import json
+import random
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+EXPORT_FORMAT = "verdict-ledger-export/1"
+PAGE = 10_000
+TIMEOUT = 30.0
+MAX_CONSISTENCY_PROOFS = 20
+MAX_LISTED = 10
+"""Failures printed in full; the rest are counted."""
+
+# -- canonical bytes and RFC 9162 hashing ---------------------------------------------------------
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8 as is (docs/audit.md, "Canonical event bytes")."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def root_of(leaves: Sequence[bytes]) -> bytes:
+    """MTH over leaf hashes, as RFC 9162 §2.1.1 defines it (recursive; for small trees)."""
+    if not leaves:
+        return EMPTY_ROOT
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return node_hash(root_of(leaves[:k]), root_of(leaves[k:]))
+
+
+class CompactRange:
+    """The right edge of a growing tree, one hash per set bit of its size: O(log n) memory."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.peaks: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        index = self.size
+        while index & 1:
+            leaf = node_hash(self.peaks.pop(), leaf)
+            index >>= 1
+        self.peaks.append(leaf)
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.peaks:
+            return EMPTY_ROOT
+        acc = self.peaks[-1]
+        for peak in reversed(self.peaks[:-1]):
+            acc = node_hash(peak, acc)
+        return acc
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 §2.1.3.2."""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 §2.1.4.2; equal sizes are consistent when the roots are equal and proof empty."""
+    if not 0 < first <= second:
+        return False
+    if first == second:
+        return not proof and first_root == second_root
+    if not proof:
+        return False
+    path = [first_root, *proof] if first & (first - 1) == 0 else list(proof)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == first_root and sr == second_root
+
+
+# -- signed checkpoints (C2SP signed-note and tlog-checkpoint) ------------------------------------
+
+
+class Untrusted(ValueError):
+    """A note, key or checkpoint that must not be believed; the message says why."""
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    name: str
+    key_id: bytes
+    public_key: Ed25519PublicKey
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    time: str
+    note: str
+
+
+def b64decode(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise Untrusted(f"{what} is not base64: {text[:60]!r}") from None
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n\x01" + public_key).digest()[:4]
+
+
+def parse_verifier_key(text: str) -> VerifierKey:
+    """`name+hex key id+base64(0x01 || Ed25519 public key)`, its id checked against the key."""
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3 or not parts[0]:
+        raise Untrusted(f"verifier key {text!r} is not name+id+key")
+    name, hex_id, material = parts
+    raw = b64decode(material, "verifier key")
+    if len(raw) != 33 or raw[0] != 1:
+        raise Untrusted("verifier key is not an Ed25519 key")
+    if key_id(name, raw[1:]).hex() != hex_id:
+        raise Untrusted(f"verifier key id {hex_id} does not match its name and key")
+    return VerifierKey(name, bytes.fromhex(hex_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
+
+
+def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
+    """The checkpoint in `note` once `key`'s signature over its text verifies."""
+    split = note.rfind("\n\n")
+    if split < 0 or not note.endswith("\n"):
+        raise Untrusted("not a signed note: no blank line before the signatures")
+    text, signatures = note[: split + 1], note[split + 2 : -1].split("\n")
+    verified = False
+    for line in signatures:
+        if not line.startswith("\u2014 "):
+            raise Untrusted(f"signature line does not start with an em dash: {line[:40]!r}")
+        name, _, encoded = line[2:].partition(" ")
+        signature = b64decode(encoded, f"signature of {name}")
+        if name != key.name or signature[:4] != key.key_id:
+            continue
+        try:
+            key.public_key.verify(signature[4:], text.encode())
+        except InvalidSignature:
+            raise Untrusted(f"BAD SIGNATURE by {key.name}+{key.key_id.hex()}") from None
+        verified = True
+    if not verified:
+        raise Untrusted(f"no signature by key {key.name}+{key.key_id.hex()}")
+    lines = text[:-1].split("\n")
+    if (
+        len(lines) < 3
+        or not (lines[1].isascii() and lines[1].isdigit())
+        or lines[1] != str(int(lines[1]))
+    ):
+        raise Untrusted("checkpoint text is not origin, size, root")
+    root = b64decode(lines[2], "checkpoint root")
+    if len(root) != 32:
+        raise Untrusted("checkpoint root is not a 32-byte hash")
+    if lines[0] != key.name:
+        raise Untrusted(f"checkpoint origin {lines[0]!r} is not the key name {key.name!r}")
+    when = next((x[5:] for x in lines[3:] if x.startswith("time ")), "?")
+    return Checkpoint(lines[0], int(lines[1]), root, when, note)
+
+
+# -- the replay: every tool's figures from the events alone ---------------------------------------
+
+
+def percent(part: int, total: int) -> int | None:
+    """Integer percentage rounded half up; None for no votes."""
+    return (200 * part + total) // (2 * total) if total else None
+
+
+def figures(choices: Iterable[str]) -> dict[str, Any]:
+    """Ship, skip, total and ship % of the current decisions (anything but ship is a skip)."""
+    decided = list(choices)
+    ship, total = decided.count("ship"), len(decided)
+    return {"ship": ship, "skip": total - ship, "total": total, "ship_pct": percent(ship, total)}
+
+
+@dataclass
+class ToolFigures:
+    status: str = "listed"
+    seats: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    """seat -> (leaf index, log position, decision) of its current verdict, in seat order."""
+    ballots: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """voter -> (leaf index, choice) of their current ballot."""
+
+    def panel(self) -> dict[str, Any]:
+        return figures(decision for *_, decision in self.seats.values())
+
+    def community(self) -> dict[str, Any]:
+        return figures(choice for _, choice in self.ballots.values())
+
+
+class Replay:
+    """Panel: the current verdict per seat. Community: the current ballot per voter. A delisted
+    tool keeps its figures. Events that contradict the state (a change of a vote never cast)
+    are reported: a consistent log has none."""
+
+    def __init__(self) -> None:
+        self.tools: dict[str, ToolFigures] = {}
+        self.problems: list[str] = []
+
+    def apply(self, leaf: int, event: dict[str, Any]) -> None:
+        kind = str(event.get("topic", "")).rpartition(":")[2]
+        state = event.get("state")
+        if not isinstance(state, dict) or not kind.startswith(("Tool.", "Panel.", "Ballot.")):
+            return
+        try:
+            self._apply(leaf, int(event["position"]), kind, state)
+        except (KeyError, TypeError, ValueError) as e:
+            self.problems.append(f"leaf {leaf}: {kind} lacks a readable field ({e})")
+
+    def _apply(self, leaf: int, position: int, kind: str, state: dict[str, Any]) -> None:
+        slug = state["tool"]
+        if kind == "Tool.Listed":
+            self.tools.setdefault(slug, ToolFigures())
+            return
+        tool = self.tools.get(slug)
+        if tool is None:
+            self.problems.append(f"leaf {leaf}: {kind} on tool {slug!r}, never listed")
+            return
+        if kind == "Tool.Delisted":
+            tool.status = "delisted"
+        elif kind in ("Panel.VerdictPublished", "Panel.VerdictAmended"):
+            seat, decision = state["seat"], state["decision"]
+            if (seat in tool.seats) != (kind == "Panel.VerdictAmended"):
+                self.problems.append(f"leaf {leaf}: {kind} on seat {seat!r} of {slug!r}")
+            self._decision(leaf, decision)
+            tool.seats[seat] = (leaf, position, decision)
+        elif kind == "Panel.VerdictRetracted":
+            if tool.seats.pop(state["seat"], None) is None:
+                self.problems.append(f"leaf {leaf}: retraction of an empty seat of {slug!r}")
+        elif kind.startswith("Ballot."):
+            voter, current = state["actor"], tool.ballots.get(state["actor"])
+            if kind in ("Ballot.Changed", "Ballot.Retracted"):
+                if current is None or current[1] != state["previous"]:
+                    self.problems.append(
+                        f"leaf {leaf}: {kind} says the ballot of {voter!r} on {slug!r} was "
+                        f"{state['previous']!r}, the log says {current and current[1]!r}"
+                    )
+            elif current is not None:
+                self.problems.append(f"leaf {leaf}: {kind} while {voter!r} has a ballot")
+            if kind == "Ballot.Retracted":
+                tool.ballots.pop(voter, None)
+            else:
+                self._decision(leaf, state["choice"])
+                tool.ballots[voter] = (leaf, state["choice"])
+
+    def _decision(self, leaf: int, value: object) -> None:
+        if value not in ("ship", "skip"):
+            self.problems.append(f"leaf {leaf}: decision {value!r} is neither ship nor skip")
+
+
+# -- the checks -----------------------------------------------------------------------------------
+
+
+@dataclass
+class BadLeaf:
+    index: int
+    kind: str
+    position: int | None
+    after_position: int
+    """The last log position before it, to place an event whose own position is lost."""
+
+
+@dataclass
+class Report:
+    source: str
+    lines: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    first_bad: BadLeaf | None = None
+    bad_leaves: int = 0
+    log_altered: str | None = None
+    """Set when the recorded leaf hashes themselves miss a signed root."""
+    size: int = 0
+    events: int = 0
+    summary: str = "signatures, leaves, roots, proofs and figures all check"
+    started: float = field(default_factory=time.monotonic)
+
+    def say(self, label: str, text: str) -> None:
+        self.lines.append(f"{label:<12}{text}")
+
+
+@dataclass
+class LeafRecord:
+    recorded: bytes
+    position: int | None
+
+
+def _classify(line: Any, index: int, last_position: int) -> tuple[str, bytes | None]:
+    """What is wrong with one export line ("" for nothing), and the leaf recomputed from it."""
+    event = line.get("event")
+    if line.get("leaf_index") != index:
+        return f"export line out of order (leaf_index {line.get('leaf_index')})", None
+    if event is None:
+        return "event missing (deleted from the store)", None
+    if "state" not in event:
+        return "state unreadable (no longer valid JSON)", None
+    position = event.get("position")
+    if not isinstance(position, int) or position <= last_position:
+        return "positions out of order or duplicated", None
+    mine = leaf_hash(canonical_json(event))
+    recorded = line.get("leaf_hash")
+    return ("" if recorded == base64.b64encode(mine).decode() else "event changed"), mine
+
+
+def check_leaves(
+    lines: Iterable[bytes],
+    signed: Sequence[tuple[int, bytes]],
+    report: Report,
+    replay: Replay,
+    sample: set[int],
+) -> dict[int, LeafRecord]:
+    """Stream export lines up to the largest signed size: recompute every leaf and every signed
+    root (O(log n) hashes in memory), localise the first bad leaf, feed the replay. Returns the
+    recorded hash and position of the sampled leaves, for inclusion proofs."""
+    signed = sorted(signed)
+    size = signed[-1][0] if signed else 0
+    recorded, recomputed = CompactRange(), CompactRange()
+    kept: dict[int, LeafRecord] = {}
+    altered: list[tuple[int, int]] = []  # (signed size, last size that was still good)
+    events_fail = good_size = next_cp = last_position = 0
+
+    def check_signed_roots() -> None:
+        """Compare both trees with every signed root of the size they have reached."""
+        nonlocal events_fail, good_size, next_cp
+        while next_cp < len(signed) and signed[next_cp][0] == recorded.size:
+            cp_size, cp_root = signed[next_cp]
+            if recorded.root() != cp_root:
+                altered.append((cp_size, good_size))
+            elif not altered:
+                good_size = cp_size
+            events_fail += recomputed.root() != cp_root
+            next_cp += 1
+
+    for index, raw in enumerate(itertools.islice(lines, size)):
+        check_signed_roots()
+        try:
+            line = json.loads(raw)
+            theirs = base64.b64decode(line["leaf_hash"], validate=True)
+            kind, mine = _classify(line, index, last_position)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            line, theirs, kind, mine = {}, bytes(32), "export line unreadable", None
+        event = line.get("event") if isinstance(line.get("event"), dict) else {}
+        position = event.get("position", line.get("position"))  # the log's record, if gone
+        if kind:
+            report.bad_leaves += 1
+            if report.first_bad is None:
+                known = position if isinstance(position, int) else None
+                report.first_bad = BadLeaf(index, kind, known, last_position)
+        if "state" in event:
+            replay.apply(index, event)
+        if isinstance(position, int):
+            last_position = max(last_position, position)
+        recorded.append(theirs)
+        recomputed.append(mine or bytes(32))
+        if index in sample:
+            kept[index] = LeafRecord(theirs, position if isinstance(position, int) else None)
+    check_signed_roots()
+    report.events = recorded.size
+    if recorded.size < size:
+        report.failures.append(f"the export ends after {recorded.size} of {size} leaves")
+    if altered:
+        cp_size, before = altered[0]
+        report.log_altered = (
+            f"the recorded leaf hashes do not reproduce the signed root of size {cp_size}: the "
+            f"log's records (or the export) were altered within leaves {before}..{cp_size - 1}"
+        )
+    elif report.first_bad is None and events_fail:
+        report.failures.append("the events do not reproduce the signed roots")
+    report.say(
+        "leaves",
+        f"{recorded.size} events recomputed; of {next_cp} signed roots, "
+        f"{next_cp - events_fail} reproduced from the events, "
+        f"{next_cp - len(altered)} from the log's recorded leaf hashes",
+    )
+    return kept
+
+
+def compare_figures(replay: Replay, service: Service, report: Report, latest: Checkpoint) -> None:
+    """Each tool as the API publishes it as of the checkpoint's size, and its score proof,
+    against the replay; and no tool published that no event listed."""
+    size, matched = latest.size, 0
+    for slug, tool in sorted(replay.tools.items()):
+        path = f"/v1/tools/{urllib.parse.quote(slug)}"
+        doc = service.tool(path, {"as_of": size})
+        proof = service.tool(path + "/score-proof", {"size": size})
+        if doc is None or proof is None:
+            report.failures.append(f"tool {slug!r}: the API does not know it at size {size}")
+            continue
+        panel, community = tool.panel(), tool.community()
+        seats = tool.seats.items()
+        comparisons = [
+            ("status", tool.status, doc.get("status")),
+            ("panel", panel, _figures(doc.get("panel"))),
+            (
+                "verdicts",
+                [{"seat": s, "decision": d, "position": p} for s, (_, p, d) in seats],
+                [
+                    {k: v.get(k) for k in ("seat", "decision", "position")}
+                    for v in (doc.get("panel") or {}).get("verdicts", [])
+                ],
+            ),
+            ("community", community, _figures(doc.get("community"))),
+            ("score-proof panel", panel, _figures(proof.get("panel"))),
+            ("score-proof community", community, _figures(proof.get("community"))),
+            (
+                "score-proof verdicts",
+                [{"seat": s, "decision": d, "leaf_index": i} for s, (i, _, d) in sorted(seats)],
+                (proof.get("panel") or {}).get("verdicts"),
+            ),
+            (
+                "score-proof ballots",
+                [{"leaf_index": i, "choice": c} for i, c in sorted(tool.ballots.values())],
+                (proof.get("community") or {}).get("ballots"),
+            ),
+            ("score-proof checkpoint", latest.note, (proof.get("checkpoint") or {}).get("note")),
+        ]
+        wrong = [
+            f"tool {slug!r} at size {size}: {name} published {_short(theirs)}, "
+            f"replay gives {_short(mine)}"
+            for name, mine, theirs in comparisons
+            if mine != theirs
+        ]
+        report.failures += wrong
+        matched += not wrong
+    for slug in service.all_slugs():
+        path = f"/v1/tools/{urllib.parse.quote(slug)}"
+        if slug not in replay.tools and service.tool(path, {"as_of": size}) is not None:
+            report.failures.append(f"tool {slug!r} is published at size {size}; no event lists it")
+    report.say(
+        "figures",
+        f"{len(replay.tools)} tools replayed; {matched} match the API (as_of={size} and "
+        "score proof) exactly",
+    )
+
+
+def _figures(doc: Any) -> dict[str, Any] | None:
+    return {k: doc.get(k) for k in ("ship", "skip", "total", "ship_pct")} if doc else None
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def check_proofs(
+    service: Service,
+    pairs: Sequence[tuple[Checkpoint, Checkpoint]],
+    latest: Checkpoint,
+    kept: dict[int, LeafRecord],
+    report: Report,
+) -> None:
+    """The API's consistency proofs between signed checkpoints and inclusion proofs of the
+    sampled leaves, verified against the signed roots only."""
+    consistent = 0
+    for first, second in pairs:
+        got = service.json(
+            "/v1/audit/proofs/consistency", {"first": first.size, "second": second.size}
+        )
+        proof = [b64decode(p, "consistency proof") for p in got["proof"]]
+        if verify_consistency(first.size, second.size, first.root, second.root, proof):
+            consistent += 1
+        else:
+            report.failures.append(
+                f"consistency proof {first.size} -> {second.size} does not verify: the signed "
+                "trees are not one growing log"
+            )
+    included = 0
+    for index, leaf in sorted(kept.items()):
+        got = service.json("/v1/audit/proofs/inclusion", {"index": index, "size": latest.size})
+        proof = [b64decode(p, "inclusion proof") for p in got["proof"]]
+        if report.first_bad is not None and report.first_bad.index == index:
+            report.first_bad.position = got["position"]  # the log's record names it, even deleted
+        if not verify_inclusion(leaf.recorded, index, latest.size, proof, latest.root):
+            report.failures.append(f"inclusion proof of leaf {index} does not verify")
+        elif leaf.position is not None and got["position"] != leaf.position:
+            report.failures.append(
+                f"leaf {index}: the log says position {got['position']}, the export {leaf.position}"
+            )
+        else:
+            included += 1
+    report.say(
+        "proofs",
+        f"{consistent}/{len(pairs)} consistency and {included}/{len(kept)} inclusion proofs "
+        "verified against the signed roots",
+    )
+
+
+# -- sources: a running ledger, or an export file -------------------------------------------------
+
+
+class Unavailable(Exception):
+    """The audit cannot be completed (connection, timeout, unexpected answer): exit 2."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any) -> None:
+        return None  # only the URL given: a redirect is reported, never followed
+
+
+class Service:
+    """Plain HTTP to one base URL: a timeout on every call, no proxies, no redirects."""
+
+    def __init__(self, base: str, timeout: float = TIMEOUT) -> None:
+        parts = urllib.parse.urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise Unavailable(f"{base!r} is not an http(s) URL")
+        self.base = base.rstrip("/")
+        self.timeout = timeout
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
+
+    def open(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        url = self.base + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        try:
+            return self.opener.open(url, timeout=self.timeout)
+        except urllib.error.HTTPError as e:
+            e.close()
+            raise Unavailable(f"GET {url} answered {e.code}", e.code) from None
+        except OSError as e:  # URLError, timeouts, refused connections
+            raise Unavailable(f"GET {url}: {e}") from None
+
+    def text(self, path: str, params: dict[str, Any] | None = None) -> str:
+        with self.open(path, params) as response:
+            return str(response.read().decode("utf-8"))
+
+    def json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return json.loads(self.text(path, params))
+
+    def lines(self, size: int, page: int = PAGE) -> Iterator[bytes]:
+        """The export of leaves 0 .. size - 1, one request per page."""
+        after = 0
+        while after < size:
+            got = 0
+            with self.open(
+                "/v1/audit/events", {"after": after, "limit": min(page, size - after)}
+            ) as r:
+                for line in r:
+                    got += 1
+                    yield line
+            if got == 0:
+                return
+            after += got
+
+    def tool(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """A tool document, None if unknown (404); waits up to 5 s for the views (422)."""
+        for _ in range(20):
+            try:
+                found: dict[str, Any] = self.json(path, params)
+                return found
+            except Unavailable as e:
+                if e.status == 404:
+                    return None
+                if e.status != 422:
+                    raise
+            time.sleep(0.25)
+        raise Unavailable(f"GET {path}: the views never reached {params}")
+
+    def all_slugs(self) -> list[str]:
+        tools = self.json("/v1/tools", {"include_delisted": "true"})["tools"]
+        return [str(t["slug"]) for t in tools]
+
+
+def fetch_checkpoints(
+    service: Service, key: VerifierKey, latest: Checkpoint, report: Report
+) -> list[Checkpoint]:
+    """Every stored checkpoint up to the latest, each signature verified, sizes increasing."""
+    found: list[Checkpoint] = []
+    after: int | None = 0
+    while after is not None and after < latest.size:
+        page = service.json("/v1/audit/checkpoints", {"after": after, "limit": 1000})
+        for item in page["checkpoints"]:
+            if item["size"] > latest.size:
+                break
+            try:
+                cp = open_checkpoint(item["note"], key)
+            except Untrusted as e:
+                report.failures.append(f"stored checkpoint of size {item['size']}: {e}")
+                continue
+            if cp.size != item["size"] or base64.b64encode(cp.root).decode() != item["root"]:
+                report.failures.append(f"checkpoint of size {cp.size}: its fields are not its note")
+            if found and cp.size <= found[-1].size:
+                report.failures.append(f"checkpoint sizes do not grow at {cp.size}")
+            if found and cp.time < found[-1].time:
+                report.warnings.append(f"checkpoint of size {cp.size} is signed before its prior")
+            found.append(cp)
+        after = page["next_after"]
+    if not found or found[-1].note != latest.note:
+        report.failures.append("the latest checkpoint is not the last stored checkpoint")
+        found.append(latest)
+    return found
+
+
+def load_key(given: str | None, served: str, report: Report) -> VerifierKey:
+    if given is None:
+        report.warnings.append(
+            "TRUSTING THE KEY FROM THE SOURCE UNDER AUDIT: that proves nothing against a "
+            "dishonest ledger; pass --public-key obtained elsewhere"
+        )
+    elif served and served.strip() != given.strip():
+        report.warnings.append("the source names another key than the --public-key given")
+    key = parse_verifier_key(given or served)
+    report.say("key", f"{key.name}+{key.key_id.hex()}" + ("" if given else " (NOT independent)"))
+    return key
+
+
+def load_known(
+    paths: Sequence[str], key: VerifierKey, stored: Sequence[Checkpoint], report: Report
+) -> list[Checkpoint]:
+    """Checkpoints the auditor kept from earlier audits: each must be signed, within the log,
+    and agree with any stored checkpoint of its size. Returns those of sizes not stored."""
+    by_size = {cp.size: cp.root for cp in stored}
+    latest, unstored = max(by_size), []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            cp = open_checkpoint(f.read(), key)
+        if cp.size > latest:
+            report.failures.append(f"ROLLBACK: a known checkpoint has size {cp.size} > {latest}")
+        elif by_size.get(cp.size, cp.root) != cp.root:
+            report.failures.append(f"FORK: the ledger now signs another tree of size {cp.size}")
+        elif cp.size not in by_size:
+            unstored.append(cp)
+    if paths:
+        report.say("known", f"{len(paths)} checkpoint(s) kept from before, signatures valid")
+    return unstored
+
+
+def sample_leaves(size: int, extra: int = 3) -> set[int]:
+    rng = random.Random()  # which leaves to spot-check; nothing secret
+    return {0, size // 2, size - 1, *(rng.randrange(size) for _ in range(extra))} if size else set()
+
+
+def consistency_pairs(
+    checkpoints: Sequence[Checkpoint], known: Sequence[Checkpoint]
+) -> list[tuple[Checkpoint, Checkpoint]]:
+    """Consecutive checkpoints (an even sample of at most MAX_CONSISTENCY_PROOFS), the first
+    against the latest, and each known checkpoint against the latest."""
+    pairs = list(itertools.pairwise(checkpoints))
+    if len(pairs) > MAX_CONSISTENCY_PROOFS:
+        step = len(pairs) / MAX_CONSISTENCY_PROOFS
+        pairs = [pairs[int(i * step)] for i in range(MAX_CONSISTENCY_PROOFS - 1)] + [pairs[-1]]
+    latest = checkpoints[-1]
+    ends = [checkpoints[0]] if len(checkpoints) > 2 else []
+    return pairs + [(cp, latest) for cp in [*ends, *known]]
+
+
+def verify_url(args: argparse.Namespace, report: Report) -> None:
+    service = Service(args.url, args.timeout)
+    served = service.json("/v1/audit/public-key")
+    key = load_key(args.public_key, str(served.get("verifier_key", "")), report)
+    latest = open_checkpoint(service.text("/v1/audit/checkpoint"), key)
+    checkpoints = fetch_checkpoints(service, key, latest, report)
+    known = load_known(args.known, key, checkpoints, report)
+    report.size = latest.size
+    report.say(
+        "checkpoints",
+        f"latest of size {latest.size}, signed {latest.time}; {len(checkpoints)} stored, "
+        "every signature checked",
+    )
+    replay = Replay()
+    signed = [(cp.size, cp.root) for cp in [*checkpoints, *known]]
+    sample = sample_leaves(latest.size)
+    kept = check_leaves(service.lines(latest.size, args.page), signed, report, replay, sample)
+    bad = report.first_bad
+    if bad is not None and bad.index not in kept:
+        got = service.json("/v1/audit/proofs/inclusion", {"index": bad.index, "size": latest.size})
+        kept[bad.index] = LeafRecord(b64decode(got["leaf_hash"], "leaf hash"), bad.position)
+    check_proofs(service, consistency_pairs(checkpoints, known), latest, kept, report)
+    report.failures += [f"replay: {problem}" for problem in replay.problems]
+    compare_figures(replay, service, report, latest)
+
+
+def verify_export(args: argparse.Namespace, report: Report) -> None:
+    with open(args.export, "rb") as f:
+        header = json.loads(f.readline())
+        if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+            raise Unavailable(f"{args.export} is not a {EXPORT_FORMAT} file")
+        key = load_key(args.public_key, str(header.get("verifier_key") or ""), report)
+        if args.checkpoint:
+            with open(args.checkpoint, encoding="utf-8") as n:
+                note = n.read()
+        else:
+            note = str(header.get("checkpoint") or "")
+            report.warnings.append("the checkpoint comes from the export file itself")
+        latest = open_checkpoint(note, key)
+        known = load_known(args.known, key, [latest], report)
+        report.size = latest.size
+        report.say("checkpoint", f"size {latest.size}, signed {latest.time}, signature valid")
+        replay = Replay()
+        signed = [(cp.size, cp.root) for cp in [latest, *known]]
+        check_leaves(f, signed, report, replay, set())
+        if f.readline():
+            report.warnings.append(f"lines after leaf {latest.size - 1} were not checked")
+    report.summary = "signature, leaves and roots check; figures replayed above"
+    report.failures += [f"replay: {problem}" for problem in replay.problems]
+    report.say("figures", f"{len(replay.tools)} tools replayed (no service to compare with):")
+    width = max(map(len, replay.tools), default=0)
+    for slug, tool in sorted(replay.tools.items()):
+        panel, community = tool.panel(), tool.community()
+        report.lines.append(
+            f"    {slug:<{width}}  {tool.status:<9} panel {panel['ship']}/{panel['total']} ship "
+            f"({_pct(panel['ship_pct'])}), community {community['ship']}/{community['total']} "
+            f"ship ({_pct(community['ship_pct'])})"
+        )
+
+
+def _pct(value: int | None) -> str:
+    return "—" if value is None else f"{value} %"
+
+
+# -- the verdict ----------------------------------------------------------------------------------
+
+
+def describe(bad: BadLeaf, count: int) -> str:
+    where = (
+        f"log position {bad.position}"
+        if bad.position is not None
+        else f"log position unknown, after {bad.after_position}"
+    )
+    return f"first bad leaf {bad.index} ({where}): {bad.kind}; {count} bad leaf(s) in all"
+
+
+def finish(report: Report, as_json: bool) -> int:
+    seconds = time.monotonic() - report.started
+    rate = report.events / seconds if seconds > 0 else 0.0
+    leading = [describe(report.first_bad, report.bad_leaves)] if report.first_bad else []
+    if report.log_altered:
+        leading.insert(0, report.log_altered)
+    failures = leading + report.failures
+    if failures:
+        more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+        verdict = f"VERDICT: FAILED — {failures[0]}{more}"
+    else:
+        verdict = (
+            f"VERDICT: OK — {report.events} events up to the signed checkpoint of size "
+            f"{report.size}: {report.summary}"
+        )
+    if as_json:
+        bad = report.first_bad
+        body = {
+            "ok": not failures,
+            "source": report.source,
+            "size": report.size,
+            "events": report.events,
+            "first_bad_leaf": None if bad is None else dataclasses.asdict(bad),
+            "failures": failures,
+            "warnings": report.warnings,
+            "seconds": round(seconds, 3),
+            "events_per_second": round(rate),
+            "verdict": verdict,
+        }
+        print(json.dumps(body, ensure_ascii=False))
+    else:
+        print(f"Verdict Ledger audit of {report.source}")
+        print("\n".join(report.lines))
+        for warning in report.warnings:
+            print(f"WARNING     {warning}")
+        for failure in failures[:MAX_LISTED]:
+            print(f"FAIL        {failure}")
+        if len(failures) > MAX_LISTED:
+            print(f"FAIL        ... and {len(failures) - MAX_LISTED} more")
+        print(f"{'time':<12}{seconds:.2f} s, {rate:,.0f} events/s")
+        print(verdict)
+    return 1 if failures else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="verify.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("url", nargs="?", help="a running ledger, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--export", metavar="FILE", help="verify an export file instead")
+    parser.add_argument("--checkpoint", metavar="NOTE_FILE", help="with --export: the checkpoint")
+    parser.add_argument("--public-key", metavar="VERIFIER_KEY", help="name+id+key, out of band")
+    parser.add_argument(
+        "--known",
+        metavar="NOTE_FILE",
+        action="append",
+        default=[],
+        help="a checkpoint kept from an earlier audit: the log must still extend it",
+    )
+    parser.add_argument("--page", type=int, default=PAGE, help="export lines per request")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per HTTP call")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    args = parser.parse_args(argv)
+    if (args.url is None) == (args.export is None):
+        parser.error("give a URL or --export FILE, exactly one")
+    if args.checkpoint and not args.export:
+        parser.error("--checkpoint goes with --export (for a URL, keep old ones with --known)")
+    report = Report(args.url or args.export)
+    try:
+        (verify_url if args.url else verify_export)(args, report)
+    except Untrusted as e:
+        report.failures.append(str(e))
+    except (Unavailable, OSError, ValueError, KeyError, TypeError) as e:
+        print(f"verify.py: error: cannot complete the audit: {e!r}", file=sys.stderr)
+        return 2
+    return finish(report, args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

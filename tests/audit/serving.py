@@ -1,0 +1,138 @@
+"""What the verifier's tests do to a real `verdict serve` (tests/serving.py): run the verifier,
+write votes and editorial changes, and edit the database behind the service's back."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from typing import Any
+
+import psycopg
+
+from domain.settings import Settings
+from tests.serving import ROOT, Served, serving
+
+__all__ = ["Served", "serving"]  # the audit tests import these from here too
+VERIFY = ROOT / "scripts" / "verify.py"
+
+
+def verify(*args: str) -> tuple[int, str]:
+    """Run the verifier as an auditor does; its exit code and its whole output."""
+    done = subprocess.run(
+        [sys.executable, str(VERIFY), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def verdict_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.startswith("VERDICT: ")]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+SLUGS = ("smollm3", "claude-files-api", "smolvlm2-turbo")
+
+
+def random_votes(served: Served, n: int, voters: int = 5, seed: int = 0) -> int:
+    """`n` random votes and retractions by a few voters over HTTP; the last log position."""
+    rng = random.Random(seed)
+    position = 0
+    with served.http() as http:
+        tokens = [http.post("/v1/voters").json()["token"] for _ in range(voters)]
+        for _ in range(n):
+            auth = {"Authorization": f"Bearer {rng.choice(tokens)}"}
+            path = f"/v1/tools/{rng.choice(SLUGS)}/vote"
+            if rng.random() < 0.2:
+                answer = http.delete(path, headers=auth)
+            else:
+                answer = http.put(path, json={"choice": rng.choice(("ship", "skip"))}, headers=auth)
+            assert answer.status_code in (200, 201, 404), answer.text
+            if answer.status_code != 404:
+                position = answer.json()["receipt"]["position"] or position
+    return position
+
+
+def editorial_changes(served: Served) -> int:
+    """Amend a verdict, retract another, delist a tool: every kind of panel event; the last
+    log position."""
+    editor = {"Authorization": f"Bearer {served.editor_key}"}
+    body = {"reviewer": "Buyer", "decision": "ship", "text": "Hub pull.", "reason": "rethink"}
+    with served.http() as http:
+        writes = [
+            http.put("/v1/tools/smollm3/verdicts/buyer", json=body, headers=editor),
+            http.request(
+                "DELETE",
+                "/v1/tools/smolvlm2-turbo/verdicts/skeptic",
+                json={"reason": "conflict of interest"},
+                headers=editor,
+            ),
+        ]
+        tools = http.get("/v1/tools").json()["tools"]
+        delisted = next(t["slug"] for t in tools if t["slug"] not in SLUGS)
+        writes.append(
+            http.request("DELETE", f"/v1/tools/{delisted}", json={"reason": "gone"}, headers=editor)
+        )
+    for answer in writes:
+        assert answer.status_code == 200, answer.text
+    return int(writes[-1].json()["receipt"]["position"])
+
+
+def settle(served: Served, position: int) -> int:
+    """Wait until a signed checkpoint covers log position `position`; its size."""
+    deadline = time.monotonic() + 20
+    with served.http() as http:
+        while True:
+            proof = http.get("/v1/audit/proofs/inclusion", params={"position": position})
+            if proof.status_code == 200:
+                return int(proof.json()["size"])
+            assert time.monotonic() < deadline, f"position {position} was never checkpointed"
+            time.sleep(0.05)
+
+
+# -- editing the event store behind the service's back --------------------------------------------
+
+
+class EventTable:
+    """The eventsourcing table of stored events, on SQLite (rowid = log position) or PostgreSQL
+    (notification_id), edited with plain SQL as an intruder would; `run` reaches any table."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        if settings.is_postgres:
+            self.position, self.table = "notification_id", "ledger_events"
+        else:
+            self.position, self.table = "rowid", "stored_events"
+
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """`sql` with `?` placeholders; {table} and {position} name the event table's."""
+        sql = sql.format(table=self.table, position=self.position)
+        if self.settings.is_postgres:
+            with psycopg.connect(self.settings.database_url, autocommit=True) as pg:
+                cursor = pg.execute(sql.replace("?", "%s").encode(), params)
+                return cursor.fetchall() if cursor.description else []
+        with closing(sqlite3.connect(self.settings.sqlite_path, timeout=10)) as db, db:
+            return db.execute(sql, params).fetchall()
+
+    def positions(self, topic_suffix: str) -> list[int]:
+        rows = self.run(
+            "SELECT {position} FROM {table} WHERE topic LIKE ? ORDER BY {position}",
+            (f"%{topic_suffix}",),
+        )
+        return [int(r[0]) for r in rows]
+
+    def state(self, position: int) -> bytes:
+        return bytes(self.run("SELECT state FROM {table} WHERE {position} = ?", (position,))[0][0])
+
+    def set_state(self, position: int, state: bytes) -> None:
+        self.run("UPDATE {table} SET state = ? WHERE {position} = ?", (state, position))
+
+    def delete(self, position: int) -> None:
+        self.run("DELETE FROM {table} WHERE {position} = ?", (position,))
