@@ -14,6 +14,7 @@ from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, PersistenceError
 
+from projections.event_reader import EventReader
 from projections.records import LedgerEvent
 from projections.tracking import StaleProjection
 
@@ -53,6 +54,7 @@ class Follower:
         progress: Callable[[int], None] | None = None,
     ) -> None:
         self.recorder = recorder
+        self.reader = EventReader(recorder)
         self.projection = projection
         self.page_size = page_size
         self.progress = progress
@@ -62,14 +64,14 @@ class Follower:
         """Fold and commit every event after the committed position; return the new position."""
         projection = self.projection
         while True:
-            page = self.recorder.select_notifications(projection.position + 1, self.page_size)
+            page = self.reader.page(projection.position, self.page_size)
             if not page:
                 projection.caught_up()
                 return projection.position
             expected = projection.position
             try:
-                for notification in page:
-                    projection.apply(LedgerEvent.from_notification(notification))
+                for event in page:
+                    projection.apply(event)
                 projection.commit(expected)
             except (StaleProjection, PersistenceError):
                 # What is in memory may be ahead of what committed: start again from the table.
@@ -95,6 +97,10 @@ class FollowerThread:
 
     def wake(self, *_: object) -> None:
         self._wake.set()
+
+    def is_alive(self) -> bool:
+        """False once the loop has ended: stopped, or killed by an unexpected error."""
+        return self._thread.is_alive()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()

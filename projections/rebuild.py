@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 from eventsourcing.persistence import ApplicationRecorder
 
+from projections.event_reader import EventReader
 from projections.follower import Follower, Projection
 from projections.records import LedgerEvent
 
@@ -18,13 +19,10 @@ def read_events(
     recorder: ApplicationRecorder, after: int = 0, page_size: int = 10_000
 ) -> Iterator[LedgerEvent]:
     """Every stored event after `after`, in log order, read in pages (memory stays bounded)."""
-    while True:
-        page = recorder.select_notifications(after + 1, page_size)
-        if not page:
-            return
-        for notification in page:
-            yield LedgerEvent.from_notification(notification)
-        after = page[-1].id
+    reader = EventReader(recorder)
+    while page := reader.page(after, page_size):
+        yield from page
+        after = page[-1].position
 
 
 def rebuild(

@@ -44,13 +44,19 @@ class LedgerEvent:
 
     @classmethod
     def from_notification(cls, n: StoredNotification) -> LedgerEvent:
-        data = orjson.loads(n.state)
+        return cls.from_row(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
+
+    @classmethod
+    def from_row(
+        cls, position: int, originator_id: str, version: int, topic: str, state: bytes
+    ) -> LedgerEvent:
+        data = orjson.loads(state)
         return cls(
-            position=n.id,
-            topic=n.topic,
-            kind=n.topic.rpartition(":")[2],
-            originator_id=str(n.originator_id),
-            version=n.originator_version,
+            position=position,
+            topic=topic,
+            kind=topic.rpartition(":")[2],
+            originator_id=originator_id,
+            version=version,
             timestamp=data["timestamp"]["_data_"],
             data=data,
         )

@@ -1,0 +1,48 @@
+"""Stored events read straight from eventsourcing's own table, as the folds need them.
+
+The same rows, in the same order, that `ApplicationRecorder.select_notifications` returns, but
+decoded once into `LedgerEvent`s without building `Notification` and `UUID` objects first: about
+twice as fast on a replay, where reading is most of the cost. The event table's layout is
+eventsourcing's (9.5): SQLite numbers notifications by `rowid`, PostgreSQL by
+`notification_id`; tests/persistence/test_event_reader.py holds the two paths equal."""
+
+from __future__ import annotations
+
+from eventsourcing.persistence import ApplicationRecorder
+
+from projections.database import Database
+from projections.records import LedgerEvent
+
+
+class EventReader:
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.db = Database(recorder)
+        table: str = recorder.events_table_name  # type: ignore[attr-defined]
+        key = "notification_id" if self.db.is_postgres else "rowid"
+        originator = "CAST(originator_id AS TEXT)" if self.db.is_postgres else "originator_id"
+        self._page = self.db.sql(
+            f"SELECT {key} AS id, {originator} AS originator_id, originator_version, topic, state "  # noqa: S608 - names from the recorder
+            f"FROM {table} WHERE {key} > ? ORDER BY {key} LIMIT ?"
+        )
+
+    def page(self, after: int, limit: int) -> list[LedgerEvent]:
+        """Up to `limit` events after log position `after`, in log order."""
+        rows = self.db.fetch(self._page, (after, limit))
+        return [
+            LedgerEvent.from_row(
+                r["id"],
+                _dashed(r["originator_id"]),
+                r["originator_version"],
+                r["topic"],
+                r["state"],
+            )
+            for r in rows
+        ]
+
+
+def _dashed(originator_id: str) -> str:
+    """The canonical UUID text: SQLite stores the 32 hex digits, PostgreSQL gives it dashed."""
+    h = originator_id
+    if len(h) == 32:
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return h
