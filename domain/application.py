@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -143,17 +144,23 @@ class Ledger(Application[UUID]):
         """Cast, change or repeat a vote. One ballot per (tool, voter) holds under any concurrency:
         a second creation of the same ballot fails at version 1 inside the store and is retried
         as a change. With group commit on, concurrent votes share one transaction."""
-        rules.decision(choice, "choice")
-        voter = rules.text("actor", voter)
-        if self.ballots is not None:
-            return self.ballots.submit(slug, voter, choice)
-        return self.write_vote_alone(slug, voter, choice)
+        return self.vote(slug, voter, choice)
 
     def retract_vote(self, slug: str, voter: str) -> VoteReceipt:
-        voter = rules.text("actor", voter)
+        return self.vote(slug, voter, None)
+
+    def vote(self, slug: str, voter: str, choice: str | None) -> VoteReceipt:
+        """Cast (`choice`) or retract (None) a vote, and wait until it is durable."""
         if self.ballots is not None:
-            return self.ballots.submit(slug, voter, None)
-        return self.write_vote_alone(slug, voter, None)
+            return self.vote_later(slug, voter, choice).result()
+        return self.write_vote_alone(slug, *_vote_fields(voter, choice))
+
+    def vote_later(self, slug: str, voter: str, choice: str | None) -> Future[VoteReceipt]:
+        """Queue the vote for the next group commit: the future resolves once it is durable
+        (or refused), so an async caller can wait without holding a thread."""
+        if self.ballots is None:
+            raise RuntimeError("vote_later needs group commit (VERDICT_GROUP_COMMIT=true)")
+        return self.ballots.enqueue(slug, *_vote_fields(voter, choice))
 
     def write_vote_alone(self, slug: str, voter: str, choice: str | None) -> VoteReceipt:
         """One vote (None: a retraction) in its own transaction, retried on conflicts."""
@@ -263,6 +270,13 @@ class Ledger(Application[UUID]):
                 return
             yield from page
             after = page[-1].id
+
+
+def _vote_fields(voter: str, choice: str | None) -> tuple[str, str | None]:
+    """The voter and choice of a vote, checked before it is queued or written."""
+    if choice is not None:
+        rules.decision(choice, "choice")
+    return rules.text("actor", voter), choice
 
 
 def _retrying(attempt: Callable[[], T]) -> T:

@@ -50,13 +50,13 @@ class GroupCommit:
         self.batches = 0
         self.votes = 0
 
-    def submit(self, slug: str, voter: str, choice: str | None) -> VoteReceipt:
-        """Queue one vote and wait until it is durable (or refused)."""
+    def enqueue(self, slug: str, voter: str, choice: str | None) -> Future[VoteReceipt]:
+        """Queue one vote; the future resolves once it is durable (or refused)."""
         if not self._thread.is_alive():
             raise RuntimeError("the vote writer has stopped")
         vote = _Vote(slug, voter, choice)
         self._queue.put(vote)
-        return vote.done.result()
+        return vote.done
 
     def stop(self, timeout: float = 5.0) -> None:
         self._queue.put(None)
