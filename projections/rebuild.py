@@ -6,7 +6,7 @@ by the page, not the log. Reads meanwhile answer from the rebuilding view and sa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder
 
@@ -35,3 +35,29 @@ def rebuild(
     """Reset `projection` and fold the whole log into it again; returns the final position."""
     projection.reset()
     return Follower(recorder, projection, page_size=page_size, progress=progress).catch_up()
+
+
+def rebuild_together(
+    recorder: ApplicationRecorder,
+    projections: Sequence[Projection],
+    *,
+    page_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """`rebuild` of several projections in one pass: each page of the log is read and decoded
+    once and folded into every projection (reading is a fair share of a replay's cost)."""
+    for projection in projections:
+        projection.reset()
+    reader, after = EventReader(recorder), 0
+    while page := reader.page(after, page_size):
+        for projection in projections:
+            expected = projection.position
+            for event in page:
+                projection.apply(event)
+            projection.commit(expected)
+        after = page[-1].position
+        if progress is not None:
+            progress(len(page))
+    for projection in projections:
+        projection.caught_up()
+    return after

@@ -18,8 +18,10 @@ from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections import merkle
 from projections.catalog import fold_catalog
-from projections.rebuild import read_events, rebuild
+from projections.follower import Follower
+from projections.rebuild import read_events, rebuild, rebuild_together
 from projections.signed_note import open_note, parse_checkpoint
+from projections.views import CATALOG, CatalogProjection
 
 
 @pytest.fixture
@@ -178,5 +180,10 @@ def test_rebuilding_the_log_reproduces_every_signed_checkpoint(settings: Setting
         assert runtime.audit.mismatched_checkpoints() == []
         assert [c.size for c in runtime.audit.checkpoints()] == [41, 42]
         assert runtime.audit.root(41) == first.root
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        before = (runtime.views.tool_documents(CATALOG), runtime.audit.root(42))
+        assert rebuild_together(runtime.ledger.recorder, runtime.projections(), page_size=4) == 42
+        assert (runtime.views.tool_documents(CATALOG), runtime.audit.root(42)) == before
+        assert runtime.audit.mismatched_checkpoints() == []
     finally:
         runtime.close()
