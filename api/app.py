@@ -5,24 +5,34 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
-from api import audit, pages, problems, reads, writes
-from api.bootstrap import open_runtime
+from api import audit, health, metrics, pages, problems, reads, security, writes
+from api.bootstrap import PROJECTIONS
 from api.limits import BodySizeLimit
+from api.logs import AccessLog
 from api.ratelimit import Rate, RateLimiter
+from api.workers import start_runtime
 from domain.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, follow: bool = True) -> FastAPI:
-    """`follow=False` leaves the views to a separate projection worker (`verdict project`)."""
+def create_app(settings: Settings | None = None, *, follow: bool | None = None) -> FastAPI:
+    """`follow=False` leaves the views to separate projection workers (`verdict project`);
+    unset, `settings.follow` decides, and unset there too means follow."""
     settings = settings or Settings()
+    if follow is None:
+        follow = settings.follow is not False
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = open_runtime(settings)
-        if follow:
-            runtime.follow()
+        # A worker started while the database restarts waits for it (api/workers.py).
+        runtime = await anyio.to_thread.run_sync(
+            start_runtime, settings, PROJECTIONS if follow else ()
+        )
+        assert runtime is not None
+        if runtime.ledger.ballots is not None:
+            runtime.ledger.ballots.observers.append(metrics.observe_write_batch)
         app.state.runtime = runtime
         try:
             yield
@@ -42,9 +52,21 @@ def create_app(settings: Settings | None = None, *, follow: bool = True) -> Fast
         Rate(settings.votes_per_minute, max(1, settings.votes_per_minute // 5))
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    security.install(app, settings.cors_origins)
+    app.add_middleware(metrics.RequestMetrics)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     problems.install(app)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(reads.router)
     app.include_router(writes.router)
     app.include_router(audit.router)
     app.include_router(pages.router)
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app for `uvicorn --factory api.app:from_environment`, which is what each worker of
+    `verdict serve --workers N` runs: settings from the VERDICT_* environment."""
+    return create_app(Settings())

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from api.credentials import Credentials
 from domain.application import Ledger
 from domain.settings import Settings
-from projections.audit_log import AuditProjection, AuditStore
+from projections.audit_log import AUDIT, AuditProjection, AuditStore
 from projections.follower import Follower, FollowerThread, Projection
 from projections.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
-from projections.views import CatalogProjection, ViewStore
+from projections.views import CATALOG, CatalogProjection, ViewStore
 from projections.wakeup import PostgresWakeup
+
+PROJECTIONS = (CATALOG, AUDIT)
+"""Every projection this ledger keeps, by name: each has its own row in `view_tracking` and may
+run in its own process (`verdict project NAME`)."""
+
+BatchObserver = Callable[[str], Callable[[int], None]]
 
 
 @dataclass
@@ -26,15 +33,32 @@ class Runtime:
 
     def projections(self) -> list[Projection]:
         """Every projection this ledger keeps, each with its own tracking row."""
-        return [CatalogProjection(self.views), self.audit_projection()]
+        return [self.projection(name) for name in PROJECTIONS]
+
+    def projection(self, name: str) -> Projection:
+        """One projection, loaded from its last committed position."""
+        if name == CATALOG:
+            return CatalogProjection(self.views)
+        if name == AUDIT:
+            return self.audit_projection()
+        raise KeyError(name)
 
     def audit_projection(self) -> AuditProjection:
         return AuditProjection(self.audit, self.signer, self.settings.log_origin)
 
-    def follow(self) -> list[FollowerThread]:
-        """Keep every projection up to date in this process: woken by local saves and, on
-        PostgreSQL, by NOTIFY from other processes; polling covers anything a wake-up misses."""
-        followers = [FollowerThread(Follower(self.ledger.recorder, p)) for p in self.projections()]
+    def follow(
+        self, names: Sequence[str] = PROJECTIONS, on_batch: BatchObserver | None = None
+    ) -> list[FollowerThread]:
+        """Keep the named projections up to date in this process: woken by local saves and, on
+        PostgreSQL, by NOTIFY from other processes; polling covers anything a wake-up misses.
+        `on_batch(name)` may return a callable told the size of each committed batch (metrics)."""
+        recorder = self.ledger.recorder
+        followers = [
+            FollowerThread(
+                Follower(recorder, self.projection(n), progress=on_batch(n) if on_batch else None)
+            )
+            for n in names
+        ]
         for follower in followers:
             self.ledger.add_listener(follower.wake)
         self._threads.extend(followers)
@@ -49,6 +73,10 @@ class Runtime:
         for t in self._threads:
             t.start()
         return followers
+
+    def followers(self) -> list[FollowerThread]:
+        """The follower threads `follow` started (for supervision: are they all alive?)."""
+        return [t for t in self._threads if isinstance(t, FollowerThread)]
 
     def close(self) -> None:
         for t in reversed(self._threads):

@@ -1,22 +1,29 @@
-"""The `verdict` command: serve, seed, rebuild, migrate, keys; all honour VERDICT_DATABASE_URL."""
+"""The `verdict` command: serve, project, seed, rebuild, migrate, export, keys; all honour
+VERDICT_DATABASE_URL and the other VERDICT_* settings."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from tqdm import tqdm
 
-from api.bootstrap import open_runtime
+from api.bootstrap import PROJECTIONS, open_runtime
+from api.logs import configure_logging, log_config
+from api.metrics import MULTIPROC_ENV
+from api.workers import run_projection
 from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.export import EXPORT_FORMAT, export_lines
 from projections.follower import Follower
-from projections.rebuild import rebuild
+from projections.rebuild import rebuild_together
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -24,9 +31,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.app import create_app
 
+    configure_logging(settings)
     runtime = open_runtime(settings)
     try:
-        if not runtime.ledger.recorder.max_notification_id():
+        if not args.no_demo and not runtime.ledger.recorder.max_notification_id():
             written = seed_demo(runtime.ledger)
             print(f"first start: created the ledger and loaded the demo data ({written} writes)")
             key = runtime.credentials.create_key(f"editor-{secrets.token_hex(3)}")
@@ -35,8 +43,36 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         runtime.close()
     url = f"http://{args.host}:{args.port}"
     print(f"Verdict Ledger is serving at {url}  (API docs: {url}/docs)", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": log_config(settings),
+        "access_log": False,  # api/logs.AccessLog writes one JSON line per request instead
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    if settings.is_postgres and settings.follow is None:
+        # N workers following the same projections would only race (safely) for the same rows:
+        # leave them to one `verdict project NAME` process each (docs/deploy.md).
+        os.environ["VERDICT_FOLLOW"] = "false"
+        names = " and ".join(f"`verdict project {name}`" for name in PROJECTIONS)
+        print(f"the workers leave the projections to {names}", flush=True)
+    metrics_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        metrics_dir = tempfile.mkdtemp(prefix="verdict-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        uvicorn.run("api.app:from_environment", factory=True, workers=args.workers, **options)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _project(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(settings)
+    return run_projection(settings, args.name)
 
 
 def _seed(_: argparse.Namespace, settings: Settings) -> int:
@@ -58,9 +94,10 @@ def _rebuild(_: argparse.Namespace, settings: Settings) -> int:
     runtime = open_runtime(settings)
     try:
         total = runtime.ledger.recorder.max_notification_id() or 0
-        for projection in runtime.projections():
-            with _progress(total, "event") as bar:
-                position = rebuild(runtime.ledger.recorder, projection, progress=bar.update)
+        projections = runtime.projections()
+        with _progress(total, "event") as bar:
+            position = rebuild_together(runtime.ledger.recorder, projections, progress=bar.update)
+        for projection in projections:
             print(f"rebuilt {projection.name} at log position {position}")
         bad = runtime.audit.mismatched_checkpoints()
     finally:
@@ -123,6 +160,13 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="verdict", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -131,7 +175,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="an empty log stays empty (no demo data, no editor key printed)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes (PostgreSQL; with N > 1 run `verdict project` for each view)",
+    )
     serve.set_defaults(run=_serve)
+    project = commands.add_parser(
+        "project",
+        help="follow one projection in the foreground until SIGTERM (one process per view)",
+    )
+    project.add_argument("name", choices=PROJECTIONS)
+    project.set_defaults(run=_project)
     commands.add_parser("seed", help="load the demo data (idempotent)").set_defaults(run=_seed)
     commands.add_parser("rebuild", help="rebuild every view from zero").set_defaults(run=_rebuild)
     commands.add_parser("migrate", help="create the schema once").set_defaults(run=_migrate)

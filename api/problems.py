@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import orjson
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -39,7 +41,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _declared("Body larger than the limit"),
     422: _declared("Invalid input; `field` names the field at fault"),
     429: _declared("Rate limited; see Retry-After"),
+    503: _declared("The database cannot be reached right now; retry after Retry-After"),
 }
+log = logging.getLogger("verdict.problems")
 
 
 def problem(
@@ -117,6 +121,14 @@ async def _rate_limited(_: Request, error: Exception) -> Response:
     return problem(429, "rate-limited", "Too many requests", str(error), {"Retry-After": retry})
 
 
+async def _unavailable(request: Request, error: Exception) -> Response:
+    """The database connection failed (restart, failover, pool exhausted): nothing was written
+    unless the store committed, so a retry is safe; the cause is logged, not sent."""
+    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, error)
+    detail = "the database cannot be reached right now; retry shortly"
+    return problem(503, "unavailable", "Service unavailable", detail, {"Retry-After": "1"})
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
@@ -124,3 +136,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LedgerError, _ledger_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _unavailable)
+    app.add_exception_handler(InterfaceError, _unavailable)

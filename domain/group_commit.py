@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -49,6 +50,8 @@ class GroupCommit:
         self._thread.start()
         self.batches = 0
         self.votes = 0
+        self.observers: list[Callable[[int], None]] = []
+        """Told the number of events of each stored batch (metrics)."""
 
     def enqueue(self, slug: str, voter: str, choice: str | None) -> Future[VoteReceipt]:
         """Queue one vote; the future resolves once it is durable (or refused)."""
@@ -130,6 +133,8 @@ class GroupCommit:
             vote.done.set_result(VoteReceipt(outcome, event, choice))  # type: ignore[arg-type]
         self.batches += 1
         self.votes += len(batch)
+        for observe in self.observers:
+            observe(len(recordings))
 
     def _write_alone(self, vote: _Vote) -> None:
         try:

@@ -41,6 +41,28 @@ class Settings(BaseSettings):
     """Names this log in its signed checkpoints (C2SP origin line and key name): make it unique,
     e.g. the host name the ledger is published at."""
 
+    # -- operations (docs/deploy.md) ----------------------------------------------------------
+
+    follow: bool | None = None
+    """Keep the projections up to date inside each API process. Unset: yes, except that
+    `verdict serve --workers N` (N > 1) on PostgreSQL leaves them to `verdict project NAME`."""
+
+    pool_max_overflow: int = 10
+    """Extra PostgreSQL connections a process may open above `pool_size` under load."""
+
+    pool_pre_ping: bool = True
+    """Check a pooled connection before use, so a database restart costs no failed request."""
+
+    ready_max_lag: int = 10_000
+    """`/readyz` answers 503 when a projection is more than this many log positions behind."""
+
+    log_level: str = "INFO"
+    access_log: bool = True
+    """One JSON line per request (method, route, status, duration; never headers or bodies)."""
+
+    cors_origins: list[str] = []
+    """Origins allowed to read (GET) cross-origin; empty, the default, means CORS is closed."""
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
@@ -78,6 +100,8 @@ class Settings(BaseSettings):
             POSTGRES_USER=unquote(url.username or "postgres"),
             POSTGRES_PASSWORD=unquote(url.password or ""),
             POSTGRES_POOL_SIZE=str(self.pool_size),
+            POSTGRES_MAX_OVERFLOW=str(self.pool_max_overflow),
+            POSTGRES_PRE_PING="y" if self.pool_pre_ping else "n",
             POSTGRES_CONNECT_TIMEOUT="5",
         )
         return env

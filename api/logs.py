@@ -1,0 +1,155 @@
+"""Structured logs: one JSON object per line on stderr, with secrets scrubbed on the way out.
+
+Nothing here logs headers or bodies, but a secret can still reach a log through an exception
+message or a library's own logging (a connection URL with its password, a token in a query
+string). So the formatter, which every record passes through, redacts anything shaped like a
+credential: bearer tokens, editor keys, voter tokens, passwords in URLs and our cookies."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.settings import Settings
+
+REDACTED = "[redacted]"
+_SECRETS = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), rf"\1 {REDACTED}"),
+    (
+        re.compile(
+            r"(?i)(authorization|cookie|token|key|password|secret)([\"']?\s*[:=]\s*[\"']?)"
+            r"[^\s\"',;&]+"
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+    (re.compile(r"\bvle_[A-Za-z0-9_-]+"), f"vle_{REDACTED}"),
+    (re.compile(r"\b(v_[A-Za-z0-9]+)\.[A-Za-z0-9_-]+"), rf"\1.{REDACTED}"),
+    (re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s\"']+):[^@\s\"']+@"), rf"\1:{REDACTED}@"),
+    (re.compile(r"(__Host-verdict-[a-z]+=)[^;\s\"']+"), rf"\1{REDACTED}"),
+]
+# Attributes every LogRecord has; anything else was passed as `extra` and is logged as a field.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's coloured duplicate of the message
+    "taskName",
+}
+
+
+def redact(text: str) -> str:
+    """`text` with every credential-shaped substring replaced."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"ts", "level", "logger", "pid", "msg", ...extra fields, "exc"?}`, redacted, one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "msg": redact(record.getMessage()),
+        }
+        for name, value in vars(record).items():
+            if name not in _STANDARD and name not in entry:
+                entry[name] = redact(value) if isinstance(value, str) else value
+        if record.exc_info:
+            entry["exc"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exc"] = redact(record.exc_text)
+        return orjson.dumps(entry, default=lambda v: redact(str(v))).decode()
+
+
+def log_config(settings: Settings) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for the `verdict` loggers, uvicorn's and the root: JSON on
+    stderr. uvicorn applies it in each worker process too (`log_config=`)."""
+    level = settings.log_level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "api.logs.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
+        "loggers": {
+            "verdict": {"level": level},
+            "projections": {"level": level},
+            "api": {"level": level},
+            "uvicorn": {"level": "WARNING", "handlers": [], "propagate": True},
+            "uvicorn.error": {"level": "WARNING", "handlers": [], "propagate": True},
+            "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+    }
+
+
+def configure_logging(settings: Settings) -> None:
+    """JSON logs for this process; uncaught exceptions in threads are logged, not printed."""
+    logging.config.dictConfig(log_config(settings))
+
+    def thread_died(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        exc_info = (args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+        name = args.thread.name if args.thread else "?"
+        logging.getLogger("verdict").error("thread %s died", name, exc_info=exc_info)
+
+    threading.excepthook = thread_died
+
+
+access_log = logging.getLogger("verdict.access")
+
+
+class AccessLog:
+    """One log line per HTTP request: method, path (no query string), status, duration, client.
+    Never headers, cookies or bodies: that is where credentials travel."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an exception escaped
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            client = scope.get("client")
+            access_log.info(
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": client[0] if client else None,
+                },
+            )
