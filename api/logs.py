@@ -11,13 +11,13 @@ import logging
 import logging.config
 import re
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
+from api.observed import ObservedRequests
 from domain.settings import Settings
 
 REDACTED = "[redacted]"
@@ -116,40 +116,25 @@ def configure_logging(settings: Settings) -> None:
 access_log = logging.getLogger("verdict.access")
 
 
-class AccessLog:
+class AccessLog(ObservedRequests):
     """One log line per HTTP request: method, path (no query string), status, duration, client.
     Never headers, cookies or bodies: that is where credentials travel."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def wanted(self) -> bool:
+        return access_log.isEnabledFor(logging.INFO)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # unless a response starts: an exception escaped
-
-        async def observed(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observed)
-        finally:
-            client = scope.get("client")
-            access_log.info(
-                "%s %s %d",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client": client[0] if client else None,
-                },
-            )
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        client = scope.get("client")
+        access_log.info(
+            "%s %s %d",
+            scope["method"],
+            scope["path"],
+            status,
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "client": client[0] if client else None,
+            },
+        )

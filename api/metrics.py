@@ -11,7 +11,6 @@ same lag whichever one a scrape reaches, and a projection running in its own pro
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable
 
 from fastapi import APIRouter, Request
@@ -29,9 +28,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from api.health import Probe, probe_in_time
+from api.observed import ObservedRequests
 
 # `*_created` series are noise for counters that live as long as their process.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
@@ -91,37 +91,19 @@ def _vote_result(method: str, status: int) -> str:
     return "new" if status == 201 else "update"
 
 
-class RequestMetrics:
+class RequestMetrics(ObservedRequests):
     """Counts and times every HTTP request by method, route template (not the raw path, so the
     number of series stays bounded) and status."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # unless a response starts: an exception escaped
-
-        async def observed(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observed)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
-            REQUESTS.labels(method, route, str(status)).inc()
-            if status >= 400:
-                ERRORS.labels(str(status)).inc()
-            if route == VOTE_ROUTE and method in ("PUT", "DELETE"):
-                VOTES.labels(_vote_result(method, status)).inc()
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        LATENCY.labels(method, route).observe(seconds)
+        REQUESTS.labels(method, route, str(status)).inc()
+        if status >= 400:
+            ERRORS.labels(str(status)).inc()
+        if route == VOTE_ROUTE and method in ("PUT", "DELETE"):
+            VOTES.labels(_vote_result(method, status)).inc()
 
 
 class DatabaseFigures(Collector):

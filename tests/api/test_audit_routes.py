@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.bootstrap import open_runtime
 from domain.seeding import seed_demo
 from domain.settings import Settings
@@ -22,15 +19,6 @@ from projections.follower import Follower
 from projections.rebuild import read_events, rebuild, rebuild_together
 from projections.signed_note import open_note, parse_checkpoint
 from projections.views import CATALOG, CatalogProjection
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    runtime = open_runtime(settings)
-    seed_demo(runtime.ledger)
-    runtime.close()
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def b64(text: str) -> bytes:

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
-
-from api.app import create_app
-from api.bootstrap import open_runtime
-from domain.seeding import seed_demo
-from domain.settings import Settings
 
 PUBLISHED = {
     "claude-files-api": 100,
@@ -20,15 +12,6 @@ PUBLISHED = {
     "claude-haiku-open-weights": 50,
     "smolvlm2-turbo": 100,
 }
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    runtime = open_runtime(settings)
-    seed_demo(runtime.ledger)
-    runtime.close()
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def test_tools_show_the_published_panel_figures(client: TestClient) -> None:
