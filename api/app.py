@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,9 @@ from api.logs import AccessLog
 from api.ratelimit import Rate, RateLimiter
 from api.workers import start_runtime
 from domain.settings import Settings
+
+GC_YOUNG_THRESHOLD = 20_000
+"""Allocations between young-generation collections (CPython's default is 700)."""
 
 
 def create_app(settings: Settings | None = None, *, follow: bool | None = None) -> FastAPI:
@@ -34,6 +38,7 @@ def create_app(settings: Settings | None = None, *, follow: bool | None = None) 
         if runtime.ledger.ballots is not None:
             runtime.ledger.ballots.observers.append(metrics.observe_write_batch)
         app.state.runtime = runtime
+        _settle_garbage_collector()
         try:
             yield
         finally:
@@ -70,3 +75,12 @@ def from_environment() -> FastAPI:
     """The app for `uvicorn --factory api.app:from_environment`, which is what each worker of
     `verdict serve --workers N` runs: settings from the VERDICT_* environment."""
     return create_app(Settings())
+
+
+def _settle_garbage_collector() -> None:
+    """Everything built at start-up lives as long as the process: move it out of the collector's
+    sight (gc.freeze), and collect young objects less often. Requests allocate many short-lived
+    objects, and full scans of the start-up heap were a measurable share of a vote's CPU."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
