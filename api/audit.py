@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from api.problems import RESPONSES
-from api.reads import MinPosition, _views
+from api.reads import MinPosition, views_at
 from api.schemas import MAX_INT
 from domain import rules
 from domain.errors import InvalidInput, UnknownLeaf, UnknownTool
@@ -192,7 +192,7 @@ def score_proof(
     request: Request, slug: str, size: Size = None, min_position: MinPosition = None
 ) -> Response:
     rules.slug(slug)
-    views = _views(request, min_position)
+    views = views_at(request, min_position)
     pinned = _signed_size(_audit(request), size)
     tree_size = size if size is not None else pinned.size
     if tree_size > views.tracking.tracked(CATALOG)[1]:

@@ -38,7 +38,7 @@ At = Annotated[
 MAX_WAIT_SECONDS = 2.0
 
 
-def _views(request: Request, min_position: int | None) -> ViewStore:
+def views_at(request: Request, min_position: int | None) -> ViewStore:
     """The views, once they reflect `min_position` (waiting at most MAX_WAIT_SECONDS). A position
     past the end of the log was never acknowledged to anyone: refuse it rather than wait."""
     runtime = request.app.state.runtime
@@ -63,7 +63,7 @@ def _as_of(found: Documents) -> dict[str, int]:
 def list_tools(
     request: Request, min_position: MinPosition = None, include_delisted: bool = False
 ) -> Response:
-    found = _views(request, min_position).tool_documents(CATALOG)
+    found = views_at(request, min_position).tool_documents(CATALOG)
     tools = [orjson.loads(d) for d in found.docs]
     if not include_delisted:
         tools = [t for t in tools if t["status"] == "listed"]
@@ -82,7 +82,7 @@ def get_tool(
     at: At = None,
 ) -> Response:
     rules.slug(slug)
-    views = _views(request, min_position)
+    views = views_at(request, min_position)
     if as_of is not None and at is not None:
         raise InvalidInput("at", "give as_of or at, not both")
     if as_of is not None:
@@ -119,7 +119,7 @@ def tool_history(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Response:
     rules.slug(slug)
-    views = _views(request, min_position)
+    views = views_at(request, min_position)
     found = views.tool_timeline(CATALOG, slug, after, limit)
     if not found.docs and not views.tool_documents(CATALOG, [slug]).docs:
         raise UnknownTool(slug)
@@ -139,7 +139,7 @@ def tool_history(
 def compare(request: Request, left: str, right: str, min_position: MinPosition = None) -> Response:
     rules.slug(left, "left")
     rules.slug(right, "right")
-    found = _views(request, min_position).tool_documents(CATALOG, [left, right])
+    found = views_at(request, min_position).tool_documents(CATALOG, [left, right])
     by_slug = {d["slug"]: d for d in map(orjson.loads, found.docs)}
     for slug in (left, right):
         if slug not in by_slug:
@@ -156,7 +156,7 @@ def verdict_history(
 ) -> Response:
     rules.slug(slug)
     rules.seat(seat)
-    views = _views(request, min_position)
+    views = views_at(request, min_position)
     found = views.verdict_history(CATALOG, slug, seat)
     if not found.docs:
         if not views.tool_documents(CATALOG, [slug]).docs:
@@ -174,6 +174,6 @@ def verdict_history(
 
 @router.get("/comparisons", summary="Published comparisons, newest first")
 def list_comparisons(request: Request, min_position: MinPosition = None) -> Response:
-    found = _views(request, min_position).comparison_documents(CATALOG)
+    found = views_at(request, min_position).comparison_documents(CATALOG)
     comparisons = [c for c in map(orjson.loads, found.docs) if c["status"] == "published"]
     return _json({"comparisons": comparisons, "as_of": _as_of(found)})
