@@ -11,7 +11,7 @@ from domain.settings import Settings
 from projections.audit_log import AUDIT, AuditProjection, AuditStore
 from projections.follower import Follower, FollowerThread, Projection
 from projections.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
-from projections.views import CATALOG, CatalogProjection, ViewStore
+from projections.views import CATALOG, CatalogProjection, CatalogSnapshot, ViewStore
 from projections.wakeup import PostgresWakeup
 
 PROJECTIONS = (CATALOG, AUDIT)
@@ -73,6 +73,15 @@ class Runtime:
         for t in self._threads:
             t.start()
         return followers
+
+    def catalog_snapshot(self) -> CatalogSnapshot | None:
+        """The tool documents this process's catalog follower last committed (None when the
+        catalog is followed elsewhere, e.g. by `verdict project catalog`)."""
+        for thread in self.followers():
+            projection = thread.follower.projection
+            if isinstance(projection, CatalogProjection):
+                return projection.snapshot
+        return None
 
     def followers(self) -> list[FollowerThread]:
         """The follower threads `follow` started (for supervision: are they all alive?)."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.problems import RESPONSES
@@ -74,14 +75,31 @@ def list_tools(
     "/tools/{slug}",
     summary="One tool: listing, panel and community figures (now, or as of a log size or time)",
 )
-def get_tool(
+async def get_tool(
     request: Request,
     slug: str,
     min_position: MinPosition = None,
     as_of: AsOf = None,
     at: At = None,
 ) -> Response:
+    """Served from this process's last committed catalog snapshot when it is recent enough (no
+    query, no thread: reads stay fast while votes are written); else from the view tables."""
     rules.slug(slug)
+    snapshot = request.app.state.runtime.catalog_snapshot()
+    recent = snapshot is not None and (min_position is None or snapshot.position >= min_position)
+    if recent and as_of is None and at is None:
+        assert snapshot is not None
+        doc = snapshot.tools.get(slug)
+        if doc is None:
+            raise UnknownTool(slug)
+        as_of_doc = orjson.dumps({"position": snapshot.position, "size": snapshot.size})
+        return Response(doc[:-1] + b',"as_of":' + as_of_doc + b"}", media_type="application/json")
+    return await run_in_threadpool(_tool_from_views, request, slug, min_position, as_of, at)
+
+
+def _tool_from_views(
+    request: Request, slug: str, min_position: int | None, as_of: int | None, at: datetime | None
+) -> Response:
     views = views_at(request, min_position)
     if as_of is not None and at is not None:
         raise InvalidInput("at", "give as_of or at, not both")

@@ -4,7 +4,8 @@ what a read sees always comes from one committed log prefix, and it says which o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -86,10 +87,11 @@ class ViewStore:
             size=int(row["size"]) if row else 0,
         )
 
-    def commit_catalog(self, name: str, expected: int, catalog: Catalog) -> None:
+    def commit_catalog(self, name: str, expected: int, catalog: Catalog) -> dict[str, bytes]:
         """Write what changed in `catalog` and move the position from `expected` to the
-        catalog's, atomically."""
+        catalog's, atomically; returns the tool documents written."""
         batch = catalog.drain()
+        tools = {t.slug: orjson.dumps(t.document()) for t in batch.tools}
         with self.db.transaction(commit=True) as c:
             self.tracking.advance(c, name, expected, catalog.position, catalog.size)
             upsert_tool = self.db.sql(
@@ -97,11 +99,7 @@ class ViewStore:
                 "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, doc=excluded.doc"
             )
             c.executemany(
-                upsert_tool,
-                [
-                    (t.slug, t.position, t.listed_at, orjson.dumps(t.document()))
-                    for t in batch.tools
-                ],
+                upsert_tool, [(t.slug, t.position, t.listed_at, tools[t.slug]) for t in batch.tools]
             )
             upsert_comparison = self.db.sql(
                 "INSERT INTO view_comparisons (key, position, published_at, doc) "
@@ -138,6 +136,7 @@ class ViewStore:
             c.executemany(
                 insert_version, [(t, n, orjson.dumps(doc)) for t, n, doc in batch.versions]
             )
+        return tools
 
     def reset_catalog(self, name: str) -> None:
         """Empty every catalog table and put the projection back at the start of the log."""
@@ -302,14 +301,25 @@ def sortable(timestamp: str) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """Every tool document as this process's follower last committed it. Reads served from it
+    cost no query and no thread; it is a committed state, and says which (`position`, `size`)."""
+
+    position: int
+    size: int
+    tools: Mapping[str, bytes]
+
+
 class CatalogProjection:
-    """The catalog as a followed projection: fold in memory, commit changes with the position."""
+    """The catalog as a followed projection: fold in memory, commit changes with the position,
+    then publish the committed tool documents as an immutable snapshot."""
 
     name = CATALOG
 
     def __init__(self, views: ViewStore) -> None:
         self.views = views
-        self.catalog = views.load_catalog(self.name)
+        self.reload()
 
     @property
     def position(self) -> int:
@@ -319,14 +329,19 @@ class CatalogProjection:
         self.catalog.apply(event)
 
     def commit(self, expected: int) -> None:
-        self.views.commit_catalog(self.name, expected, self.catalog)
+        written = self.views.commit_catalog(self.name, expected, self.catalog)
+        self._publish({**self.snapshot.tools, **written})
 
     def caught_up(self) -> None:
         pass
 
     def reload(self) -> None:
         self.catalog = self.views.load_catalog(self.name)
+        self._publish({s: orjson.dumps(t.document()) for s, t in self.catalog.tools.items()})
 
     def reset(self) -> None:
         self.views.reset_catalog(self.name)
         self.reload()
+
+    def _publish(self, tools: dict[str, bytes]) -> None:
+        self.snapshot = CatalogSnapshot(self.catalog.position, self.catalog.size, tools)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
+import orjson
 from fastapi.testclient import TestClient
+
+from projections.views import CATALOG
 
 PUBLISHED = {
     "claude-files-api": 100,
@@ -72,3 +77,23 @@ def test_min_position_beyond_the_log_is_refused_at_once(client: TestClient) -> N
     assert refused.status_code == 422
     assert refused.json()["field"] == "min_position"
     assert client.get("/v1/tools", params={"min_position": last}).status_code == 200
+
+
+def test_reads_from_the_snapshot_equal_the_view_tables(client: TestClient) -> None:
+    """A tool served from the follower's committed in-memory snapshot is exactly the
+    view-table document, at the position and size it names."""
+    runtime = client.app.state.runtime
+    for i, choice in enumerate(("ship", "skip", "ship")):
+        runtime.ledger.cast_vote("smollm3", f"voter:{i}", choice)
+    last = runtime.ledger.recorder.max_notification_id()
+    deadline = time.monotonic() + 10
+    while getattr(runtime.catalog_snapshot(), "position", 0) < last:
+        assert time.monotonic() < deadline, "the follower did not publish the last commit"
+        time.sleep(0.01)
+    for slug in PUBLISHED:
+        served = client.get(f"/v1/tools/{slug}").json()
+        stored = runtime.views.tool_documents(CATALOG, [slug])
+        as_of = {"position": stored.position, "size": stored.size}
+        assert served == {**orjson.loads(stored.docs[0]), "as_of": as_of}
+    assert client.get("/v1/tools/smollm3").json()["community"]["total"] == 3
+    assert client.get("/v1/tools/no-such-tool").status_code == 404
