@@ -8,19 +8,18 @@ import itertools
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from api.problems import RESPONSES
-from api.reads import MinPosition, views_at
+from api.reads import MinPosition, json_response, views_at
 from api.schemas import MAX_INT
 from domain import rules
 from domain.errors import InvalidInput, UnknownLeaf, UnknownTool
 from projections import merkle
 from projections.audit_log import AuditStore, StoredCheckpoint
 from projections.export import export_lines
-from projections.score_proof import ScoreBasis
+from projections.score_proof import score_basis
 from projections.views import CATALOG
 
 router = APIRouter(prefix="/v1", responses=RESPONSES)
@@ -34,10 +33,6 @@ Size = Annotated[
 def _audit(request: Request) -> AuditStore:
     audit: AuditStore = request.app.state.runtime.audit
     return audit
-
-
-def _json(body: dict[str, Any]) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def _b64(raw: bytes) -> str:
@@ -64,7 +59,7 @@ def _signed_size(audit: AuditStore, size: int | None, field: str = "size") -> St
 @router.get("/audit/public-key", summary="The ledger's checkpoint key (Ed25519)")
 def public_key(request: Request) -> Response:
     signer = request.app.state.runtime.signer
-    return _json(
+    return json_response(
         {
             "algorithm": "Ed25519",
             "key_name": signer.name,
@@ -94,7 +89,7 @@ def checkpoints(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     found = _audit(request).checkpoints(after, limit)
-    return _json(
+    return json_response(
         {
             "checkpoints": [_checkpoint(cp) for cp in found],
             "next_after": found[-1].size if len(found) == limit else None,
@@ -125,7 +120,7 @@ def inclusion(
     if index >= tree_size:
         raise InvalidInput("index", f"must be below the tree size {tree_size}")
     leaf = audit.leaves(index, 1)[0]
-    return _json(
+    return json_response(
         {
             "leaf_index": index,
             "position": leaf.position,
@@ -150,7 +145,7 @@ def consistency(
     _signed_size(audit, second, "second")
     if second > audit.size():
         raise InvalidInput("second", f"the log has {audit.size()} leaves")
-    return _json(
+    return json_response(
         {
             "first": first,
             "second": second,
@@ -197,18 +192,9 @@ def score_proof(
     tree_size = size if size is not None else pinned.size
     if tree_size > views.tracking.tracked(CATALOG)[1]:
         raise InvalidInput("size", "the views have not reached that size yet; retry shortly")
-    basis = ScoreBasis()
-    after = 0
-    while page := views.tool_timeline(CATALOG, slug, after, 10_000).docs:
-        for point in map(orjson.loads, page):
-            if point["size"] > tree_size:
-                break
-            basis.apply(point)
-        after = point["size"]
-        if after >= tree_size:
-            break
+    basis = score_basis(views.tool_points(CATALOG, slug, tree_size))
     if basis.last is None:
         raise UnknownTool(slug)
-    return _json(
+    return json_response(
         {"tool": slug, "size": tree_size, **basis.document(), "checkpoint": _checkpoint(pinned)}
     )

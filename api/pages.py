@@ -37,6 +37,7 @@ from api.charts import score_chart
 from api.credentials import Credentials, Principal
 from api.problems import status_of
 from api.ratelimit import RateLimited, RateLimiter
+from api.reads import views_at
 from api.wilson import percent_bounds, wilson_interval
 from domain import rules
 from domain.application import Ledger
@@ -52,7 +53,6 @@ MAX_BALLOTS = 100  # keeps the ballots cookie under the 4 KiB browsers accept
 CHART_POINTS = 120
 FEED_CHANGES = 50
 AUDIT_CHECKPOINTS = 10
-MAX_WAIT_SECONDS = 2.0
 CHOICES = ("ship", "skip", "retract")
 _CSRF = re.compile(r"[A-Za-z0-9_-]{43}")
 _BALLOT = re.compile(r"([a-z0-9][a-z0-9-]{0,63}):(ship|skip):(\d{1,19})")
@@ -115,15 +115,9 @@ templates = Jinja2Templates(env=_env)
 
 
 def _views(request: Request) -> ViewStore:
-    """The views, once they reflect `?min_position=` (a vote's receipt), waiting at most
-    MAX_WAIT_SECONDS. A position past the end of the log is waited for only up to that end."""
-    runtime = request.app.state.runtime
-    views: ViewStore = runtime.views
+    """The views, once they reflect `?min_position=` (a vote's receipt): see `views_at`."""
     wanted = request.query_params.get("min_position", "")
-    if wanted.isdigit():
-        end = runtime.ledger.recorder.max_notification_id() or 0
-        views.wait_for(CATALOG, min(int(wanted), end), MAX_WAIT_SECONDS)
-    return views
+    return views_at(request, int(wanted) if wanted.isdigit() else None, strict=False)
 
 
 def _docs(found: Documents) -> list[dict[str, Any]]:

@@ -39,20 +39,21 @@ At = Annotated[
 MAX_WAIT_SECONDS = 2.0
 
 
-def views_at(request: Request, min_position: int | None) -> ViewStore:
+def views_at(request: Request, min_position: int | None, *, strict: bool = True) -> ViewStore:
     """The views, once they reflect `min_position` (waiting at most MAX_WAIT_SECONDS). A position
-    past the end of the log was never acknowledged to anyone: refuse it rather than wait."""
+    past the end of the log was never acknowledged to anyone: refused (422) when `strict`, else
+    waited for only up to that end (pages, whose links may outlive a rebuilt store)."""
     runtime = request.app.state.runtime
     views: ViewStore = runtime.views
     if min_position is not None:
         end = runtime.ledger.recorder.max_notification_id() or 0
-        if min_position > end:
+        if min_position > end and strict:
             raise InvalidInput("min_position", f"is beyond the end of the log ({end})")
-        views.wait_for(CATALOG, min_position, MAX_WAIT_SECONDS)
+        views.wait_for(CATALOG, min(min_position, end), MAX_WAIT_SECONDS)
     return views
 
 
-def _json(body: dict[str, Any]) -> Response:
+def json_response(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
@@ -68,7 +69,7 @@ def list_tools(
     tools = [orjson.loads(d) for d in found.docs]
     if not include_delisted:
         tools = [t for t in tools if t["status"] == "listed"]
-    return _json({"tools": tools, "as_of": _as_of(found)})
+    return json_response({"tools": tools, "as_of": _as_of(found)})
 
 
 @router.get(
@@ -114,13 +115,13 @@ def _tool_from_views(
     found = views.tool_documents(CATALOG, [slug])
     if not found.docs:
         raise UnknownTool(slug)
-    return _json({**orjson.loads(found.docs[0]), "as_of": _as_of(found)})
+    return json_response({**orjson.loads(found.docs[0]), "as_of": _as_of(found)})
 
 
 def _past(slug: str, doc: dict[str, Any] | None, when: dict[str, Any]) -> Response:
     if doc is None:
         raise UnknownTool(slug)
-    return _json({**doc, "as_of": when})
+    return json_response({**doc, "as_of": when})
 
 
 @router.get(
@@ -143,7 +144,7 @@ def tool_history(
         raise UnknownTool(slug)
     points = [orjson.loads(d) for d in found.docs]
     more = len(points) == limit
-    return _json(
+    return json_response(
         {
             "tool": slug,
             "points": points,
@@ -162,7 +163,7 @@ def compare(request: Request, left: str, right: str, min_position: MinPosition =
     for slug in (left, right):
         if slug not in by_slug:
             raise UnknownTool(slug)
-    return _json({"left": by_slug[left], "right": by_slug[right], "as_of": _as_of(found)})
+    return json_response({"left": by_slug[left], "right": by_slug[right], "as_of": _as_of(found)})
 
 
 @router.get(
@@ -180,7 +181,7 @@ def verdict_history(
         if not views.tool_documents(CATALOG, [slug]).docs:
             raise UnknownTool(slug)
         raise UnknownSeat(slug, seat)
-    return _json(
+    return json_response(
         {
             "tool": slug,
             "seat": seat,
@@ -194,4 +195,4 @@ def verdict_history(
 def list_comparisons(request: Request, min_position: MinPosition = None) -> Response:
     found = views_at(request, min_position).comparison_documents(CATALOG)
     comparisons = [c for c in map(orjson.loads, found.docs) if c["status"] == "published"]
-    return _json({"comparisons": comparisons, "as_of": _as_of(found)})
+    return json_response({"comparisons": comparisons, "as_of": _as_of(found)})

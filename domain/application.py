@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 from uuid import UUID
@@ -261,15 +261,6 @@ class Ledger(Application[UUID]):
         except AggregateNotFoundError:
             panel = Panel.open(slug, actor)
         return panel
-
-    def iter_notifications(self, after: int = 0, batch: int = 1000) -> Iterator[Any]:
-        """Every stored event in log order, read in pages."""
-        while True:
-            page = self.recorder.select_notifications(after + 1, batch)
-            if not page:
-                return
-            yield from page
-            after = page[-1].id
 
 
 def _vote_fields(voter: str, choice: str | None) -> tuple[str, str | None]:

@@ -48,8 +48,6 @@ class GroupCommit:
         self._queue: queue.SimpleQueue[_Vote | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="vote-writer", daemon=True)
         self._thread.start()
-        self.batches = 0
-        self.votes = 0
         self.observers: list[Callable[[int], None]] = []
         """Told the number of events of each stored batch (metrics)."""
 
@@ -131,8 +129,6 @@ class GroupCommit:
         for vote, outcome, key, version, choice in decided:
             event = None if outcome == "unchanged" else stored[(key, version)]
             vote.done.set_result(VoteReceipt(outcome, event, choice))  # type: ignore[arg-type]
-        self.batches += 1
-        self.votes += len(batch)
         for observe in self.observers:
             observe(len(recordings))
 

@@ -54,7 +54,6 @@ class AuditStore:
         self._ddl = [
             "CREATE TABLE IF NOT EXISTS audit_leaves (leaf_index BIGINT PRIMARY KEY, "
             "position BIGINT NOT NULL UNIQUE, at TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS audit_leaves_at ON audit_leaves (at)",
             f"CREATE TABLE IF NOT EXISTS audit_nodes (level INTEGER NOT NULL, idx BIGINT NOT NULL, "
             f"hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
             f"CREATE TABLE IF NOT EXISTS audit_checkpoints (size BIGINT PRIMARY KEY, "
@@ -87,34 +86,20 @@ class AuditStore:
 
     def leaves(self, after: int, limit: int) -> list[Leaf]:
         """Leaves `after` .. `after + limit - 1` (after = a tree size), with their hashes."""
-        rows = self.db.fetch(
-            "SELECT l.leaf_index AS i, l.position AS position, l.at AS at, n.hash AS hash "
-            "FROM audit_leaves l JOIN audit_nodes n ON n.level = 0 AND n.idx = l.leaf_index "
-            "WHERE l.leaf_index >= ? ORDER BY l.leaf_index LIMIT ?",
-            (after, limit),
-        )
-        return [Leaf(int(r["i"]), int(r["position"]), r["at"], bytes(r["hash"])) for r in rows]
+        return self._leaves("l.leaf_index >= ? ORDER BY l.leaf_index LIMIT ?", (after, limit))
 
     def leaf_at_position(self, position: int) -> Leaf | None:
-        rows = self.db.fetch(
-            "SELECT l.leaf_index AS i, l.position AS position, l.at AS at, n.hash AS hash "
-            "FROM audit_leaves l JOIN audit_nodes n ON n.level = 0 AND n.idx = l.leaf_index "
-            "WHERE l.position = ?",
-            (position,),
-        )
-        return (
-            Leaf(int(rows[0]["i"]), position, rows[0]["at"], bytes(rows[0]["hash"]))
-            if rows
-            else None
-        )
+        found = self._leaves("l.position = ?", (position,))
+        return found[0] if found else None
 
-    def size_at_time(self, at: str) -> int:
-        """The log size whose last event was recorded at or before `at` (index look-up)."""
+    def _leaves(self, where: str, params: tuple[Any, ...]) -> list[Leaf]:
         rows = self.db.fetch(
-            "SELECT leaf_index FROM audit_leaves WHERE at <= ? ORDER BY at DESC LIMIT 1",
-            (sortable(at),),
+            "SELECT l.leaf_index AS i, l.position AS position, l.at AS at, n.hash AS hash "  # noqa: S608 - `where` is a literal of this class
+            "FROM audit_leaves l JOIN audit_nodes n ON n.level = 0 AND n.idx = l.leaf_index "
+            f"WHERE {where}",
+            params,
         )
-        return int(rows[0]["leaf_index"]) + 1 if rows else 0
+        return [Leaf(int(r["i"]), int(r["position"]), r["at"], bytes(r["hash"])) for r in rows]
 
     # -- checkpoints ------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Rebuild a projection from the first event: the live state must come out identical.
 
 A rebuild empties the projection's derived rows and puts it back at position 0 in one
-transaction, then catches up like any follower, committing page by page: memory stays bounded
+transaction, then folds the log into it page by page, one commit per page: memory stays bounded
 by the page, not the log. Reads meanwhile answer from the rebuilding view and say its position."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from eventsourcing.persistence import ApplicationRecorder
 
 from projections.event_reader import EventReader
-from projections.follower import Follower, Projection
+from projections.follower import Projection
 from projections.records import LedgerEvent
 
 
@@ -33,8 +33,7 @@ def rebuild(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Reset `projection` and fold the whole log into it again; returns the final position."""
-    projection.reset()
-    return Follower(recorder, projection, page_size=page_size, progress=progress).catch_up()
+    return rebuild_together(recorder, [projection], page_size=page_size, progress=progress)
 
 
 def rebuild_together(

@@ -57,6 +57,7 @@ class ScoreBasis:
 
 
 def score_basis(points: Iterable[dict[str, Any]]) -> ScoreBasis:
+    """Fold a tool's timeline points, oldest first."""
     basis = ScoreBasis()
     for point in points:
         basis.apply(point)

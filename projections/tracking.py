@@ -31,12 +31,6 @@ class Tracking:
         rows = self.db.fetch("SELECT position, size FROM view_tracking WHERE name=?", (name,))
         return (int(rows[0]["position"]), int(rows[0]["size"])) if rows else (0, 0)
 
-    def tracked_in(self, c: Any, name: str) -> tuple[int, int]:
-        """`tracked`, inside the caller's transaction."""
-        c.execute(self.db.sql("SELECT position, size FROM view_tracking WHERE name=?"), (name,))
-        row = c.fetchone()
-        return (int(row["position"]), int(row["size"])) if row else (0, 0)
-
     def wait_for(self, name: str, position: int, timeout: float) -> int:
         """Block until the projection reaches `position` or `timeout` passes; say where it is."""
         deadline = time.monotonic() + timeout

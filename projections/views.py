@@ -4,7 +4,7 @@ what a read sees always comes from one committed log prefix, and it says which o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -178,6 +178,16 @@ class ViewStore:
             f"view_tool_timeline t ON t.tool = ? AND t.size > ? ORDER BY t.size LIMIT {int(limit)}",
             (slug, after),
         )
+
+    def tool_points(self, name: str, slug: str, size: int) -> Iterator[dict[str, Any]]:
+        """The tool's timeline points up to log size `size`, oldest first, read page by page."""
+        after = 0
+        while page := self.tool_timeline(name, slug, after, 10_000).docs:
+            for point in map(orjson.loads, page):
+                if point["size"] > size:
+                    return
+                yield point
+                after = point["size"]
 
     def tool_as_of(self, slug: str, size: int) -> dict[str, Any] | None:
         """The tool's document as it stood after the first `size` events (None: not yet listed).
