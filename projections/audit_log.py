@@ -1,15 +1,19 @@
 """The transparency log: every stored event, in log order, is a leaf of an RFC 9162 Merkle tree.
 
-Kept like any other projection (followed, tracked, rebuilt), in three tables: `audit_leaves`
-maps each leaf index to the event's log position and time, `audit_nodes` holds every complete
-("perfect") subtree hash, so any root or proof for any size costs O(log n) reads, and
-`audit_checkpoints` keeps every signed checkpoint. Checkpoints are history, not derived state: a
-rebuild recomputes leaves and nodes and then checks each stored checkpoint against them."""
+Kept like any other projection (followed, tracked, rebuilt), in three tables:
+`audit_leaf_chunks` packs the leaves CHUNK to a row (each leaf's log position and leaf hash),
+`audit_nodes` holds every complete ("perfect") subtree hash at the chunk level and above, so any
+root or proof for any size costs O(log n) reads plus rehashing at most two chunks
+(merkle.ChunkedNodes), and `audit_checkpoints` keeps every signed checkpoint. A row per chunk
+rather than per leaf and per node is what makes appending cheap (a rebuild writes ~1/CHUNK rows
+per event instead of ~3). Checkpoints are history, not derived state: a rebuild recomputes
+leaves and nodes and then checks each stored checkpoint against them."""
 
 from __future__ import annotations
 
+import struct
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,9 +25,16 @@ from projections.database import Database
 from projections.records import LedgerEvent
 from projections.signed_note import NoteSigner, format_checkpoint, time_extension
 from projections.tracking import Tracking
-from projections.views import sortable
 
 AUDIT = "audit"
+CHUNK_LEVEL = 6
+CHUNK = 1 << CHUNK_LEVEL
+"""Leaves per `audit_leaf_chunks` row. A proof rehashes at most CHUNK - 1 nodes per chunk it
+touches, and a live commit rewrites the partial last chunk: small enough for both to be cheap,
+large enough that rows are rare."""
+LEGACY_TABLES = ("audit_leaves",)
+"""Tables of the one-row-per-leaf layout: found at start, they are dropped with the nodes and the
+log is rebuilt from the events (checkpoints are kept, and checked against it)."""
 CHECKPOINT_EVERY_SECONDS = 1.0
 """Under a steady stream of events, sign at least this often (and always when caught up)."""
 
@@ -40,8 +51,22 @@ class StoredCheckpoint:
 class Leaf:
     index: int
     position: int
-    at: str
     hash: bytes
+
+
+def pack_positions(positions: Sequence[int]) -> bytes:
+    """A chunk's log positions, 8 bytes each (little-endian), in leaf order."""
+    return struct.pack(f"<{len(positions)}q", *positions)
+
+
+def unpack_positions(packed: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(packed) // 8}q", packed)
+
+
+def unpack_hashes(packed: bytes) -> list[bytes]:
+    """A chunk's leaf hashes, concatenated, back into a list."""
+    size = merkle.HASH_SIZE
+    return [packed[i : i + size] for i in range(0, len(packed), size)]
 
 
 class AuditStore:
@@ -52,17 +77,26 @@ class AuditStore:
         self.tracking = Tracking(self.db)
         blob = self.db.blob
         self._ddl = [
-            "CREATE TABLE IF NOT EXISTS audit_leaves (leaf_index BIGINT PRIMARY KEY, "
-            "position BIGINT NOT NULL UNIQUE, at TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS audit_leaf_chunks (chunk BIGINT PRIMARY KEY, "
+            f"first_position BIGINT NOT NULL UNIQUE, positions {blob} NOT NULL, "
+            f"hashes {blob} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS audit_nodes (level INTEGER NOT NULL, idx BIGINT NOT NULL, "
             f"hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
             f"CREATE TABLE IF NOT EXISTS audit_checkpoints (size BIGINT PRIMARY KEY, "
             f"root {blob} NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL)",
         ]
 
+        self.reader = merkle.ChunkedNodes(CHUNK_LEVEL, self._upper_nodes, self._chunk_hashes)
+
     def create_tables(self) -> None:
         self.tracking.create_table()
+        legacy = [table for table in LEGACY_TABLES if self.db.has_table(table)]
         with self.db.transaction(commit=True) as c:
+            if legacy:
+                for table in legacy:
+                    c.execute(f"DROP TABLE {table}")
+                c.execute("DROP TABLE IF EXISTS audit_nodes")
+                self.tracking.restart(c, AUDIT)
             for statement in self._ddl:
                 c.execute(statement)
 
@@ -72,34 +106,50 @@ class AuditStore:
         return self.tracking.tracked(AUDIT)[1]
 
     def nodes(self, keys: Collection[merkle.Key]) -> Mapping[merkle.Key, bytes]:
-        """merkle.NodeReader: the requested perfect nodes in one statement."""
-        if not keys:
-            return {}
+        """merkle.NodeReader: the requested perfect nodes (those below the chunk level are
+        rehashed from their chunk's leaves)."""
+        return self.reader.nodes(keys)
+
+    def _upper_nodes(self, keys: Collection[merkle.Key]) -> Mapping[merkle.Key, bytes]:
+        """The stored perfect nodes (chunk level and above) in one statement."""
         keys = list(keys)
         where = " OR ".join(["(level = ? AND idx = ?)"] * len(keys))
         params = [v for key in keys for v in key]
         rows = self.db.fetch(f"SELECT level, idx, hash FROM audit_nodes WHERE {where}", params)  # noqa: S608 - placeholders only
         return {(int(r["level"]), int(r["idx"])): bytes(r["hash"]) for r in rows}
 
+    def _chunk_hashes(self, chunks: Collection[int]) -> Mapping[int, Sequence[bytes]]:
+        chunks = list(chunks)
+        marks = ", ".join("?" * len(chunks))
+        rows = self.db.fetch(
+            f"SELECT chunk, hashes FROM audit_leaf_chunks WHERE chunk IN ({marks})",  # noqa: S608 - placeholders only
+            chunks,
+        )
+        return {int(r["chunk"]): unpack_hashes(bytes(r["hashes"])) for r in rows}
+
     def root(self, size: int) -> bytes:
         return merkle.root(size, self)
 
     def leaves(self, after: int, limit: int) -> list[Leaf]:
         """Leaves `after` .. `after + limit - 1` (after = a tree size), with their hashes."""
-        return self._leaves("l.leaf_index >= ? ORDER BY l.leaf_index LIMIT ?", (after, limit))
+        if limit <= 0:
+            return []
+        rows = self.db.fetch(
+            "SELECT chunk, positions, hashes FROM audit_leaf_chunks "
+            "WHERE chunk >= ? AND chunk <= ? ORDER BY chunk",
+            (after // CHUNK, (after + limit - 1) // CHUNK),
+        )
+        found = [leaf for r in rows for leaf in _chunk_leaves(r)]
+        return [leaf for leaf in found if after <= leaf.index < after + limit]
 
     def leaf_at_position(self, position: int) -> Leaf | None:
-        found = self._leaves("l.position = ?", (position,))
-        return found[0] if found else None
-
-    def _leaves(self, where: str, params: tuple[Any, ...]) -> list[Leaf]:
         rows = self.db.fetch(
-            "SELECT l.leaf_index AS i, l.position AS position, l.at AS at, n.hash AS hash "  # noqa: S608 - `where` is a literal of this class
-            "FROM audit_leaves l JOIN audit_nodes n ON n.level = 0 AND n.idx = l.leaf_index "
-            f"WHERE {where}",
-            params,
+            "SELECT chunk, positions, hashes FROM audit_leaf_chunks WHERE first_position <= ? "
+            "ORDER BY first_position DESC LIMIT 1",
+            (position,),
         )
-        return [Leaf(int(r["i"]), int(r["position"]), r["at"], bytes(r["hash"])) for r in rows]
+        found = [leaf for r in rows for leaf in _chunk_leaves(r) if leaf.position == position]
+        return found[0] if found else None
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -143,17 +193,54 @@ class AuditStore:
         self,
         expected: int,
         position: int,
-        size: int,
-        leaves: list[tuple[int, int, str]],
+        first: int,
+        positions: Sequence[int],
+        hashes: Sequence[bytes],
         nodes: list[tuple[int, int, bytes]],
         checkpoint: StoredCheckpoint | None,
     ) -> None:
-        """New leaves, nodes and (maybe) a checkpoint, with the new position, in one transaction."""
+        """New leaves (log positions and leaf hashes of leaf indexes `first` onwards), nodes
+        and (maybe) a checkpoint, with the new position, in one transaction. The leaves extend
+        the last, partial chunk (its row is rewritten whole) and fill new ones."""
+        size = first + len(positions)
         with self.db.transaction(commit=True) as c:
             self.tracking.advance(c, AUDIT, expected, position, size)
+            rows: list[tuple[int, int, bytes, bytes]] = []
+            start = 0
+            if first % CHUNK and positions:
+                c.execute(
+                    self.db.sql(
+                        "SELECT first_position, positions, hashes FROM audit_leaf_chunks "
+                        "WHERE chunk = ?"
+                    ),
+                    (first // CHUNK,),
+                )
+                tail = c.fetchone()
+                start = min(len(positions), CHUNK - first % CHUNK)
+                rows.append(
+                    (
+                        first // CHUNK,
+                        int(tail["first_position"]),
+                        bytes(tail["positions"]) + pack_positions(positions[:start]),
+                        bytes(tail["hashes"]) + b"".join(hashes[:start]),
+                    )
+                )
+            for i in range(start, len(positions), CHUNK):
+                rows.append(
+                    (
+                        (first + i) // CHUNK,
+                        positions[i],
+                        pack_positions(positions[i : i + CHUNK]),
+                        b"".join(hashes[i : i + CHUNK]),
+                    )
+                )
             c.executemany(
-                self.db.sql("INSERT INTO audit_leaves (leaf_index, position, at) VALUES (?, ?, ?)"),
-                leaves,
+                self.db.sql(
+                    "INSERT INTO audit_leaf_chunks (chunk, first_position, positions, hashes) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (chunk) DO UPDATE SET "
+                    "positions=excluded.positions, hashes=excluded.hashes"
+                ),
+                rows,
             )
             c.executemany(
                 self.db.sql("INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes
@@ -178,9 +265,16 @@ class AuditStore:
     def reset(self) -> None:
         """Forget leaves and nodes (never checkpoints) and start again from the first event."""
         with self.db.transaction(commit=True) as c:
-            c.execute("DELETE FROM audit_leaves")
+            c.execute("DELETE FROM audit_leaf_chunks")
             c.execute("DELETE FROM audit_nodes")
             self.tracking.restart(c, AUDIT)
+
+
+def _chunk_leaves(row: Any) -> list[Leaf]:
+    first = int(row["chunk"]) * CHUNK
+    positions = unpack_positions(bytes(row["positions"]))
+    hashes = unpack_hashes(bytes(row["hashes"]))
+    return [Leaf(first + i, p, h) for i, (p, h) in enumerate(zip(positions, hashes, strict=True))]
 
 
 class AuditProjection:
@@ -207,23 +301,24 @@ class AuditProjection:
         latest = self.store.latest_checkpoint()
         self._signed_size = latest.size if latest else 0
         self._signed_at = time.monotonic()
-        self._leaves: list[tuple[int, int, str]] = []
-        self._nodes: list[tuple[int, int, bytes]] = []
+        self._positions: list[int] = []
+        self._hashes: list[bytes] = []
 
     def apply(self, event: LedgerEvent) -> None:
-        index = self.tree.size
-        self._nodes += self.tree.append(merkle.leaf_hash(event.canonical()))
-        self._leaves.append((index, event.position, sortable(event.timestamp)))
+        self._hashes.append(merkle.leaf_hash(event.canonical()))
+        self._positions.append(event.position)
         self._position = event.position
 
     def commit(self, expected: int) -> None:
+        first = self.tree.size
+        nodes = self.tree.extend(self._hashes, keep_from=CHUNK_LEVEL)
         checkpoint = None
         if time.monotonic() - self._signed_at >= CHECKPOINT_EVERY_SECONDS:
             checkpoint = self._due_checkpoint()
         self.store.commit(
-            expected, self._position, self.tree.size, self._leaves, self._nodes, checkpoint
+            expected, self._position, first, self._positions, self._hashes, nodes, checkpoint
         )
-        self._leaves, self._nodes = [], []
+        self._positions, self._hashes = [], []
         self._signed(checkpoint)
 
     def caught_up(self) -> None:

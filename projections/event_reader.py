@@ -27,16 +27,11 @@ class EventReader:
 
     def page(self, after: int, limit: int) -> list[LedgerEvent]:
         """Up to `limit` events after log position `after`, in log order."""
-        rows = self.db.fetch(self._page, (after, limit))
+        rows = self.db.fetch_tuples(self._page, (after, limit))
+        make = LedgerEvent.from_row
         return [
-            LedgerEvent.from_row(
-                r["id"],
-                _dashed(r["originator_id"]),
-                r["originator_version"],
-                r["topic"],
-                r["state"],
-            )
-            for r in rows
+            make(position, _dashed(originator_id), version, topic, state)
+            for position, originator_id, version, topic, state in rows
         ]
 
 

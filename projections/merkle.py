@@ -19,7 +19,7 @@ on anything malformed."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
 HASH_SIZE = 32
@@ -38,6 +38,32 @@ def leaf_hash(data: bytes) -> bytes:
 def node_hash(left: bytes, right: bytes) -> bytes:
     """SHA-256(0x01 || left || right)."""
     return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def subtree_nodes(start: int, leaves: Sequence[bytes]) -> dict[Key, bytes]:
+    """Every perfect node over `leaves` (leaf hashes of indexes `start`, `start + 1`, ...), leaves
+    included; `start` must be aligned to the largest power of two not above `len(leaves)`.
+    This is how a chunk of packed leaves gives back the nodes below the chunk level."""
+    width = len(leaves)
+    if width and start % (1 << (width.bit_length() - 1)):
+        raise ValueError(f"{width} leaves from {start} are not aligned to a subtree")
+    found: dict[Key, bytes] = {}
+    level, row, sha = 0, list(leaves), hashlib.sha256
+    while row:
+        first = start >> level
+        for i, digest in enumerate(row):
+            found[level, first + i] = digest
+        row = [sha(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, len(row) - 1, 2)]
+        level += 1
+    return found
+
+
+def _perfect_root(leaves: Sequence[bytes]) -> bytes:
+    """MTH of a power-of-two number of leaf hashes, level by level."""
+    row, sha = list(leaves), hashlib.sha256
+    while len(row) > 1:
+        row = [sha(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, len(row), 2)]
+    return row[0]
 
 
 class NodeReader(Protocol):
@@ -294,9 +320,71 @@ class CompactRange:
         self._size += 1
         return completed
 
+    def extend(
+        self, leaves: Sequence[bytes], *, keep_from: int = 0
+    ) -> list[tuple[int, int, bytes]]:
+        """`append` each leaf hash in turn, but return only the completed nodes at level
+        `keep_from` or above (a chunked store keeps the ones below packed, see ChunkedNodes).
+        Whole aligned runs of 2**keep_from leaves are hashed level by level, which is what
+        makes a bulk load cheap; the result is the same as appending one by one."""
+        if not all(_is_hash(leaf) for leaf in leaves):
+            raise ValueError(f"extend takes {HASH_SIZE}-byte leaf hashes (see leaf_hash)")
+        span, kept, i, n = 1 << keep_from, [], 0, len(leaves)
+        while i < n:
+            if self._size % span == 0 and n - i >= span:
+                kept += self._push(keep_from, _perfect_root(leaves[i : i + span]))
+                i += span
+            else:
+                kept += [node for node in self.append(leaves[i]) if node[0] >= keep_from]
+                i += 1
+        return kept
+
+    def _push(self, level: int, digest: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a perfect subtree of 2**level leaves at a size aligned to it."""
+        index = self._size >> level
+        completed, acc = [(level, index, digest)], digest
+        self._size += 1 << level
+        while index & 1:
+            acc = node_hash(self._peaks.pop(), acc)
+            level, index = level + 1, index >> 1
+            completed.append((level, index, acc))
+        self._peaks.append(acc)
+        return completed
+
     def root(self) -> bytes:
         """MTH of the leaves appended so far."""
         return _fold(self._peaks) if self._peaks else EMPTY_ROOT
+
+
+class ChunkedNodes:
+    """A `NodeReader` over a chunked store: leaf hashes packed 2**level to a chunk (chunk c holds
+    leaves c * 2**level onwards; the last one may be partial), and perfect nodes only at `level`
+    and above, as `CompactRange.extend(..., keep_from=level)` hands them out. A node below the
+    chunk level is recomputed from its chunk's leaves (fewer than 2**level hashes), so the store
+    writes one row per chunk instead of one per leaf and per node."""
+
+    def __init__(
+        self,
+        level: int,
+        upper: Callable[[Collection[Key]], Mapping[Key, bytes]],
+        chunks: Callable[[Collection[int]], Mapping[int, Sequence[bytes]]],
+    ) -> None:
+        self.level = level
+        self._upper = upper
+        self._chunks = chunks
+
+    def nodes(self, keys: Collection[Key]) -> Mapping[Key, bytes]:
+        level = self.level
+        high = [key for key in keys if key[0] >= level]
+        low = [key for key in keys if key[0] < level]
+        found = dict(self._upper(high)) if high else {}
+        if low:
+            wanted = {index >> (level - lv) for lv, index in low}
+            computed: dict[Key, bytes] = {}
+            for chunk, leaves in self._chunks(wanted).items():
+                computed.update(subtree_nodes(chunk << level, leaves))
+            found.update((key, computed[key]) for key in low if key in computed)
+        return found
 
 
 class MemoryNodes:

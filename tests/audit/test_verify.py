@@ -119,7 +119,10 @@ def test_an_altered_log_record_is_localised_to_a_checkpoint(served: Served) -> N
     """The log's own recorded leaf hash changed: the recorded hashes miss the signed root, and
     the verdict says which checkpoint and which range of leaves."""
     table = EventTable(served.settings)
-    table.run("UPDATE audit_nodes SET hash = ? WHERE level = 0 AND idx = 7", (bytes(32),))
+    [(hashes,)] = table.run("SELECT hashes FROM audit_leaf_chunks WHERE chunk = 0")
+    hashes = bytes(hashes)  # leaf 7's recorded hash is bytes 7 * 32 .. 8 * 32 of chunk 0
+    altered = hashes[: 7 * 32] + bytes(32) + hashes[8 * 32 :]
+    table.run("UPDATE audit_leaf_chunks SET hashes = ? WHERE chunk = 0", (altered,))
     code, out = verify(served.url)
     assert code == 1, out
     assert verdict_line(out).startswith(

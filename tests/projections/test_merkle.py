@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from projections.merkle import (
     EMPTY_ROOT,
+    ChunkedNodes,
     CompactRange,
     Key,
     MemoryNodes,
@@ -26,6 +27,7 @@ from projections.merkle import (
     leaf_hash,
     node_hash,
     root,
+    subtree_nodes,
     verify_consistency,
     verify_inclusion,
 )
@@ -372,6 +374,91 @@ def test_a_resumed_compact_range_continues_identically(
         assert by_keys.root() == original.root() == by_resume.root()
 
 
+# -- a chunked store: leaves packed per chunk, nodes kept only at and above the chunk level --------
+
+
+class ChunkedMemory:
+    """What AuditStore keeps, in memory: leaf hashes in chunks of 2**level, and the nodes that
+    `CompactRange.extend(keep_from=level)` hands out. Counts the rows it would write."""
+
+    def __init__(self, level: int, leaves: Sequence[bytes], batches: Sequence[int]) -> None:
+        span = 1 << level
+        self.chunks = {
+            c: list(leaves[c * span : (c + 1) * span]) for c in range(-(-len(leaves) // span))
+        }
+        self.upper: dict[Key, bytes] = {}
+        self.tree = CompactRange()
+        done = 0
+        for size in [*batches, len(leaves)]:  # commits of arbitrary sizes, as a follower makes
+            size = max(done, min(size, len(leaves)))
+            for lv, i, digest in self.tree.extend(leaves[done:size], keep_from=level):
+                assert lv >= level
+                self.upper[lv, i] = digest
+            done = size
+        self.reader = ChunkedNodes(
+            level,
+            lambda keys: {k: self.upper[k] for k in keys if k in self.upper},
+            lambda wanted: {c: self.chunks[c] for c in wanted if c in self.chunks},
+        )
+
+
+@given(st.integers(0, 5), st.lists(st.integers(0, MAX_TREE)), st.data())
+def test_a_chunked_store_answers_like_the_plain_one(
+    level: int, batches: list[int], draw: st.DataObject
+) -> None:
+    """Roots, inclusion and consistency proofs from packed leaves plus the nodes at or above the
+    chunk level equal those of the store with every perfect node, for any size and batching."""
+    size = draw.draw(tree_sizes)
+    chunked = ChunkedMemory(level, LEAVES[:size], sorted(batches))
+    assert chunked.tree.size == size
+    assert chunked.tree.root() == true_root(size)
+    assert all(lv >= level for lv, _ in chunked.upper)
+    n = draw.draw(st.integers(1, size))
+    assert root(n, chunked.reader) == true_root(n)
+    assert CompactRange.resume(n, chunked.reader).peaks == CompactRange.resume(n, STORE).peaks
+    index = draw.draw(st.integers(0, n - 1))
+    assert inclusion_proof(index, n, chunked.reader) == inclusion_proof(index, n, STORE)
+    first = draw.draw(st.integers(1, n))
+    assert consistency_proof(first, n, chunked.reader) == consistency_proof(first, n, STORE)
+
+
+@given(leaf_data, st.integers(0, 4), st.data())
+def test_extend_equals_appending_one_by_one(
+    data: list[bytes], level: int, draw: st.DataObject
+) -> None:
+    """extend(keep_from=L) from any start leaves the same range as append, and hands out
+    exactly append's completed nodes at level L and above."""
+    leaves = [leaf_hash(d) for d in data]
+    split = draw.draw(st.integers(0, len(leaves)))
+    one, bulk = CompactRange(), CompactRange()
+    for leaf in leaves[:split]:
+        one.append(leaf)
+        bulk.append(leaf)
+    expected = [node for leaf in leaves[split:] for node in one.append(leaf) if node[0] >= level]
+    got = bulk.extend(leaves[split:], keep_from=level)
+    assert sorted(got) == sorted(expected)
+    assert bulk.size == one.size and bulk.peaks == one.peaks
+
+
+@given(st.integers(0, 6), st.integers(0, 40), st.data())
+def test_subtree_nodes_are_the_perfect_nodes_of_a_chunk(
+    level: int, chunk: int, draw: st.DataObject
+) -> None:
+    """The nodes recomputed from one chunk's leaves are the store's perfect nodes over them."""
+    span = 1 << level
+    if chunk * span >= MAX_TREE:
+        return
+    width = draw.draw(st.integers(1, min(span, MAX_TREE - chunk * span)))
+    start = chunk * span
+    found = subtree_nodes(start, LEAVES[start : start + width])
+    expected = {
+        (lv, i): mth(LEAVES[i << lv : (i + 1) << lv])
+        for lv in range(width.bit_length())
+        for i in range(start >> lv, (start + width) >> lv)
+    }
+    assert found == expected
+
+
 # -- misuse ---------------------------------------------------------------------------------------
 
 
@@ -401,3 +488,7 @@ def test_compact_range_refuses_wrong_peaks_and_raw_leaves() -> None:
         CompactRange(3, [EMPTY_ROOT])
     with pytest.raises(ValueError, match="leaf hash"):
         CompactRange().append(b"canonical event bytes")
+    with pytest.raises(ValueError, match="leaf hashes"):
+        CompactRange().extend([EMPTY_ROOT, b"canonical event bytes"], keep_from=1)
+    with pytest.raises(ValueError, match="aligned"):
+        subtree_nodes(2, LEAVES[:4])
