@@ -5,18 +5,22 @@ concerns (events name their tool, so no lookup tables grow with the log)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from projections.community import Tally, fold_tally
 from projections.panel import Seats, fold_seats, panel_counts, panel_figures, seats_from_figures
+from projections.percent import share
 from projections.records import LedgerEvent
 
 LISTING_FIELDS = ("name", "category", "tagline", "description", "pricing")
 
 
-@dataclass(frozen=True, slots=True)
-class ToolState:
+class ToolState(NamedTuple):
+    """Immutable (a named tuple rather than a frozen dataclass: a replay makes one per event on
+    the tool, and a frozen dataclass costs several times as much to construct)."""
+
     slug: str
     listing: dict[str, str]
     status: str
@@ -24,8 +28,8 @@ class ToolState:
     updated_at: str
     position: int
     """Log position of the last event that changed this tool."""
-    seats: Seats = field(default_factory=dict)
-    tally: Tally = field(default_factory=Tally)
+    seats: Seats
+    tally: Tally
 
     def document(self) -> dict[str, Any]:
         """The published view of this tool, as the API serves it and the view table stores it."""
@@ -64,13 +68,19 @@ def fold_tool(state: ToolState | None, event: LedgerEvent) -> ToolState | None:
             listed_at=event.timestamp,
             updated_at=event.timestamp,
             position=event.position,
+            seats={},
+            tally=Tally(),
         )
     if state is None:
         return None
+    if kind.startswith("Ballot."):  # most of a large log: one tuple, no keyword arguments
+        slug, listing, status, listed_at, _, _, seats, tally = state
+        tally = fold_tally(tally, event)
+        return ToolState(
+            slug, listing, status, listed_at, event.timestamp, event.position, seats, tally
+        )
     moved: dict[str, Any] = {"updated_at": event.timestamp, "position": event.position}
-    if kind.startswith("Ballot."):
-        moved["tally"] = fold_tally(state.tally, event)
-    elif kind.startswith("Panel."):
+    if kind.startswith("Panel."):
         moved["seats"] = fold_seats(state.seats, event)
     elif kind == "Tool.ListingAmended":
         moved["listing"] = {**state.listing, **data["changes"]}
@@ -78,7 +88,7 @@ def fold_tool(state: ToolState | None, event: LedgerEvent) -> ToolState | None:
         moved["status"] = "delisted"
     else:
         return state
-    return replace(state, **moved)
+    return state._replace(**moved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,37 +156,79 @@ def history_entry(event: LedgerEvent, leaf_index: int) -> dict[str, Any]:
     }
 
 
-def timeline_point(tool: ToolState, event: LedgerEvent, leaf_index: int) -> dict[str, Any]:
+POINT_DETAILS = ("seat", "choice", "decision")
+
+Point = tuple[Any, ...]
+"""A timeline point, packed as stored (a JSON array): (leaf_index, position, at, kind, actor,
+panel ship, panel total, community ship, community skip, details or None). `point_document`
+expands it into the published point."""
+
+
+def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequence[int]) -> Point:
     """The tool's scores just after `event`, and what the event was: one step of its timeline.
-    `seat` and `choice` let an auditor tell which events the current figures rest on."""
+    `panel` is (ship, total) of the tool's current verdicts (`panel_counts`); `seat` and
+    `choice` let an auditor tell which events the current figures rest on."""
     data = event.data
-    point = {
-        "tool": tool.slug,
+    details = {k: data[k] for k in POINT_DETAILS if k in data} or None
+    ship, skip = tool.tally
+    return (
+        leaf_index,
+        event.position,
+        event.timestamp,
+        event.kind,
+        data["actor"],
+        panel[0],
+        panel[1],
+        ship,
+        skip,
+        details,
+    )
+
+
+def point_document(slug: str, point: Sequence[Any]) -> dict[str, Any]:
+    """The published timeline point of a packed one."""
+    leaf_index, position, at, kind, actor, panel_ship, panel_total, ship, skip, details = point
+    total = ship + skip
+    doc = {
+        "tool": slug,
         "leaf_index": leaf_index,
         "size": leaf_index + 1,
-        "position": event.position,
-        "at": event.timestamp,
-        "kind": event.kind,
-        "actor": data["actor"],
-        "panel": panel_counts(tool.seats),
-        "community": tool.tally.figures(),
+        "position": position,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "panel": {
+            "ship": panel_ship,
+            "skip": panel_total - panel_ship,
+            "total": panel_total,
+            "ship_pct": share(panel_ship, panel_total),
+        },
+        "community": {"ship": ship, "skip": skip, "total": total, "ship_pct": share(ship, total)},
     }
-    for detail in ("seat", "choice", "decision"):
-        if detail in data:
-            point[detail] = data[detail]
-    return point
+    if details:
+        doc.update(details)
+    return doc
+
+
+def timeline_point(tool: ToolState, event: LedgerEvent, leaf_index: int) -> dict[str, Any]:
+    """The published timeline point for `event` (pack_point, expanded)."""
+    counts = panel_counts(tool.seats)
+    return point_document(
+        tool.slug, pack_point(tool, event, leaf_index, (counts["ship"], counts["total"]))
+    )
 
 
 @dataclass
 class Batch:
     """What changed since the last drain: written to the views together with the new position.
-    `versions` are whole documents after editorial (non-ballot) events; `timeline` has one small
-    point per event on a tool. Together they answer "as of log size N" with two index look-ups."""
+    `versions` are whole documents after editorial (non-ballot) events; `timeline` has one packed
+    point per event on a tool, by tool. Together they answer "as of log size N" with two index
+    look-ups."""
 
     tools: list[ToolState]
     comparisons: list[ComparisonState]
     history: list[dict[str, Any]]
-    timeline: list[dict[str, Any]] = field(default_factory=list)
+    timeline: dict[str, list[Point]] = field(default_factory=dict)
     versions: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -192,12 +244,15 @@ class Catalog:
     changed_tools: set[str] = field(default_factory=set)
     changed_comparisons: set[str] = field(default_factory=set)
     new_history: list[dict[str, Any]] = field(default_factory=list)
-    new_timeline: list[dict[str, Any]] = field(default_factory=list)
+    new_timeline: dict[str, list[Point]] = field(default_factory=dict)
     new_versions: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    panels: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """(ship, total) of each tool's panel: only panel events change it, so ballots reuse it."""
 
     def apply(self, event: LedgerEvent) -> None:
         leaf_index = self.size
-        if event.kind.startswith("Comparison."):
+        kind = event.kind
+        if kind.startswith("Comparison."):
             key = event.originator_id
             new = fold_comparison(self.comparisons.get(key), event)
             if new is not None:
@@ -210,10 +265,20 @@ class Catalog:
                 if tool is not None:
                     self.tools[slug] = tool
                     self.changed_tools.add(slug)
-                    self.new_timeline.append(timeline_point(tool, event, leaf_index))
-                    if not event.kind.startswith("Ballot."):
+                    ballot = kind.startswith("Ballot.")
+                    panel = self.panels.get(slug) if ballot else None
+                    if panel is None:
+                        counts = panel_counts(tool.seats)
+                        panel = self.panels[slug] = (counts["ship"], counts["total"])
+                    point = pack_point(tool, event, leaf_index, panel)
+                    points = self.new_timeline.get(slug)
+                    if points is None:
+                        self.new_timeline[slug] = [point]
+                    else:
+                        points.append(point)
+                    if not ballot:
                         self.new_versions.append((slug, leaf_index + 1, tool.document()))
-                    if event.kind in HISTORY_KINDS:
+                    if kind in HISTORY_KINDS:
                         self.new_history.append(history_entry(event, leaf_index))
         self.position = event.position
         self.size = leaf_index + 1
@@ -230,7 +295,7 @@ class Catalog:
         self.changed_tools.clear()
         self.changed_comparisons.clear()
         self.new_history = []
-        self.new_timeline = []
+        self.new_timeline = {}
         self.new_versions = []
         return batch
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from projections.percent import share
 from projections.records import LedgerEvent
 
 
-@dataclass(frozen=True, slots=True)
-class Tally:
+class Tally(NamedTuple):
+    """Immutable (a named tuple: a replay makes one per ballot event, cheaply)."""
+
     ship: int = 0
     skip: int = 0
 

@@ -12,7 +12,14 @@ from typing import Any, NamedTuple
 import orjson
 from eventsourcing.persistence import ApplicationRecorder
 
-from projections.catalog import Catalog, ComparisonState, ToolState, document_as_of
+from projections.catalog import (
+    Catalog,
+    ComparisonState,
+    Point,
+    ToolState,
+    document_as_of,
+    point_document,
+)
 from projections.database import Database
 from projections.records import LedgerEvent
 from projections.tracking import Tracking
@@ -22,9 +29,16 @@ CATALOG_TABLES = (
     "view_tools",
     "view_comparisons",
     "view_verdict_history",
-    "view_tool_timeline",
+    "view_tool_points",
     "view_tool_versions",
 )
+POINTS_PER_ROW = 64
+"""Timeline points packed in one `view_tool_points` row (a JSON array of packed points): a
+replay writes one row per POINTS_PER_ROW events on a tool instead of one per event, and a live
+commit rewrites only the tool's last, partial row."""
+LEGACY_TABLES = ("view_tool_timeline",)
+"""Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
+rebuilt from the events."""
 
 
 class ViewStore:
@@ -43,10 +57,11 @@ class ViewStore:
             f"tool TEXT NOT NULL, seat TEXT NOT NULL, doc {blob} NOT NULL)",
             "CREATE INDEX IF NOT EXISTS view_verdict_history_seat "
             "ON view_verdict_history (tool, seat, position)",
-            f"CREATE TABLE IF NOT EXISTS view_tool_timeline (tool TEXT NOT NULL, "
-            f"size BIGINT NOT NULL, at TEXT NOT NULL, doc {blob} NOT NULL, "
-            "PRIMARY KEY (tool, size))",
-            "CREATE INDEX IF NOT EXISTS view_tool_timeline_at ON view_tool_timeline (tool, at)",
+            f"CREATE TABLE IF NOT EXISTS view_tool_points (tool TEXT NOT NULL, "
+            f"first_size BIGINT NOT NULL, last_size BIGINT NOT NULL, count INTEGER NOT NULL, "
+            f"min_at TEXT NOT NULL, max_at TEXT NOT NULL, points {blob} NOT NULL, "
+            "PRIMARY KEY (tool, first_size))",
+            "CREATE INDEX IF NOT EXISTS view_tool_points_at ON view_tool_points (tool, max_at)",
             f"CREATE TABLE IF NOT EXISTS view_tool_versions (tool TEXT NOT NULL, "
             f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
         ]
@@ -55,9 +70,14 @@ class ViewStore:
 
     def create_tables(self) -> None:
         self.tracking.create_table()
+        legacy = [table for table in LEGACY_TABLES if self.db.has_table(table)]
         with self.db.transaction(commit=True) as c:
             for statement in self._ddl:
                 c.execute(statement)
+            if legacy:
+                for table in legacy:
+                    c.execute(f"DROP TABLE {table}")
+                self._empty(c, CATALOG)
 
     # -- positions --------------------------------------------------------------------------
 
@@ -120,16 +140,8 @@ class ViewStore:
                 insert_history,
                 [(h["position"], h["tool"], h["seat"], orjson.dumps(h)) for h in batch.history],
             )
-            insert_point = self.db.sql(
-                "INSERT INTO view_tool_timeline (tool, size, at, doc) VALUES (?, ?, ?, ?)"
-            )
-            c.executemany(
-                insert_point,
-                [
-                    (p["tool"], p["size"], sortable(p["at"]), orjson.dumps(p))
-                    for p in batch.timeline
-                ],
-            )
+            for slug, points in batch.timeline.items():
+                self._append_points(c, slug, points)
             insert_version = self.db.sql(
                 "INSERT INTO view_tool_versions (tool, size, doc) VALUES (?, ?, ?)"
             )
@@ -138,12 +150,67 @@ class ViewStore:
             )
         return tools
 
+    def _append_points(self, c: Any, slug: str, points: list[Point]) -> None:
+        """Append a tool's new timeline points: top up its last row, then fill new ones.
+        Rows hold JSON arrays, so topping up splices bytes instead of decoding the row."""
+        c.execute(
+            self.db.sql(
+                "SELECT first_size, count, min_at, max_at, points FROM view_tool_points "
+                "WHERE tool = ? ORDER BY first_size DESC LIMIT 1"
+            ),
+            (slug,),
+        )
+        tail = c.fetchone()
+        rows: list[tuple[Any, ...]] = []
+        start = 0
+        if tail is not None and tail["count"] < POINTS_PER_ROW:
+            start = POINTS_PER_ROW - int(tail["count"])
+            added, ats = points[:start], [sortable(p[2]) for p in points[:start]]
+            rows.append(
+                (
+                    slug,
+                    int(tail["first_size"]),
+                    added[-1][0] + 1,
+                    int(tail["count"]) + len(added),
+                    min(tail["min_at"], *ats),
+                    max(tail["max_at"], *ats),
+                    bytes(tail["points"])[:-1] + b"," + orjson.dumps(added)[1:],
+                )
+            )
+        for i in range(start, len(points), POINTS_PER_ROW):
+            added = points[i : i + POINTS_PER_ROW]
+            ats = [sortable(p[2]) for p in added]
+            rows.append(
+                (
+                    slug,
+                    added[0][0] + 1,
+                    added[-1][0] + 1,
+                    len(added),
+                    min(ats),
+                    max(ats),
+                    orjson.dumps(added),
+                )
+            )
+        c.executemany(
+            self.db.sql(
+                "INSERT INTO view_tool_points "
+                "(tool, first_size, last_size, count, min_at, max_at, points) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tool, first_size) DO UPDATE SET "
+                "last_size=excluded.last_size, count=excluded.count, min_at=excluded.min_at, "
+                "max_at=excluded.max_at, points=excluded.points"
+            ),
+            rows,
+        )
+
     def reset_catalog(self, name: str) -> None:
         """Empty every catalog table and put the projection back at the start of the log."""
         with self.db.transaction(commit=True) as c:
-            for table in CATALOG_TABLES:
-                c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-            self.tracking.restart(c, name)
+            self._empty(c, name)
+
+    def _empty(self, c: Any, name: str) -> None:
+        for table in CATALOG_TABLES:
+            c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+        self.tracking.restart(c, name)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -173,11 +240,17 @@ class ViewStore:
         self, name: str, slug: str, after: int = 0, limit: int = 100_000
     ) -> Documents:
         """The tool's timeline points with size > `after`, oldest first, at most `limit`."""
-        return self._documents_at(
+        rows = int(limit) // POINTS_PER_ROW + 2
+        found = self._documents_at(
             name,
-            f"view_tool_timeline t ON t.tool = ? AND t.size > ? ORDER BY t.size LIMIT {int(limit)}",
+            "view_tool_points t ON t.tool = ? AND t.last_size > ? "
+            f"ORDER BY t.first_size LIMIT {rows}",
             (slug, after),
+            "points",
         )
+        points = [p for packed in found.docs for p in orjson.loads(packed) if p[0] >= after]
+        docs = [orjson.dumps(point_document(slug, p)) for p in points[: max(0, limit)]]
+        return Documents(found.position, found.size, docs)
 
     def tool_points(self, name: str, slug: str, size: int) -> Iterator[dict[str, Any]]:
         """The tool's timeline points up to log size `size`, oldest first, read page by page."""
@@ -191,36 +264,67 @@ class ViewStore:
 
     def tool_as_of(self, slug: str, size: int) -> dict[str, Any] | None:
         """The tool's document as it stood after the first `size` events (None: not yet listed).
-        Two index look-ups, however long the log: its last editorial version and its last
-        timeline point at that size."""
-        return self._tool_at(slug, "size <= ? ORDER BY size DESC", size)
-
-    def tool_at_time(self, slug: str, at: str) -> dict[str, Any] | None:
-        """The tool's document after the last event on it recorded at or before `at`."""
-        return self._tool_at(slug, "at <= ? ORDER BY at DESC, size DESC", sortable(at))
-
-    def _tool_at(self, slug: str, where: str, bound: object) -> dict[str, Any] | None:
+        Two index look-ups, however long the log: its last editorial version and the row of
+        timeline points holding its last point at that size."""
         with self.db.transaction(commit=False) as c:
-            point_at = f"SELECT doc FROM view_tool_timeline WHERE tool = ? AND {where} LIMIT 1"  # noqa: S608 - `where` is a literal of this class
-            c.execute(self.db.sql(point_at), (slug, bound))
+            c.execute(
+                self.db.sql(
+                    "SELECT points FROM view_tool_points WHERE tool = ? AND first_size <= ? "
+                    "ORDER BY first_size DESC LIMIT 1"
+                ),
+                (slug, size),
+            )
             row = c.fetchone()
             if row is None:
                 return None
-            point = orjson.loads(row["doc"])
+            packed = [p for p in orjson.loads(row["points"]) if p[0] < size]
+            return self._document_at(c, slug, packed[-1])
+
+    def tool_at_time(self, slug: str, at: str) -> dict[str, Any] | None:
+        """The tool's document after the last event on it recorded at or before `at` (the
+        latest time, then the largest size). Candidates: the row with the latest `max_at` at or
+        before `at`, and the rows whose span of times holds `at` (timestamps follow log order
+        closely, so these are few)."""
+        bound = sortable(at)
+        with self.db.transaction(commit=False) as c:
             c.execute(
                 self.db.sql(
-                    "SELECT doc FROM view_tool_versions WHERE tool = ? AND size <= ? "
-                    "ORDER BY size DESC LIMIT 1"
+                    "SELECT points FROM view_tool_points WHERE tool = ? AND max_at > ? "
+                    "AND min_at <= ? UNION ALL SELECT points FROM (SELECT points "
+                    "FROM view_tool_points WHERE tool = ? AND max_at <= ? "
+                    "ORDER BY max_at DESC, first_size DESC LIMIT 1) AS latest"
                 ),
-                (slug, point["size"]),
+                (slug, bound, bound, slug, bound),
             )
-            version = orjson.loads(c.fetchone()["doc"])
+            candidates = [
+                (moment, p[0], p)
+                for row in c.fetchall()
+                for p in orjson.loads(row["points"])
+                if (moment := sortable(p[2])) <= bound
+            ]
+            if not candidates:
+                return None
+            return self._document_at(c, slug, max(candidates)[2])
+
+    def _document_at(self, c: Any, slug: str, packed: Point) -> dict[str, Any]:
+        point = point_document(slug, packed)
+        c.execute(
+            self.db.sql(
+                "SELECT doc FROM view_tool_versions WHERE tool = ? AND size <= ? "
+                "ORDER BY size DESC LIMIT 1"
+            ),
+            (slug, point["size"]),
+        )
+        version = orjson.loads(c.fetchone()["doc"])
         return document_as_of(version, point)
 
-    def _documents_at(self, name: str, join: str, params: Sequence[Any]) -> Documents:
-        """`join` is one of this class's literal clauses; values always travel as parameters."""
+    def _documents_at(
+        self, name: str, join: str, params: Sequence[Any], column: str = "doc"
+    ) -> Documents:
+        """`join` is one of this class's literal clauses, `column` a literal column name of its
+        table `t`; values always travel as parameters."""
         statement = (
-            "SELECT k.position AS at, k.size AS size, t.doc AS doc "
+            f"SELECT k.position AS at, k.size AS size, t.{column} AS doc "  # noqa: S608 - literals
             "FROM (SELECT CAST(? AS TEXT) AS name) AS q "
             "LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN " + join
         )
@@ -248,17 +352,24 @@ class ViewStore:
     def tool_page(self, name: str, slug: str, points: int) -> dict[str, Documents]:
         """One tool, every version of its verdicts, and its latest `points` timeline points;
         history and points newest first."""
-        return self._kinds_at(
+        found = self._kinds_at(
             name,
             ("tool", "history", "point"),
             "SELECT 'tool' AS kind, '' AS sort, 0 AS n, slug AS tie, doc "
             "FROM view_tools WHERE slug = ? "
             "UNION ALL SELECT 'history', '', position, seat, doc "
             "FROM view_verdict_history WHERE tool = ? "
-            "UNION ALL SELECT * FROM (SELECT 'point' AS kind, '' AS sort, size AS n, tool AS tie, "
-            "doc FROM view_tool_timeline WHERE tool = ? ORDER BY size DESC LIMIT ?) AS p",
-            (slug, slug, slug, points),
+            "UNION ALL SELECT * FROM (SELECT 'point' AS kind, '' AS sort, first_size AS n, "
+            "tool AS tie, points AS doc FROM view_tool_points WHERE tool = ? "
+            "ORDER BY first_size DESC LIMIT ?) AS p",
+            (slug, slug, slug, max(0, points) // POINTS_PER_ROW + 2),
         )
+        rows = found["point"]
+        packed = [p for row in reversed(rows.docs) for p in orjson.loads(row)]
+        latest = packed[::-1][: max(0, points)]
+        docs = [orjson.dumps(point_document(slug, p)) for p in latest]
+        found["point"] = Documents(rows.position, rows.size, docs)
+        return found
 
     def feed_page(self, name: str, changes: int) -> dict[str, Documents]:
         """Every tool and comparison, and the latest `changes` verdict changes of all tools

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import random
+
 import orjson
 import pytest
 
 from api.bootstrap import open_runtime
 from domain.application import Ledger
 from domain.settings import Settings
+from projections.catalog import Catalog, point_document
 from projections.follower import Follower
-from projections.rebuild import rebuild
+from projections.rebuild import read_events, rebuild
 from projections.tracking import StaleProjection
-from projections.views import CATALOG, CatalogProjection, ViewStore
-from tests.builders import list_tools
+from projections.views import CATALOG, POINTS_PER_ROW, CatalogProjection, ViewStore
+from tests.builders import EDITOR, list_tools
 
 
 def tool_doc(views: ViewStore, slug: str) -> dict:
@@ -78,5 +81,81 @@ def test_compare_reads_both_tools_at_one_position(settings: Settings) -> None:
         assert (at, size) == (2, 2)
         assert sorted(orjson.loads(d)["slug"] for d in docs) == ["alpha", "beta"]
         assert runtime.views.tool_documents(CATALOG, ["ghost"]) == (2, 2, [])
+    finally:
+        runtime.close()
+
+
+def test_packed_timeline_answers_like_a_fold_across_rows(settings: Settings) -> None:
+    """More points per tool than one row holds, committed in pages of random sizes: the
+    timeline, every `as_of`, `at` at every point's time, and the page's latest points equal a
+    fold of the events; a rebuild writes the very same rows."""
+    runtime = open_runtime(settings)
+    try:
+        ledger, views = runtime.ledger, runtime.views
+        list_tools(ledger, "alpha", "beta")
+        rng = random.Random(64)
+        for i in range(3 * POINTS_PER_ROW + 9):
+            slug = "alpha" if i % 4 else "beta"
+            ledger.cast_vote(slug, f"voter:{i}", rng.choice(("ship", "skip")))
+            if i == POINTS_PER_ROW:
+                ledger.publish_verdict("alpha", "builder", "B", "ship", "fine", EDITOR)
+            if rng.random() < 0.1:
+                Follower(ledger.recorder, CatalogProjection(views), page_size=5).catch_up()
+        Follower(ledger.recorder, CatalogProjection(views), page_size=rng.randint(1, 70)).catch_up()
+        events = list(read_events(ledger.recorder))
+        replay, states, expected = Catalog(), [], {"alpha": [], "beta": []}
+        for event in events:
+            states.append({s: t.document() for s, t in replay.tools.items()})
+            replay.apply(event)
+            for slug, packed in replay.drain().timeline.items():
+                expected[slug] += [point_document(slug, p) for p in packed]
+        states.append({s: t.document() for s, t in replay.tools.items()})
+        assert len(expected["alpha"]) > 2 * POINTS_PER_ROW
+        for slug, points in expected.items():
+            assert [orjson.loads(d) for d in views.tool_timeline(CATALOG, slug).docs] == points
+            page = views.tool_timeline(CATALOG, slug, POINTS_PER_ROW - 3, 70).docs
+            assert [orjson.loads(d) for d in page] == [
+                p for p in points if p["size"] > POINTS_PER_ROW - 3
+            ][:70]
+            latest = views.tool_page(CATALOG, slug, 70)["point"].docs
+            assert [orjson.loads(d) for d in latest] == points[::-1][:70]
+            assert list(views.tool_points(CATALOG, slug, 100)) == [
+                p for p in points if p["size"] <= 100
+            ]
+            for n, state in enumerate(states):
+                assert views.tool_as_of(slug, n) == state.get(slug), n
+            for point in points:
+                assert views.tool_at_time(slug, point["at"]) == states[point["size"]][slug]
+        rows = views.db.fetch("SELECT * FROM view_tool_points ORDER BY tool, first_size")
+        live = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
+        rebuild(ledger.recorder, CatalogProjection(views), page_size=POINTS_PER_ROW + 1)
+        rows = views.db.fetch("SELECT * FROM view_tool_points ORDER BY tool, first_size")
+        assert [
+            tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows
+        ] == live
+    finally:
+        runtime.close()
+
+
+def test_a_catalog_in_the_old_layout_is_rebuilt_at_start(settings: Settings) -> None:
+    """A database with the one-row-per-point timeline: it is dropped at start and the catalog
+    is followed again from the first event."""
+    runtime = open_runtime(settings)
+    try:
+        list_tools(runtime.ledger, "alpha")
+        runtime.ledger.cast_vote("alpha", "voter:a", "ship")
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        live = tool_doc(runtime.views, "alpha")
+        runtime.views.db.execute("CREATE TABLE view_tool_timeline (tool TEXT)")
+    finally:
+        runtime.close()
+    runtime = open_runtime(settings)
+    try:
+        assert not runtime.views.db.has_table("view_tool_timeline")
+        assert runtime.views.position(CATALOG) == 0
+        assert runtime.views.tool_documents(CATALOG).docs == []
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        assert tool_doc(runtime.views, "alpha") == live
+        assert runtime.views.tool_as_of("alpha", 2) == live
     finally:
         runtime.close()

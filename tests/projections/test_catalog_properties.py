@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from domain.application import Ledger
 from domain.errors import LedgerError
 from domain.settings import Settings
-from projections.catalog import Catalog, ToolState, fold_catalog
+from projections.catalog import Catalog, ToolState, fold_catalog, point_document
 from projections.follower import Follower
+from projections.panel import panel_counts
 from projections.rebuild import read_events, rebuild
 from projections.views import CATALOG, CatalogProjection, ViewStore
 from tests.builders import EDITOR, listing
@@ -250,8 +251,13 @@ def test_time_travel_equals_replay_of_the_first_n_events(history: list[tuple[Any
                 assert views.tool_as_of(slug, n) == (state.document() if state else None), n
             if n < len(events):
                 replay.apply(events[n])
-                for point in replay.drain().timeline:
-                    expected_points.setdefault(point["tool"], []).append(point)
+                for slug, packed in replay.drain().timeline.items():
+                    [point] = [point_document(slug, p) for p in packed]
+                    tool = replay.tools[slug]
+                    assert point["panel"] == panel_counts(tool.seats)
+                    assert point["community"] == tool.tally.figures()
+                    assert (point["size"], point["position"]) == (n + 1, events[n].position)
+                    expected_points.setdefault(slug, []).append(point)
         for slug in SLUGS:
             timeline = [orjson.loads(d) for d in views.tool_timeline(CATALOG, slug).docs]
             assert timeline == expected_points.get(slug, [])
