@@ -18,12 +18,12 @@ from tqdm import tqdm
 from api.bootstrap import PROJECTIONS, open_runtime
 from api.logs import configure_logging, log_config
 from api.metrics import MULTIPROC_ENV
+from api.rebuilding import default_jobs, rebuild_views
 from api.workers import run_projection
 from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.export import EXPORT_FORMAT, export_lines
 from projections.follower import Follower
-from projections.rebuild import rebuild_together
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -90,15 +90,14 @@ def _progress(total: int, unit: str) -> Any:
     return tqdm(total=total, unit=unit, unit_scale=True, disable=None, file=sys.stderr)
 
 
-def _rebuild(_: argparse.Namespace, settings: Settings) -> int:
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     runtime = open_runtime(settings)
     try:
         total = runtime.ledger.recorder.max_notification_id() or 0
-        projections = runtime.projections()
         with _progress(total, "event") as bar:
-            position = rebuild_together(runtime.ledger.recorder, projections, progress=bar.update)
-        for projection in projections:
-            print(f"rebuilt {projection.name} at log position {position}")
+            rebuilt = rebuild_views(runtime, jobs=args.jobs, progress=bar.update)
+        for done in rebuilt:
+            print(f"rebuilt {done.name} at log position {done.position}")
         bad = runtime.audit.mismatched_checkpoints()
     finally:
         runtime.close()
@@ -194,7 +193,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     project.add_argument("name", choices=PROJECTIONS)
     project.set_defaults(run=_project)
     commands.add_parser("seed", help="load the demo data (idempotent)").set_defaults(run=_seed)
-    commands.add_parser("rebuild", help="rebuild every view from zero").set_defaults(run=_rebuild)
+    rebuild = commands.add_parser("rebuild", help="rebuild every view from zero")
+    rebuild.add_argument(
+        "--jobs",
+        type=_positive,
+        default=default_jobs(),
+        help="processes, one projection each (1: one process reads the log once for all)",
+    )
+    rebuild.set_defaults(run=_rebuild)
     commands.add_parser("migrate", help="create the schema once").set_defaults(run=_migrate)
     export = commands.add_parser("export", help="write the events and latest checkpoint (NDJSON)")
     export.add_argument("file")

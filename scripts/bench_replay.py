@@ -3,13 +3,14 @@
 rebuild of every projection against the rate at which the same events can merely be read.
 
     python scripts/bench_replay.py build   DB EVENTS   # cached: a finished DB is kept as is
-    python scripts/bench_replay.py rebuild DB          # prints JSON: seconds per projection, RSS
+    python scripts/bench_replay.py rebuild DB [JOBS]   # prints JSON: seconds per projection, RSS
     python scripts/bench_replay.py read    DB          # prints JSON: raw and library read rates
 
-Each measurement runs in a fresh process, so its peak RSS (`ru_maxrss` of the process itself)
-is the rebuild's alone, not the bench's or a server's. `rebuild` does what `verdict rebuild`
-does (api/cli.py `_rebuild`: reset and re-fold each of `runtime.projections()`, then check the
-stored checkpoints), timing each projection. `read` gives the two ceilings: the sqlite3 module
+Each measurement runs in a fresh process, so its peak RSS (`ru_maxrss` of the process itself,
+or of its largest child) is the rebuild's alone, not the bench's or a server's. `rebuild` does
+what `verdict rebuild --jobs JOBS` does (api/rebuilding.py: every projection reset and re-folded,
+one process each unless JOBS is 1, then the stored checkpoints checked), timing the whole and
+each projection. `read` gives the two ceilings: the sqlite3 module
 reading every row of the events table with orjson.loads of each state (the raw rate the issue
 names), and eventsourcing's `select_notifications` pages turned into `LedgerEvent`s (what the
 follower reads before any fold), so the gap between them and the rebuild can be split into
@@ -30,13 +31,13 @@ from typing import Any
 import orjson
 
 from api.bootstrap import open_runtime
+from api.rebuilding import default_jobs, rebuild_views
 from domain.application import Ledger
 from domain.ballot import Ballot
 from domain.demo_data import TOOLS
 from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.rebuild import read_events
-from projections.rebuild import rebuild as rebuild_projection
 
 BUILD_FORMAT = 1
 """Bump when the generated ledger changes, so cached files are rebuilt."""
@@ -101,28 +102,30 @@ def _checkpoint_wal(db: Path) -> None:
         conn.execute("PRAGMA journal_mode=DELETE")
 
 
-def rebuild(db: Path) -> dict[str, Any]:
-    """`verdict rebuild`, timed per projection; peak RSS of this process at the end."""
+def rebuild(db: Path, jobs: int) -> dict[str, Any]:
+    """`verdict rebuild --jobs JOBS`, timed: wall-clock in total, each projection's own time;
+    peak RSS of this process and of the largest child (with jobs > 1 each projection is
+    rebuilt in a child process)."""
     rss_start = _peak_rss_kib()
     runtime = open_runtime(_settings(db))
     try:
         events = runtime.ledger.recorder.max_notification_id() or 0
-        seconds: dict[str, float] = {}
         started = time.perf_counter()
-        for projection in runtime.projections():
-            began = time.perf_counter()
-            rebuild_projection(runtime.ledger.recorder, projection)
-            seconds[projection.name] = time.perf_counter() - began
+        rebuilt = rebuild_views(runtime, jobs=jobs)
         mismatched = runtime.audit.mismatched_checkpoints()
         total = time.perf_counter() - started
     finally:
         runtime.close()
+    children = int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     return {
         "events": events,
-        "seconds": seconds,
+        "jobs": jobs,
+        "seconds": {r.name: r.seconds for r in rebuilt},
         "total_seconds": total,
         "mismatched_checkpoints": len(mismatched),
-        "peak_rss_kib": _peak_rss_kib(),
+        "peak_rss_kib": max(_peak_rss_kib(), children),
+        "parent_rss_kib": _peak_rss_kib(),
+        "child_rss_kib": children,
         "rss_before_kib": rss_start,
     }
 
@@ -166,7 +169,7 @@ def main(argv: list[str]) -> int:
     if command == "build":
         result = build(Path(db), int(rest[0]))
     elif command == "rebuild":
-        result = rebuild(Path(db))
+        result = rebuild(Path(db), int(rest[0]) if rest else default_jobs())
     elif command == "read":
         result = read(Path(db))
     else:
