@@ -58,6 +58,10 @@ class ToolState(NamedTuple):
         )
 
 
+_new = tuple.__new__
+"""A named tuple without its Python-level __new__ (fold_tool makes one per ballot event)."""
+
+
 def fold_tool(state: ToolState | None, event: LedgerEvent) -> ToolState | None:
     kind, data = event.kind, event.data
     if kind == "Tool.Listed":
@@ -76,8 +80,9 @@ def fold_tool(state: ToolState | None, event: LedgerEvent) -> ToolState | None:
     if kind.startswith("Ballot."):  # most of a large log: one tuple, no keyword arguments
         slug, listing, status, listed_at, _, _, seats, tally = state
         tally = fold_tally(tally, event)
-        return ToolState(
-            slug, listing, status, listed_at, event.timestamp, event.position, seats, tally
+        return _new(
+            ToolState,
+            (slug, listing, status, listed_at, event.timestamp, event.position, seats, tally),
         )
     moved: dict[str, Any] = {"updated_at": event.timestamp, "position": event.position}
     if kind.startswith("Panel."):
@@ -169,7 +174,11 @@ def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequ
     `panel` is (ship, total) of the tool's current verdicts (`panel_counts`); `seat` and
     `choice` let an auditor tell which events the current figures rest on."""
     data = event.data
-    details = {k: data[k] for k in POINT_DETAILS if k in data} or None
+    details: dict[str, Any] | None = None
+    if "seat" in data or "decision" in data:
+        details = {k: data[k] for k in POINT_DETAILS if k in data}
+    elif "choice" in data:  # ballots: the common case, without a comprehension
+        details = {"choice": data["choice"]}
     ship, skip = tool.tally
     return (
         leaf_index,

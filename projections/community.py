@@ -26,19 +26,28 @@ class Tally(NamedTuple):
             "ship_pct": share(self.ship, self.total),
         }
 
-    def _add(self, choice: str, n: int) -> Tally:
-        if choice == "ship":
-            return Tally(self.ship + n, self.skip)
-        return Tally(self.ship, self.skip + n)
+
+_new = tuple.__new__
+"""Tally(ship, skip) without the named tuple's Python-level __new__: one per ballot event."""
 
 
 def fold_tally(tally: Tally, event: LedgerEvent) -> Tally:
     """Ballot events carry the choice they replace, so no ballot needs remembering."""
     kind, data = event.kind, event.data
+    ship, skip = tally
     if kind == "Ballot.Cast" or kind == "Ballot.Recast":
-        return tally._add(data["choice"], 1)
-    if kind == "Ballot.Changed":
-        return tally._add(data["previous"], -1)._add(data["choice"], 1)
-    if kind == "Ballot.Retracted":
-        return tally._add(data["previous"], -1)
-    return tally
+        pass
+    elif kind == "Ballot.Changed":
+        if data["previous"] == "ship":
+            ship -= 1
+        else:
+            skip -= 1
+    elif kind == "Ballot.Retracted":
+        if data["previous"] == "ship":
+            return _new(Tally, (ship - 1, skip))
+        return _new(Tally, (ship, skip - 1))
+    else:
+        return tally
+    if data["choice"] == "ship":
+        return _new(Tally, (ship + 1, skip))
+    return _new(Tally, (ship, skip + 1))

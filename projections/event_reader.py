@@ -27,17 +27,4 @@ class EventReader:
 
     def page(self, after: int, limit: int) -> list[LedgerEvent]:
         """Up to `limit` events after log position `after`, in log order."""
-        rows = self.db.fetch_tuples(self._page, (after, limit))
-        make = LedgerEvent.from_row
-        return [
-            make(position, _dashed(originator_id), version, topic, state)
-            for position, originator_id, version, topic, state in rows
-        ]
-
-
-def _dashed(originator_id: str) -> str:
-    """The canonical UUID text: SQLite stores the 32 hex digits, PostgreSQL gives it dashed."""
-    h = originator_id
-    if len(h) == 32:
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-    return h
+        return LedgerEvent.from_rows(self.db.fetch_tuples(self._page, (after, limit)))

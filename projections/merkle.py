@@ -327,7 +327,7 @@ class CompactRange:
         `keep_from` or above (a chunked store keeps the ones below packed, see ChunkedNodes).
         Whole aligned runs of 2**keep_from leaves are hashed level by level, which is what
         makes a bulk load cheap; the result is the same as appending one by one."""
-        if not all(_is_hash(leaf) for leaf in leaves):
+        if set(map(type, leaves)) - {bytes} or set(map(len, leaves)) - {HASH_SIZE}:
             raise ValueError(f"extend takes {HASH_SIZE}-byte leaf hashes (see leaf_hash)")
         span, kept, i, n = 1 << keep_from, [], 0, len(leaves)
         while i < n:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import orjson
@@ -165,29 +166,30 @@ class ViewStore:
         start = 0
         if tail is not None and tail["count"] < POINTS_PER_ROW:
             start = POINTS_PER_ROW - int(tail["count"])
-            added, ats = points[:start], [sortable(p[2]) for p in points[:start]]
+            added = points[:start]
+            low, high = time_span(added)
             rows.append(
                 (
                     slug,
                     int(tail["first_size"]),
                     added[-1][0] + 1,
                     int(tail["count"]) + len(added),
-                    min(tail["min_at"], *ats),
-                    max(tail["max_at"], *ats),
+                    min(tail["min_at"], low),
+                    max(tail["max_at"], high),
                     bytes(tail["points"])[:-1] + b"," + orjson.dumps(added)[1:],
                 )
             )
         for i in range(start, len(points), POINTS_PER_ROW):
             added = points[i : i + POINTS_PER_ROW]
-            ats = [sortable(p[2]) for p in added]
+            low, high = time_span(added)
             rows.append(
                 (
                     slug,
                     added[0][0] + 1,
                     added[-1][0] + 1,
                     len(added),
-                    min(ats),
-                    max(ats),
+                    low,
+                    high,
                     orjson.dumps(added),
                 )
             )
@@ -410,6 +412,17 @@ class Documents(NamedTuple):
     position: int
     size: int
     docs: list[bytes]
+
+
+def time_span(points: Sequence[Point]) -> tuple[str, str]:
+    """The earliest and latest time of some packed points, in `sortable` form. Times all in the
+    form eventsourcing records (UTC, `+00:00`, microseconds) sort as text already, so only the
+    two ends are converted; anything else is converted point by point."""
+    ats = [p[2] for p in points]
+    if set(map(len, ats)) == {32} and all(map(str.endswith, ats, repeat("+00:00"))):
+        return sortable(min(ats)), sortable(max(ats))
+    moments = [sortable(at) for at in ats]
+    return min(moments), max(moments)
 
 
 def sortable(timestamp: str) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections.views import sortable
+from projections.views import sortable, time_span
 
 moments = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
@@ -24,3 +24,19 @@ def test_text_order_is_time_order_whatever_the_offset(
     assert (left < right) == (a < b)
     assert (left == right) == (a == b)
     assert left.endswith("Z") and len(left) == 27
+
+
+@given(st.lists(st.tuples(moments, offsets, st.booleans()), min_size=1, max_size=8))
+def test_time_span_is_the_sortable_min_and_max(
+    stamps: list[tuple[datetime, timezone, bool]],
+) -> None:
+    """time_span's fast path (times as recorded) and slow path (any offset) both give the
+    sortable min and max of the points' times."""
+    ats = [
+        m.isoformat() if recorded else m.astimezone(tz).isoformat() for m, tz, recorded in stamps
+    ]
+    points = [
+        (i, i + 1, at, "Ballot.Cast", "voter:v", 0, 0, 0, 0, None) for i, at in enumerate(ats)
+    ]
+    moments_ = [sortable(at) for at in ats]
+    assert time_span(points) == (min(moments_), max(moments_))
