@@ -198,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--jobs",
         type=_positive,
         default=default_jobs(),
-        help="processes, one projection each (1: one process reads the log once for all)",
+        help="processes, one projection each (default 1: one process reads the log once for "
+        "all; 2 is faster only with a core to spare)",
     )
     rebuild.set_defaults(run=_rebuild)
     commands.add_parser("migrate", help="create the schema once").set_defaults(run=_migrate)

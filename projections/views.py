@@ -62,7 +62,8 @@ class ViewStore:
             f"first_size BIGINT NOT NULL, last_size BIGINT NOT NULL, count INTEGER NOT NULL, "
             f"min_at TEXT NOT NULL, max_at TEXT NOT NULL, points {blob} NOT NULL, "
             "PRIMARY KEY (tool, first_size))",
-            "CREATE INDEX IF NOT EXISTS view_tool_points_at ON view_tool_points (tool, max_at)",
+            "CREATE INDEX IF NOT EXISTS view_tool_points_at "
+            "ON view_tool_points (tool, max_at, min_at)",
             f"CREATE TABLE IF NOT EXISTS view_tool_versions (tool TEXT NOT NULL, "
             f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
         ]
@@ -285,8 +286,9 @@ class ViewStore:
     def tool_at_time(self, slug: str, at: str) -> dict[str, Any] | None:
         """The tool's document after the last event on it recorded at or before `at` (the
         latest time, then the largest size). Candidates: the row with the latest `max_at` at or
-        before `at`, and the rows whose span of times holds `at` (timestamps follow log order
-        closely, so these are few)."""
+        before `at` (one index look-up), and the rows whose span of times holds `at`
+        (timestamps follow log order closely, so these are few; finding them walks the covering
+        index entries of the rows after `at`, never the rows themselves)."""
         bound = sortable(at)
         with self.db.transaction(commit=False) as c:
             c.execute(
