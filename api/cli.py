@@ -16,6 +16,7 @@ import orjson
 from tqdm import tqdm
 
 from api.bootstrap import PROJECTIONS, open_runtime
+from api.http_protocol import BoundedHttpToolsProtocol
 from api.logs import configure_logging, log_config
 from api.metrics import MULTIPROC_ENV
 from api.rebuilding import default_jobs, rebuild_views
@@ -48,6 +49,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "port": args.port,
         "log_config": log_config(settings),
         "access_log": False,  # api/logs.AccessLog writes one JSON line per request instead
+        "http": BoundedHttpToolsProtocol,  # httptools, with h11's 16 KiB bound on a head
     }
     if args.workers == 1:
         uvicorn.run(create_app(settings), **options)
