@@ -14,6 +14,7 @@ from api.bootstrap import PROJECTIONS
 from api.limits import BodySizeLimit
 from api.logs import AccessLog
 from api.ratelimit import Rate, RateLimiter
+from api.vote_lane import VoteLane
 from api.workers import start_runtime
 from domain.settings import Settings
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, follow: bool | None = None) 
     app.state.votes = RateLimiter(
         Rate(settings.votes_per_minute, max(1, settings.votes_per_minute // 5))
     )
+    app.add_middleware(VoteLane)  # innermost: the observers and limits below see its answers
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     security.install(app, settings.cors_origins)
     app.add_middleware(metrics.RequestMetrics)

@@ -35,6 +35,11 @@ _SECRETS = [
     (re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s\"']+):[^@\s\"']+@"), rf"\1:{REDACTED}@"),
     (re.compile(r"(__Host-verdict-[a-z]+=)[^;\s\"']+"), rf"\1{REDACTED}"),
 ]
+_SUSPECT = re.compile(
+    r"(?i)bearer|basic|authorization|cookie|token|key|password|secret|vle_|v_|://|__host-"
+)
+"""Something each pattern above needs to match: text without any of it has nothing to scrub
+(most log lines, e.g. every access-log line of a vote), so it skips the six substitutions."""
 # Attributes every LogRecord has; anything else was passed as `extra` and is logged as a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -44,11 +49,25 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
+_CLEAN: dict[str, None] = {}
+"""Short texts found to hold nothing to scrub (an access log repeats the same few methods,
+paths and addresses). Only clean texts are kept, so no secret is ever kept here."""
+_CLEAN_MAX = 4096
+
+
 def redact(text: str) -> str:
     """`text` with every credential-shaped substring replaced."""
-    for pattern, replacement in _SECRETS:
-        text = pattern.sub(replacement, text)
-    return text
+    if text in _CLEAN:
+        return text
+    scrubbed = text
+    if _SUSPECT.search(text) is not None:
+        for pattern, replacement in _SECRETS:
+            scrubbed = pattern.sub(replacement, scrubbed)
+    if scrubbed == text and len(text) <= 256:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN[text] = None
+    return scrubbed
 
 
 class JsonFormatter(logging.Formatter):
@@ -100,8 +119,13 @@ def log_config(settings: Settings) -> dict[str, Any]:
 
 
 def configure_logging(settings: Settings) -> None:
-    """JSON logs for this process; uncaught exceptions in threads are logged, not printed."""
+    """JSON logs for this process; uncaught exceptions in threads are logged, not printed.
+    Records skip what the JSON lines never show (the caller's file and line, thread and
+    process names): the logging HOWTO's "Optimization" switches, worth ~10 µs a request."""
     logging.config.dictConfig(log_config(settings))
+    logging._srcfile = None  # documented in the logging HOWTO
+    logging.logThreads = False
+    logging.logMultiprocessing = False
 
     def thread_died(args: threading.ExceptHookArgs) -> None:
         if args.exc_type is SystemExit:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from prometheus_client import (
@@ -28,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import ASGIApp, Scope
 
 from api.health import Probe, probe_in_time
 from api.observed import ObservedRequests
@@ -95,15 +96,35 @@ class RequestMetrics(ObservedRequests):
     """Counts and times every HTTP request by method, route template (not the raw path, so the
     number of series stays bounded) and status."""
 
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self._series: dict[tuple[str, str, int], list[Any]] = {}
+
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
         method = scope["method"]
-        LATENCY.labels(method, route).observe(seconds)
-        REQUESTS.labels(method, route, str(status)).inc()
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self._children(method, route, status)
+        latency, *counters = series
+        latency.observe(seconds)
+        for counter in counters:
+            counter.inc()
+
+    @staticmethod
+    def _children(method: str, route: str, status: int) -> list[Any]:
+        """The latency histogram and the counters one (method, route, status) moves: looked
+        up once, since `labels()` takes a lock and builds a key on every call."""
+        children: list[Any] = [
+            LATENCY.labels(method, route),
+            REQUESTS.labels(method, route, str(status)),
+        ]
         if status >= 400:
-            ERRORS.labels(str(status)).inc()
+            children.append(ERRORS.labels(str(status)))
         if route == VOTE_ROUTE and method in ("PUT", "DELETE"):
-            VOTES.labels(_vote_result(method, status)).inc()
+            children.append(VOTES.labels(_vote_result(method, status)))
+        return children
 
 
 class DatabaseFigures(Collector):

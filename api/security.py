@@ -12,8 +12,10 @@ only; writes stay same-origin."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import FastAPI
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +33,23 @@ HEADERS = {
 """HSTS is ignored by browsers over plain HTTP, so it is safe to send on 127.0.0.1 too."""
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HTML_CSP = "frame-ancestors 'none'"
+
+
+_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in HEADERS.items()]
+_CSP = b"content-security-policy"
+
+
+def _secured(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response's headers plus each of ours it does not set itself (a route's own wins)."""
+    headers = list(raw)
+    present: dict[bytes, bytes] = {}
+    for name, value in headers:
+        present.setdefault(name.lower(), value)
+    headers += [(name, value) for name, value in _RAW_HEADERS if name not in present]
+    if _CSP not in present:
+        html = present.get(b"content-type", b"").startswith(b"text/html")
+        headers.append((_CSP, (HTML_CSP if html else API_CSP).encode()))
+    return headers
 
 
 def _is_preflight(scope: Scope) -> bool:
@@ -52,11 +71,7 @@ class SecurityHeaders:
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    headers.setdefault(name, value)
-                html = headers.get("content-type", "").startswith("text/html")
-                headers.setdefault("Content-Security-Policy", HTML_CSP if html else API_CSP)
+                message["headers"] = _secured(message.get("headers", ()))
             await send(message)
 
         if self.cors_closed and _is_preflight(scope):

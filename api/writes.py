@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from api.auth import Editor, Voter
 from api.credentials import Principal
@@ -58,7 +59,7 @@ def _written(receipt: DomainReceipt) -> WriteResult:
     return WriteResult(outcome=receipt.outcome, receipt=_receipt(receipt))
 
 
-def _voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
+def voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
     return VoteResult(
         tool=slug,
         voter_id=voter_id,
@@ -101,22 +102,24 @@ def register_voter(request: Request) -> VoterCreated:
 async def put_vote(
     request: Request, response: Response, slug: str, body: VoteCast, who: Voter
 ) -> VoteResult:
-    receipt = await _vote(request, slug, who, body.choice)
+    receipt = await vote(request.app.state, slug, who, body.choice)
     response.status_code = 201 if receipt.outcome in ("cast", "recast") else 200
-    return _voted(slug, who.name, receipt)
+    return voted(slug, who.name, receipt)
 
 
 @router.delete("/tools/{slug}/vote", summary="Retract your vote")
 async def delete_vote(request: Request, slug: str, who: Voter) -> VoteResult:
-    return _voted(slug, who.name, await _vote(request, slug, who, None))
+    return voted(slug, who.name, await vote(request.app.state, slug, who, None))
 
 
-async def _vote(request: Request, slug: str, who: Principal, choice: str | None) -> VoteReceipt:
+async def vote(state: State, slug: str, who: Principal, choice: str | None) -> VoteReceipt:
     """The vote path is async end to end: a vote waits for its group commit without holding a
     worker thread (each thread hop costs more than deciding the vote). Without group commit,
-    the blocking write runs in the thread pool like any other."""
-    _limiter(request, "votes").check(who.name)
-    ledger = _ledger(request)
+    the blocking write runs in the thread pool like any other. Shared by the routes above and
+    the vote lane (api/vote_lane.py), which answers well-formed votes before FastAPI does."""
+    limiter: RateLimiter = state.votes
+    limiter.check(who.name)
+    ledger: Ledger = state.runtime.ledger
     if ledger.ballots is None:
         return await run_in_threadpool(ledger.vote, slug, who.actor, choice)
     return await asyncio.wrap_future(ledger.vote_later(slug, who.actor, choice))
