@@ -23,13 +23,15 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError, RecordConflictError
 
-from domain.errors import LedgerError
-from domain.ids import ballot_id
+from domain import rules
+from domain.errors import LedgerError, ToolDelisted, UnknownTool
+from domain.ids import ballot_id, tool_id
 from domain.receipts import VoteReceipt
 
 if TYPE_CHECKING:
     from domain.application import Ledger
     from domain.ballot import Ballot
+    from domain.tool import Tool
 
 
 @dataclass
@@ -50,6 +52,8 @@ class GroupCommit:
         self._thread.start()
         self.observers: list[Callable[[int], None]] = []
         """Told the number of events of each stored batch (metrics)."""
+        self._tools: dict[UUID, Tool] = {}
+        """Every tool a batch voted on, as last read (writer thread only)."""
 
     def enqueue(self, slug: str, voter: str, choice: str | None) -> Future[VoteReceipt]:
         """Queue one vote; the future resolves once it is durable (or refused)."""
@@ -98,22 +102,17 @@ class GroupCommit:
 
     def _write_together(self, batch: list[_Vote]) -> None:
         ledger = self.ledger
-        tools: dict[str, LedgerError | None] = {}
-        ballots: dict[UUID, Ballot | None] = {}
+        refusals, ballots = self._load(batch)
         decided: list[tuple[_Vote, str, UUID, int, str | None]] = []
         for vote in batch:
-            if vote.slug not in tools:
-                tools[vote.slug] = _refusal(ledger, vote.slug)
-            refusal = tools[vote.slug]
+            refusal = refusals.get(vote.slug)
             if refusal is not None:
                 vote.done.set_exception(refusal)
                 continue
             key = ballot_id(vote.slug, vote.voter)
-            if key not in ballots:
-                ballots[key] = ledger.find_ballot(vote.slug, vote.voter)
             try:
                 ballot, outcome = ledger.decide_vote(
-                    ballots[key], vote.slug, vote.voter, vote.choice
+                    ballots.get(key), vote.slug, vote.voter, vote.choice
                 )
             except LedgerError as error:
                 vote.done.set_exception(error)
@@ -132,17 +131,34 @@ class GroupCommit:
         for observe in self.observers:
             observe(len(recordings))
 
+    def _load(self, batch: list[_Vote]) -> tuple[dict[str, LedgerError], dict[UUID, Ballot | None]]:
+        """Why votes on each tool of the batch are refused (unknown, delisted; absent: not
+        refused), and the stored ballots the batch votes on: all read in one query. Tools
+        are kept between batches and brought up to date by that query, so an amendment or a
+        delisting stored by any process counts from the next batch on."""
+        refusals: dict[str, LedgerError] = {}
+        tools: dict[str, UUID] = {}
+        for slug in {vote.slug for vote in batch}:
+            try:
+                tools[slug] = tool_id(rules.slug(slug))
+            except LedgerError as error:
+                refusals[slug] = error
+        keys = {ballot_id(v.slug, v.voter) for v in batch if v.slug in tools}
+        wanted = keys | set(tools.values())
+        known = {i: self._tools[i] for i in tools.values() if i in self._tools}
+        found = self.ledger.load_aggregates(wanted, known)
+        for slug, key in tools.items():
+            tool: Tool | None = found.get(key)
+            if tool is None:
+                refusals[slug] = UnknownTool(slug)
+                continue
+            self._tools[key] = tool
+            if tool.delisted:
+                refusals[slug] = ToolDelisted(slug)
+        return refusals, {key: found.get(key) for key in keys}
+
     def _write_alone(self, vote: _Vote) -> None:
         try:
             vote.done.set_result(self.ledger.write_vote_alone(vote.slug, vote.voter, vote.choice))
         except (LedgerError, PersistenceError) as error:
             vote.done.set_exception(error)
-
-
-def _refusal(ledger: Ledger, slug: str) -> LedgerError | None:
-    """Why votes on this tool are refused (unknown, delisted), or None: checked once a batch."""
-    try:
-        ledger.active_tool(slug)
-    except LedgerError as error:
-        return error
-    return None
