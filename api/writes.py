@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Annotated
 
@@ -122,7 +121,7 @@ async def vote(state: State, slug: str, who: Principal, choice: str | None) -> V
     ledger: Ledger = state.runtime.ledger
     if ledger.ballots is None:
         return await run_in_threadpool(ledger.vote, slug, who.actor, choice)
-    return await asyncio.wrap_future(ledger.vote_later(slug, who.actor, choice))
+    return await ledger.vote_in_loop(slug, who.actor, choice)
 
 
 # -- listings -------------------------------------------------------------------------------

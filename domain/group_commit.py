@@ -13,12 +13,13 @@ ledger still writes each vote at once. Semantics are those of a single write:
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError, RecordConflictError
@@ -34,13 +35,56 @@ if TYPE_CHECKING:
     from domain.tool import Tool
 
 
+class Answer(Protocol):
+    """Where the writer leaves a vote's outcome: a `concurrent.futures.Future`, or `_InLoop`."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: VoteReceipt) -> None: ...
+
+    def set_exception(self, exception: BaseException) -> None: ...
+
+
+class _InLoop:
+    """The answer to a vote whose caller awaits it on an event loop: the writer fills it in,
+    then hands all such answers of a batch to their loop in ONE wake-up (`_deliver`), where
+    each caller's future is settled. A wake-up per vote cost more than deciding the vote."""
+
+    __slots__ = ("error", "future", "loop", "result", "settled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[VoteReceipt] = loop.create_future()
+        self.result: VoteReceipt | None = None
+        self.error: BaseException | None = None
+        self.settled = False
+
+    def done(self) -> bool:
+        return self.settled
+
+    def set_result(self, result: VoteReceipt) -> None:
+        self.result, self.settled = result, True
+
+    def set_exception(self, exception: BaseException) -> None:
+        self.error, self.settled = exception, True
+
+    def settle(self) -> None:
+        """In the loop: pass the outcome on, unless the caller stopped waiting."""
+        if self.future.cancelled():
+            return
+        if self.error is not None:
+            self.future.set_exception(self.error)
+        else:
+            self.future.set_result(self.result)  # type: ignore[arg-type]
+
+
 @dataclass
 class _Vote:
     slug: str
     voter: str
     choice: str | None
     """None: a retraction."""
-    done: Future[VoteReceipt] = field(default_factory=Future)
+    done: Answer = field(default_factory=lambda: Future[VoteReceipt]())
 
 
 class GroupCommit:
@@ -59,9 +103,20 @@ class GroupCommit:
         """Queue one vote; the future resolves once it is durable (or refused)."""
         if not self._thread.is_alive():
             raise RuntimeError("the vote writer has stopped")
-        vote = _Vote(slug, voter, choice)
-        self._queue.put(vote)
-        return vote.done
+        done: Future[VoteReceipt] = Future()
+        self._queue.put(_Vote(slug, voter, choice, done))
+        return done
+
+    def enqueue_in_loop(
+        self, slug: str, voter: str, choice: str | None
+    ) -> asyncio.Future[VoteReceipt]:
+        """Queue one vote from a coroutine: the future, of the running loop, resolves once the
+        vote is durable (or refused); a batch's answers reach the loop in one wake-up."""
+        if not self._thread.is_alive():
+            raise RuntimeError("the vote writer has stopped")
+        answer = _InLoop(asyncio.get_running_loop())
+        self._queue.put(_Vote(slug, voter, choice, answer))
+        return answer.future
 
     def stop(self, timeout: float = 5.0) -> None:
         self._queue.put(None)
@@ -99,6 +154,7 @@ class GroupCommit:
             for vote in batch:  # only a bug in the code above leaves one unanswered
                 if not vote.done.done():
                     vote.done.set_exception(RuntimeError("the vote writer failed"))
+            _deliver(batch)
 
     def _write_together(self, batch: list[_Vote]) -> None:
         ledger = self.ledger
@@ -162,3 +218,21 @@ class GroupCommit:
             vote.done.set_result(self.ledger.write_vote_alone(vote.slug, vote.voter, vote.choice))
         except (LedgerError, PersistenceError) as error:
             vote.done.set_exception(error)
+
+
+def _deliver(batch: list[_Vote]) -> None:
+    """Hand the batch's answers to the loops that await them: one wake-up per loop."""
+    waiting: dict[asyncio.AbstractEventLoop, list[_InLoop]] = {}
+    for vote in batch:
+        if isinstance(vote.done, _InLoop):
+            waiting.setdefault(vote.done.loop, []).append(vote.done)
+    for loop, answers in waiting.items():
+        try:
+            loop.call_soon_threadsafe(_settle, answers)
+        except RuntimeError:  # the loop was closed: nobody is waiting any more
+            continue
+
+
+def _settle(answers: list[_InLoop]) -> None:
+    for answer in answers:
+        answer.settle()

@@ -3,6 +3,7 @@ the semantics of single writes; a conflict inside a batch fails none of the othe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 from uuid import UUID
@@ -270,4 +271,30 @@ def test_batches_answer_as_single_writes_do(
             assert stored is not None and stored.choice == choice
     finally:
         other.close()
+        ledger.close()
+
+
+def test_votes_awaited_in_an_event_loop_get_their_own_answers(settings: Settings) -> None:
+    """Coroutines awaiting votes (the HTTP path) get each its outcome or refusal, handed to the
+    loop a batch at a time; a caller that stopped waiting does not unsettle the others, and
+    its vote, already queued, is stored all the same."""
+    ledger = Ledger(settings)
+    try:
+        list_tools(ledger, "alpha")
+
+        async def vote_all() -> list[str]:
+            waiting = [ledger.vote_in_loop("alpha", f"voter:{i}", "ship") for i in range(20)]
+            refused = ledger.vote_in_loop("ghost", "voter:x", "ship")
+            gone = ledger.vote_in_loop("alpha", "voter:gone", "skip")
+            gone.cancel()
+            after = ledger.vote_in_loop("alpha", "voter:after", "ship")  # written after "gone"
+            answers = await asyncio.gather(*waiting, after)
+            with pytest.raises(UnknownTool):
+                await refused
+            return [answer.outcome for answer in answers]
+
+        assert asyncio.run(vote_all()) == ["cast"] * 21
+        stored = ledger.find_ballot("alpha", "voter:gone")
+        assert stored is not None and stored.choice == "skip"
+    finally:
         ledger.close()
