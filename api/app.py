@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None, *, follow: bool | None = None) 
         version="1",
         summary="Panel verdicts and community votes on AI tools, replayable from an event log.",
         lifespan=lifespan,
+        # Prometheus (/metrics) is this service's telemetry: no OpenTelemetry provider is ever
+        # configured, and FastAPI would look for one on every request (~6 µs).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.registrations = RateLimiter(
         Rate(settings.voter_registrations_per_minute, settings.voter_registrations_per_minute)

@@ -7,9 +7,13 @@ credential: bearer tokens, editor keys, voter tokens, passwords in URLs and our 
 
 from __future__ import annotations
 
+import copy
 import logging
 import logging.config
+import logging.handlers
+import queue
 import re
+import sys
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +95,44 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=lambda v: redact(str(v))).decode()
 
 
+class BackgroundHandler(logging.handlers.QueueHandler):
+    """Hands each record to a thread that formats and writes it with `handler`, in order. The
+    thread that logs — the event loop, for the access log — never waits on stderr: a write
+    releases the GIL, and taking it back can cost a switch interval (5 ms) while the vote
+    writer runs; and the JSON formatting leaves the event loop too. What is queued is written
+    when the handler closes (`logging.shutdown` at exit); a `kill -9` loses at most the lines
+    of the last moments, never an event."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        super().__init__(queue.SimpleQueue())
+        self.listener = logging.handlers.QueueListener(
+            self.queue, handler, respect_handler_level=True
+        )
+        self.listener.start()
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """The record as it is now (its arguments merged into the message, since they may
+        change later), exception and fields kept for the JSON formatter."""
+        record = copy.copy(record)
+        record.msg = record.getMessage()
+        record.args = None
+        return record
+
+    def close(self) -> None:
+        if self.listener._thread is not None:  # once: logging.shutdown closes it again at exit
+            self.listener.stop()  # writes what is still queued
+            for handler in self.listener.handlers:
+                handler.close()
+        super().close()
+
+
+def background_stderr() -> logging.Handler:
+    """JSON lines on stderr, written by a background thread (the `stderr` handler)."""
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(JsonFormatter())
+    return BackgroundHandler(stderr)
+
+
 def log_config(settings: Settings) -> dict[str, Any]:
     """A `logging.config.dictConfig` for the `verdict` loggers, uvicorn's and the root: JSON on
     stderr. uvicorn applies it in each worker process too (`log_config=`)."""
@@ -99,13 +141,7 @@ def log_config(settings: Settings) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "api.logs.JsonFormatter"}},
-        "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "json",
-                "stream": "ext://sys.stderr",
-            }
-        },
+        "handlers": {"stderr": {"()": "api.logs.background_stderr"}},
         "root": {"handlers": ["stderr"], "level": "WARNING"},
         "loggers": {
             "verdict": {"level": level},

@@ -3,15 +3,17 @@ token of a request, not an editor key, not a password in a database URL."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import logging.config
 import sys
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.logs import _SECRETS, REDACTED, JsonFormatter, redact
+from api.logs import _SECRETS, REDACTED, BackgroundHandler, JsonFormatter, log_config, redact
 from domain.settings import Settings
 from tests.ops.harness import app_client, seeded
 
@@ -114,3 +116,43 @@ def test_redaction_skips_only_text_with_nothing_to_scrub(text: str) -> None:
     for pattern, replacement in _SECRETS:
         expected = pattern.sub(replacement, expected)
     assert redact(text) == expected
+
+
+def test_lines_are_written_whole_and_in_order_by_the_background_writer() -> None:
+    """The handler every process logs through hands records to a thread that formats and writes
+    them (a request never waits on stderr): each line is the JSON the formatter makes, fields,
+    redaction and exception included, in the order logged, all written by the time it closes."""
+    stream = io.StringIO()
+    lines = logging.StreamHandler(stream)
+    lines.setFormatter(JsonFormatter())
+    handler = BackgroundHandler(lines)
+    logger = logging.getLogger("verdict.tests.background")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for n in range(50):
+            logger.warning("vote %d by %s", n, "Bearer v_abc.c2VjcmV0", extra={"status": 200 + n})
+        try:
+            raise RuntimeError("postgresql://ann:hunter2@db/x")
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e["status"] for e in entries[:50]] == [200 + n for n in range(50)]
+    assert entries[7]["msg"] == f"vote 7 by Bearer {REDACTED}"
+    assert entries[-1]["msg"] == "failed" and "RuntimeError" in entries[-1]["exc"]
+    assert "hunter2" not in stream.getvalue()
+
+
+def test_the_configured_handler_writes_in_the_background() -> None:
+    """What `verdict serve` configures (and uvicorn re-applies in each worker) is that handler."""
+    config = log_config(Settings())
+    handler = logging.config.DictConfigurator(config).configure_handler(
+        config["handlers"]["stderr"]
+    )
+    try:
+        assert isinstance(handler, BackgroundHandler)
+    finally:
+        handler.close()
