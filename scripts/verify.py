@@ -42,6 +42,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import random
 import sys
 import time
@@ -58,6 +59,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 EXPORT_FORMAT = "verdict-ledger-export/1"
 PAGE = 10_000
 TIMEOUT = 30.0
+UNAVAILABLE_ATTEMPTS = 10
+"""Tries of a request the service answers 503 (e.g. while its database restarts), each after
+the Retry-After it asks for (at most MAX_RETRY_AFTER seconds): a pause is not a failed audit."""
+MAX_RETRY_AFTER = 5.0
 MAX_CONSISTENCY_PROOFS = 20
 MAX_LISTED = 10
 """Failures printed in full; the rest are counted."""
@@ -604,13 +609,18 @@ class Service:
 
     def open(self, path: str, params: dict[str, Any] | None = None) -> Any:
         url = self.base + path + ("?" + urllib.parse.urlencode(params) if params else "")
-        try:
-            return self.opener.open(url, timeout=self.timeout)
-        except urllib.error.HTTPError as e:
-            e.close()
-            raise Unavailable(f"GET {url} answered {e.code}", e.code) from None
-        except OSError as e:  # URLError, timeouts, refused connections
-            raise Unavailable(f"GET {url}: {e}") from None
+        for attempt in range(1, UNAVAILABLE_ATTEMPTS + 1):
+            try:
+                return self.opener.open(url, timeout=self.timeout)
+            except urllib.error.HTTPError as e:
+                wait = _retry_after(e.headers.get("Retry-After"))
+                e.close()
+                if e.code != 503 or attempt == UNAVAILABLE_ATTEMPTS:
+                    raise Unavailable(f"GET {url} answered {e.code}", e.code) from None
+                time.sleep(wait)
+            except OSError as e:  # URLError, timeouts, refused connections
+                raise Unavailable(f"GET {url}: {e}") from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def text(self, path: str, params: dict[str, Any] | None = None) -> str:
         with self.open(path, params) as response:
@@ -651,6 +661,15 @@ class Service:
     def all_slugs(self) -> list[str]:
         tools = self.json("/v1/tools", {"include_delisted": "true"})["tools"]
         return [str(t["slug"]) for t in tools]
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds a 503's Retry-After asks for (1 when absent or a date), within bounds."""
+    try:
+        seconds = float(value or 1)
+    except ValueError:
+        return 1.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else 1.0
 
 
 def fetch_checkpoints(

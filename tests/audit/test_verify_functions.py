@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ast
 import base64
+import http.server
 import importlib.util
 import sys
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -140,3 +142,49 @@ def test_verifier_keys_with_a_wrong_id_are_refused() -> None:
     with pytest.raises(verify.Untrusted, match="does not match"):
         verify.parse_verifier_key(f"{name}+{wrong}+{material}")
     assert base64.b64decode(material)[0] == 1
+
+
+class _Flaky(http.server.BaseHTTPRequestHandler):
+    """Answers 503 (Retry-After: 0) to the first `unavailable` requests, then 200."""
+
+    unavailable = 2
+    seen = 0
+
+    def do_GET(self) -> None:
+        type(self).seen += 1
+        if type(self).seen <= self.unavailable:
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("unavailable", "answered"), [(2, True), (100, False)])
+def test_service_waits_out_a_brief_503(unavailable: int, answered: bool) -> None:
+    """A 503 with Retry-After (a database restarting behind the service) is retried a bounded
+    number of times; a service that stays unavailable still ends the audit as Unavailable."""
+    handler = type("Flaky", (_Flaky,), {"unavailable": unavailable, "seen": 0})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        service = verify.Service(f"http://127.0.0.1:{server.server_port}")
+        if answered:
+            assert service.json("/x") == {"ok": True}
+            assert handler.seen == unavailable + 1
+        else:
+            with pytest.raises(verify.Unavailable, match="503"):
+                service.json("/x")
+            assert handler.seen == verify.UNAVAILABLE_ATTEMPTS
+    finally:
+        server.shutdown()
+        server.server_close()
