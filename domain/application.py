@@ -36,6 +36,8 @@ from domain.tool import Tool
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 50
+_JITTER = random.Random()
+"""Back-off jitter from its own generator: the global one is left to callers' seeds."""
 
 
 class Ledger(Application[UUID]):
@@ -301,5 +303,5 @@ def _retrying(attempt: Callable[[], T]) -> T:
         try:
             return attempt()
         except RecordConflictError:
-            time.sleep(random.uniform(0, 0.002 * (n + 1)))
+            time.sleep(_JITTER.uniform(0, 0.002 * (n + 1)))
     raise ConcurrentUpdate(f"gave up after {MAX_ATTEMPTS} conflicting attempts; try again")
