@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import problems
 from api.credentials import EDITOR_KEY_PREFIX, Credentials, Principal
 from api.schemas import VoteResult
-from api.writes import router, vote, voted
+from api.writes import router, vote, vote_status, voted
 
 VOTE_PATH = re.compile(r"/v1/tools/([^/]+)/vote")
 ROUTE_PATH = "/v1/tools/{slug}/vote"
@@ -102,7 +102,7 @@ class VoteLane:
             refusal = await problems.answer(Request(scope, receive), error)
             await refusal(scope, receive, send)
             return
-        status = 201 if receipt.outcome in ("cast", "recast") else 200
+        status = vote_status(receipt)
         result: VoteResult = voted(slug, who.name, receipt)
         body = result.__pydantic_serializer__.to_json(result)
         await send(

@@ -58,6 +58,11 @@ def _written(receipt: DomainReceipt) -> WriteResult:
     return WriteResult(outcome=receipt.outcome, receipt=_receipt(receipt))
 
 
+def vote_status(receipt: VoteReceipt) -> int:
+    """201 for a first vote (or one after a retraction), 200 for anything else."""
+    return 201 if receipt.outcome in ("cast", "recast") else 200
+
+
 def voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
     return VoteResult(
         tool=slug,
@@ -102,7 +107,7 @@ async def put_vote(
     request: Request, response: Response, slug: str, body: VoteCast, who: Voter
 ) -> VoteResult:
     receipt = await vote(request.app.state, slug, who, body.choice)
-    response.status_code = 201 if receipt.outcome in ("cast", "recast") else 200
+    response.status_code = vote_status(receipt)
     return voted(slug, who.name, receipt)
 
 

@@ -219,14 +219,6 @@ def point_document(slug: str, point: Sequence[Any]) -> dict[str, Any]:
     return doc
 
 
-def timeline_point(tool: ToolState, event: LedgerEvent, leaf_index: int) -> dict[str, Any]:
-    """The published timeline point for `event` (pack_point, expanded)."""
-    counts = panel_counts(tool.seats)
-    return point_document(
-        tool.slug, pack_point(tool, event, leaf_index, (counts["ship"], counts["total"]))
-    )
-
-
 @dataclass
 class Batch:
     """What changed since the last drain: written to the views together with the new position.

@@ -48,22 +48,28 @@ def subtree_nodes(start: int, leaves: Sequence[bytes]) -> dict[Key, bytes]:
     if width and start % (1 << (width.bit_length() - 1)):
         raise ValueError(f"{width} leaves from {start} are not aligned to a subtree")
     found: dict[Key, bytes] = {}
-    level, row, sha = 0, list(leaves), hashlib.sha256
+    level, row = 0, list(leaves)
     while row:
         first = start >> level
         for i, digest in enumerate(row):
             found[level, first + i] = digest
-        row = [sha(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, len(row) - 1, 2)]
+        row = _parents(row)
         level += 1
     return found
 
 
 def _perfect_root(leaves: Sequence[bytes]) -> bytes:
     """MTH of a power-of-two number of leaf hashes, level by level."""
-    row, sha = list(leaves), hashlib.sha256
+    row = list(leaves)
     while len(row) > 1:
-        row = [sha(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, len(row), 2)]
+        row = _parents(row)
     return row[0]
+
+
+def _parents(row: Sequence[bytes]) -> list[bytes]:
+    """The nodes one level up from `row` (a trailing odd node has no parent yet)."""
+    sha = hashlib.sha256
+    return [sha(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, len(row) - 1, 2)]
 
 
 class NodeReader(Protocol):
