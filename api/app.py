@@ -13,6 +13,7 @@ from api import audit, health, metrics, pages, problems, reads, security, writes
 from api.bootstrap import PROJECTIONS
 from api.limits import BodySizeLimit
 from api.logs import AccessLog
+from api.projection_workers import ProjectionWorkers
 from api.ratelimit import Rate, RateLimiter
 from api.vote_lane import VoteLane
 from api.workers import start_runtime
@@ -22,9 +23,16 @@ GC_YOUNG_THRESHOLD = 20_000
 """Allocations between young-generation collections (CPython's default is 700)."""
 
 
-def create_app(settings: Settings | None = None, *, follow: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    follow: bool | None = None,
+    projection_workers: bool = False,
+) -> FastAPI:
     """`follow=False` leaves the views to separate projection workers (`verdict project`);
-    unset, `settings.follow` decides, and unset there too means follow."""
+    unset, `settings.follow` decides, and unset there too means follow (in threads).
+    `projection_workers` starts those workers as children of this process for the app's
+    lifetime (`verdict serve`, one worker): they stop when it shuts down."""
     settings = settings or Settings()
     if follow is None:
         follow = settings.follow is not False
@@ -36,6 +44,11 @@ def create_app(settings: Settings | None = None, *, follow: bool | None = None) 
             start_runtime, settings, PROJECTIONS if follow else ()
         )
         assert runtime is not None
+        workers = ProjectionWorkers(PROJECTIONS) if projection_workers else None
+        if workers is not None:
+            workers.start()
+        if not follow:
+            runtime.poll_catalog()
         if runtime.ledger.ballots is not None:
             runtime.ledger.ballots.observers.append(metrics.observe_write_batch)
         app.state.runtime = runtime
@@ -43,6 +56,8 @@ def create_app(settings: Settings | None = None, *, follow: bool | None = None) 
         try:
             yield
         finally:
+            if workers is not None:
+                await anyio.to_thread.run_sync(workers.stop)
             runtime.close()
 
     app = FastAPI(

@@ -9,6 +9,7 @@ from api.credentials import Credentials
 from domain.application import Ledger
 from domain.settings import Settings
 from projections.audit_log import AUDIT, AuditProjection, AuditStore
+from projections.catalog_poller import CatalogPoller
 from projections.follower import Follower, FollowerThread, Projection
 from projections.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
 from projections.views import CATALOG, CatalogProjection, CatalogSnapshot, ViewStore
@@ -29,7 +30,7 @@ class Runtime:
     credentials: Credentials
     audit: AuditStore
     signer: NoteSigner
-    _threads: list[FollowerThread | PostgresWakeup] = field(default_factory=list)
+    _threads: list[FollowerThread | PostgresWakeup | CatalogPoller] = field(default_factory=list)
 
     def projections(self) -> list[Projection]:
         """Every projection this ledger keeps, each with its own tracking row."""
@@ -47,15 +48,21 @@ class Runtime:
         return AuditProjection(self.audit, self.signer, self.settings.log_origin)
 
     def follow(
-        self, names: Sequence[str] = PROJECTIONS, on_batch: BatchObserver | None = None
+        self,
+        names: Sequence[str] = PROJECTIONS,
+        on_batch: BatchObserver | None = None,
+        poll_interval: float | None = None,
     ) -> list[FollowerThread]:
         """Keep the named projections up to date in this process: woken by local saves and, on
-        PostgreSQL, by NOTIFY from other processes; polling covers anything a wake-up misses.
-        `on_batch(name)` may return a callable told the size of each committed batch (metrics)."""
+        PostgreSQL, by NOTIFY from other processes; polling (every `poll_interval` seconds,
+        unset: FollowerThread's default) covers anything a wake-up misses. `on_batch(name)`
+        may return a callable told the size of each committed batch (metrics)."""
         recorder = self.ledger.recorder
+        polling = {} if poll_interval is None else {"poll_interval": poll_interval}
         followers = [
             FollowerThread(
-                Follower(recorder, self.projection(n), progress=on_batch(n) if on_batch else None)
+                Follower(recorder, self.projection(n), progress=on_batch(n) if on_batch else None),
+                **polling,
             )
             for n in names
         ]
@@ -74,13 +81,23 @@ class Runtime:
             t.start()
         return followers
 
+    def poll_catalog(self) -> None:
+        """Keep a snapshot of the catalog that another process follows (`verdict project
+        catalog`), for `catalog_snapshot`."""
+        poller = CatalogPoller(self.views)
+        poller.start()
+        self._threads.append(poller)
+
     def catalog_snapshot(self) -> CatalogSnapshot | None:
-        """The tool documents this process's catalog follower last committed (None when the
-        catalog is followed elsewhere, e.g. by `verdict project catalog`)."""
-        for thread in self.followers():
-            projection = thread.follower.projection
-            if isinstance(projection, CatalogProjection):
-                return projection.snapshot
+        """The tool documents this process's catalog follower last committed, or its poller
+        last read (None when neither runs here)."""
+        for thread in self._threads:
+            if isinstance(thread, CatalogPoller):
+                return thread.snapshot
+            if isinstance(thread, FollowerThread):
+                projection = thread.follower.projection
+                if isinstance(projection, CatalogProjection):
+                    return projection.snapshot
         return None
 
     def followers(self) -> list[FollowerThread]:

@@ -52,7 +52,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "http": BoundedHttpToolsProtocol,  # httptools, with h11's 16 KiB bound on a head
     }
     if args.workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        if settings.follow is not None:  # true: threads of this process; false: elsewhere
+            uvicorn.run(create_app(settings), **options)
+            return 0
+        uvicorn.run(create_app(settings, follow=False, projection_workers=True), **options)
         return 0
     if settings.is_postgres and settings.follow is None:
         # N workers following the same projections would only race (safely) for the same rows:
@@ -74,7 +77,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings)
-    return run_projection(settings, args.name)
+    return run_projection(settings, args.name, args.parent)
 
 
 def _seed(_: argparse.Namespace, settings: Settings) -> int:
@@ -193,6 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="follow one projection in the foreground until SIGTERM (one process per view)",
     )
     project.add_argument("name", choices=PROJECTIONS)
+    project.add_argument(
+        "--parent",
+        type=int,
+        metavar="PID",
+        help="exit once process PID is no longer the parent (`verdict serve` passes its own)",
+    )
     project.set_defaults(run=_project)
     commands.add_parser("seed", help="load the demo data (idempotent)").set_defaults(run=_seed)
     rebuild = commands.add_parser("rebuild", help="rebuild every view from zero")

@@ -10,6 +10,7 @@ any instant costs time, never an event."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -27,6 +28,13 @@ log = logging.getLogger("verdict.workers")
 START_PATIENCE_SECONDS = 60.0
 """How long an API worker waits for the database at start-up before giving up."""
 MAX_BACKOFF_SECONDS = 5.0
+SQLITE_POLL_SECONDS = 0.05
+"""How often `verdict project` looks for new events on SQLite, which cannot tell another process
+that events were stored (PostgreSQL's NOTIFY does). Finding none is one indexed query. Under
+load it sets the batch size: every projection commit takes the file's one write lock, which the
+vote writer then waits for; vote bench, same run: 10 ms polls ~3,200 votes/s, 50 ms ~4,400/s,
+in-process threads ~3,100/s. A vote reaches the views within ~50 ms (reads that must see it
+pass `min_position`)."""
 
 
 def start_runtime(
@@ -35,6 +43,7 @@ def start_runtime(
     *,
     patience: float | None = START_PATIENCE_SECONDS,
     stopped: Callable[[], bool] = lambda: False,
+    poll_interval: float | None = None,
 ) -> Runtime | None:
     """Open the runtime and follow the named projections, retrying while the database is
     unreachable; None if `stopped()` turned true first. After `patience` seconds (None: wait
@@ -46,7 +55,7 @@ def start_runtime(
         try:
             runtime = open_runtime(settings)
             if follow:
-                runtime.follow(follow, on_batch=metrics.batch_observer)
+                runtime.follow(follow, on_batch=metrics.batch_observer, poll_interval=poll_interval)
             return runtime
         except PersistenceError as error:
             if runtime is not None:
@@ -59,10 +68,11 @@ def start_runtime(
     return None
 
 
-def run_projection(settings: Settings, name: str) -> int:
+def run_projection(settings: Settings, name: str, parent: int | None = None) -> int:
     """`verdict project NAME`: follow one projection in this process until SIGTERM or SIGINT
-    (exit 0); exit 1 if its follower stops by itself (an unexpected error: let the supervisor
-    restart the process)."""
+    (exit 0), or until process `parent` is no longer its parent (exit 0: `verdict serve` died);
+    exit 1 if its follower stops by itself (an unexpected error: let the supervisor restart
+    the process)."""
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -71,7 +81,11 @@ def run_projection(settings: Settings, name: str) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    runtime = start_runtime(settings, [name], patience=None, stopped=stop.is_set)
+    orphaned = parent is not None and os.getppid() != parent
+    poll = None if settings.is_postgres else SQLITE_POLL_SECONDS
+    runtime = start_runtime(
+        settings, [name], patience=None, stopped=stop.is_set, poll_interval=poll
+    )
     if runtime is None:
         return 0
     try:
@@ -79,6 +93,9 @@ def run_projection(settings: Settings, name: str) -> int:
         position = followers[0].follower.projection.position
         log.info("following %s from log position %d", name, position, extra={"projection": name})
         while not stop.wait(1.0):
+            if orphaned or (parent is not None and os.getppid() != parent):
+                log.warning("projection %s: its server is gone; exiting", name)
+                return 0
             if not all(f.is_alive() for f in followers):
                 log.error("projection %s: follower stopped unexpectedly; exiting", name)
                 return 1

@@ -44,8 +44,10 @@ class Settings(BaseSettings):
     # -- operations (docs/deploy.md) ----------------------------------------------------------
 
     follow: bool | None = None
-    """Keep the projections up to date inside each API process. Unset: yes, except that
-    `verdict serve --workers N` (N > 1) on PostgreSQL leaves them to `verdict project NAME`."""
+    """Keep the projections up to date inside each API process (threads). Unset: `verdict
+    serve` with one worker runs a `verdict project NAME` process per projection beside it
+    (api/projection_workers.py), with N > 1 workers on PostgreSQL it leaves them to such
+    processes started separately, and an app made any other way follows in its own threads."""
 
     pool_max_overflow: int = 10
     """Extra PostgreSQL connections a process may open above `pool_size` under load."""
