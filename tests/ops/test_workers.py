@@ -163,3 +163,78 @@ def test_serve_workers_leave_projections_to_project_processes(
     finally:
         codes = cluster.stop()
     assert codes == {"catalog": 0, "audit": 0, "serve": 0}
+
+
+def _projection_children(server_pid: int) -> dict[str, int]:
+    """`verdict project NAME` children of the server: name -> pid."""
+    found: dict[str, int] = {}
+    for task in Path(f"/proc/{server_pid}/task").glob("*/children"):
+        for pid in task.read_text().split():
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue  # exited while we looked
+            if b"project" in argv:
+                found[argv[argv.index(b"project") + 1].decode()] = int(pid)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_serve_runs_each_projection_in_a_supervised_child_process(tmp_path: Path) -> None:
+    """SQLite, one worker: a `verdict project` child per projection keeps the views up to date
+    (a vote shows in the next read, served from the API's polled snapshot); a child killed
+    with -9 is started again; SIGTERM stops them all, and a killed server leaves none behind."""
+    with drill.Store.fresh("sqlite", tmp_path) as store:
+        cluster = drill.Cluster(store, tmp_path, workers=1)
+        assert cluster.verdict("migrate").returncode == 0
+        cluster.start_server()
+        assert cluster.server is not None
+        server = cluster.server.pid
+        try:
+            eventually(lambda: set(_projection_children(server)) == {"catalog", "audit"}, "2")
+            first = _projection_children(server)
+            cluster.wait_caught_up()  # the demo data
+            with httpx.Client(base_url=cluster.url, timeout=10) as client:
+                token = cluster.register(client)
+                auth = {"Authorization": f"Bearer {token}"}
+
+                def ships() -> int:
+                    tool = client.get("/v1/tools/smollm3")
+                    return int(tool.json()["community"]["ship"]) if tool.is_success else -1
+
+                vote = client.put("/v1/tools/smollm3/vote", json={"choice": "ship"}, headers=auth)
+                assert vote.status_code == 201
+                eventually(lambda: ships() == 1, "the vote in the catalog", timeout=5)
+                os.kill(first["catalog"], signal.SIGKILL)
+                eventually(
+                    lambda: (
+                        _projection_children(server).get("catalog") not in (None, first["catalog"])
+                    ),
+                    "a new catalog worker",
+                )
+                vote = client.put("/v1/tools/smollm3/vote", json={"choice": "skip"}, headers=auth)
+                assert vote.status_code == 200
+                eventually(lambda: ships() == 0, "the change of mind in the catalog")
+            children = _projection_children(server)
+        finally:
+            codes = cluster.stop()
+        assert codes["serve"] in (0, -signal.SIGTERM)
+        eventually(lambda: not any(map(_alive, children.values())), "workers stopped with serve")
+        assert "projection catalog stopped cleanly" in cluster.log("serve")
+        cluster.start_server()
+        assert cluster.server is not None
+        server = cluster.server.pid
+        eventually(lambda: len(_projection_children(server)) == 2, "workers of the restart")
+        orphans = _projection_children(server)
+        os.kill(server, signal.SIGKILL)
+        cluster.server.wait(10)
+        eventually(lambda: not any(map(_alive, orphans.values())), "no worker outlives a kill -9")
+        cluster.stop()
