@@ -52,16 +52,19 @@ class Runtime:
         names: Sequence[str] = PROJECTIONS,
         on_batch: BatchObserver | None = None,
         poll_interval: float | None = None,
+        batch_window: float = 0.0,
     ) -> list[FollowerThread]:
         """Keep the named projections up to date in this process: woken by local saves and, on
         PostgreSQL, by NOTIFY from other processes; polling (every `poll_interval` seconds,
         unset: FollowerThread's default) covers anything a wake-up misses. `on_batch(name)`
-        may return a callable told the size of each committed batch (metrics)."""
+        may return a callable told the size of each committed batch (metrics). `batch_window`:
+        see FollowerThread."""
         recorder = self.ledger.recorder
         polling = {} if poll_interval is None else {"poll_interval": poll_interval}
         followers = [
             FollowerThread(
                 Follower(recorder, self.projection(n), progress=on_batch(n) if on_batch else None),
+                batch_window=batch_window,
                 **polling,
             )
             for n in names

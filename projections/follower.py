@@ -82,11 +82,17 @@ class Follower:
 
 
 class FollowerThread:
-    """Runs a follower in a daemon thread until stopped; `wake()` makes it look at once."""
+    """Runs a follower in a daemon thread until stopped; `wake()` makes it look at once, or,
+    with a `batch_window`, once that long has passed since its last catch-up (wake-ups that
+    come meanwhile are folded into one: under a stream of writes, batches of a window's events
+    instead of one commit per write)."""
 
-    def __init__(self, follower: Follower, *, poll_interval: float = 0.5) -> None:
+    def __init__(
+        self, follower: Follower, *, poll_interval: float = 0.5, batch_window: float = 0.0
+    ) -> None:
         self.follower = follower
         self.poll_interval = poll_interval
+        self.batch_window = batch_window
         self._wake = threading.Event()
         self._stop = threading.Event()
         name = f"follow-{follower.projection.name}"
@@ -123,4 +129,6 @@ class FollowerThread:
                     "%s follower: database error, retrying in %.1fs: %s", name, backoff, error
                 )
                 backoff = min(backoff * 2, 10.0)
+            if self.batch_window and self._stop.wait(self.batch_window):
+                return
             self._wake.wait(backoff)

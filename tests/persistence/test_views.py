@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import orjson
 import pytest
@@ -42,6 +43,28 @@ def test_follower_thread_catches_up_on_local_and_foreign_writes(settings: Settin
         }
     finally:
         other.close()
+        runtime.close()
+
+
+def test_a_batch_window_folds_a_burst_of_wake_ups_into_few_commits(settings: Settings) -> None:
+    """Woken by every one of 20 saves made within its window, a follower commits the burst in
+    at most two batches (the first save's, then the rest), and misses none of it."""
+    runtime = open_runtime(settings)
+    batches: list[int] = []
+    try:
+        list_tools(runtime.ledger, "alpha")
+        runtime.follow([CATALOG], on_batch=lambda _: batches.append, batch_window=2.0)
+        start = runtime.ledger.recorder.max_notification_id() or 0
+        assert runtime.views.wait_for(CATALOG, start, timeout=10) >= start
+        time.sleep(2.1)  # the window after the first catch-up is over: the next wake-up counts
+        batches.clear()
+        for n in range(20):
+            last = runtime.ledger.cast_vote("alpha", f"voter:{n}", "ship").position
+        assert last is not None
+        assert runtime.views.wait_for(CATALOG, last, timeout=10) >= last
+        assert sum(batches) == 20 and len(batches) <= 2, batches
+        assert tool_doc(runtime.views, "alpha")["community"]["ship"] == 20
+    finally:
         runtime.close()
 
 
