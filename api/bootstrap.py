@@ -10,7 +10,7 @@ from domain.application import Ledger
 from domain.settings import Settings
 from projections.audit_log import AUDIT, AuditProjection, AuditStore
 from projections.catalog_poller import CatalogPoller
-from projections.follower import Follower, FollowerThread, Projection
+from projections.follower import POLL_SECONDS, Follower, FollowerThread, Projection
 from projections.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
 from projections.views import CATALOG, CatalogProjection, CatalogSnapshot, ViewStore
 from projections.wakeup import PostgresWakeup
@@ -51,21 +51,20 @@ class Runtime:
         self,
         names: Sequence[str] = PROJECTIONS,
         on_batch: BatchObserver | None = None,
-        poll_interval: float | None = None,
+        poll_interval: float = POLL_SECONDS,
         batch_window: float = 0.0,
     ) -> list[FollowerThread]:
         """Keep the named projections up to date in this process: woken by local saves and, on
-        PostgreSQL, by NOTIFY from other processes; polling (every `poll_interval` seconds,
-        unset: FollowerThread's default) covers anything a wake-up misses. `on_batch(name)`
+        PostgreSQL, by NOTIFY from other processes; polling (every `poll_interval` seconds)
+        covers anything a wake-up misses. `on_batch(name)`
         may return a callable told the size of each committed batch (metrics). `batch_window`:
         see FollowerThread."""
         recorder = self.ledger.recorder
-        polling = {} if poll_interval is None else {"poll_interval": poll_interval}
         followers = [
             FollowerThread(
                 Follower(recorder, self.projection(n), progress=on_batch(n) if on_batch else None),
+                poll_interval=poll_interval,
                 batch_window=batch_window,
-                **polling,
             )
             for n in names
         ]

@@ -22,6 +22,7 @@ from eventsourcing.persistence import PersistenceError
 from api import metrics
 from api.bootstrap import Runtime, open_runtime
 from domain.settings import Settings
+from projections.follower import POLL_SECONDS
 
 log = logging.getLogger("verdict.workers")
 
@@ -47,7 +48,7 @@ def start_runtime(
     *,
     patience: float | None = START_PATIENCE_SECONDS,
     stopped: Callable[[], bool] = lambda: False,
-    poll_interval: float | None = None,
+    poll_interval: float = POLL_SECONDS,
     batch_window: float = 0.0,
 ) -> Runtime | None:
     """Open the runtime and follow the named projections, retrying while the database is
@@ -98,7 +99,7 @@ def run_projection(settings: Settings, name: str, parent: int | None = None) -> 
         [name],
         patience=None,
         stopped=stop.is_set,
-        poll_interval=None if postgres else SQLITE_POLL_SECONDS,
+        poll_interval=POLL_SECONDS if postgres else SQLITE_POLL_SECONDS,
         batch_window=POSTGRES_BATCH_WINDOW if postgres else 0.0,
     )
     if runtime is None:

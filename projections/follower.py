@@ -81,6 +81,11 @@ class Follower:
                 self.progress(len(page))
 
 
+POLL_SECONDS = 0.5
+"""How often a follower looks for events when nothing woke it: a lost wake-up costs this much
+latency, never an event."""
+
+
 class FollowerThread:
     """Runs a follower in a daemon thread until stopped; `wake()` makes it look at once, or,
     with a `batch_window`, once that long has passed since its last catch-up (wake-ups that
@@ -88,7 +93,11 @@ class FollowerThread:
     instead of one commit per write)."""
 
     def __init__(
-        self, follower: Follower, *, poll_interval: float = 0.5, batch_window: float = 0.0
+        self,
+        follower: Follower,
+        *,
+        poll_interval: float = POLL_SECONDS,
+        batch_window: float = 0.0,
     ) -> None:
         self.follower = follower
         self.poll_interval = poll_interval
