@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Notification, RecordConflictError, Recording
 
 from domain import rules
@@ -195,7 +195,9 @@ class Ledger(Application[UUID]):
         events = self._event_table.events(ids, versions)
         found: dict[UUID, Any] = {}
         for i in ids:
-            aggregate = project_aggregate(known.get(i), events.get(i, ()))
+            aggregate = known.get(i)
+            for event in events.get(i, ()):  # eventsourcing's project_aggregate, without its
+                aggregate = event.mutate(aggregate)  # isinstance of a Protocol (~9 µs an event)
             if aggregate is not None:
                 found[i] = aggregate
         return found
