@@ -61,24 +61,28 @@ class Follower:
         """Called with the number of events in each committed page (progress bars)."""
 
     def catch_up(self) -> int:
-        """Fold and commit every event after the committed position; return the new position."""
+        """Fold and commit every event stored after the committed position, up to the end of
+        the log as a read finds it; return the new position. A page shorter than `page_size`
+        is that end: events stored while it was folded wait for the next catch-up, so a
+        steady stream of writes is folded in batches rather than chased one commit each."""
         projection = self.projection
         while True:
             page = self.reader.page(projection.position, self.page_size)
-            if not page:
+            if page:
+                expected = projection.position
+                try:
+                    for event in page:
+                        projection.apply(event)
+                    projection.commit(expected)
+                except (StaleProjection, PersistenceError):
+                    # What is in memory may be ahead of what committed: start again from the table.
+                    projection.reload()
+                    raise
+                if self.progress is not None:
+                    self.progress(len(page))
+            if len(page) < self.page_size:
                 projection.caught_up()
                 return projection.position
-            expected = projection.position
-            try:
-                for event in page:
-                    projection.apply(event)
-                projection.commit(expected)
-            except (StaleProjection, PersistenceError):
-                # What is in memory may be ahead of what committed: start again from the table.
-                projection.reload()
-                raise
-            if self.progress is not None:
-                self.progress(len(page))
 
 
 POLL_SECONDS = 0.5
