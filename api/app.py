@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +10,7 @@ from fastapi import FastAPI
 
 from api import audit, health, metrics, pages, problems, reads, security, writes
 from api.bootstrap import PROJECTIONS
+from api.collector import settle_garbage_collector
 from api.limits import BodySizeLimit
 from api.logs import AccessLog
 from api.projection_workers import ProjectionWorkers
@@ -18,9 +18,6 @@ from api.ratelimit import Rate, RateLimiter
 from api.vote_lane import VoteLane
 from api.workers import start_runtime
 from domain.settings import Settings
-
-GC_YOUNG_THRESHOLD = 20_000
-"""Allocations between young-generation collections (CPython's default is 700)."""
 
 
 def create_app(
@@ -52,7 +49,7 @@ def create_app(
         if runtime.ledger.ballots is not None:
             runtime.ledger.ballots.observers.append(metrics.observe_write_batch)
         app.state.runtime = runtime
-        _settle_garbage_collector()
+        settle_garbage_collector()
         try:
             yield
         finally:
@@ -95,12 +92,3 @@ def from_environment() -> FastAPI:
     """The app for `uvicorn --factory api.app:from_environment`, which is what each worker of
     `verdict serve --workers N` runs: settings from the VERDICT_* environment."""
     return create_app(Settings())
-
-
-def _settle_garbage_collector() -> None:
-    """Everything built at start-up lives as long as the process: move it out of the collector's
-    sight (gc.freeze), and collect young objects less often. Requests allocate many short-lived
-    objects, and full scans of the start-up heap were a measurable share of a vote's CPU."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)

@@ -5,7 +5,9 @@ By default one process reads the log once and folds each page into every project
 they share nothing but the event log (each has its own tables and tracking row), so on a spare
 core the wall-clock time is that of the slower one, not the sum. Children are spawned, not
 forked (a forked connection pool is not safe), open their own connections, and commit page by
-page under compare-and-set like any follower."""
+page under compare-and-set like any follower. Each rebuilding process first freezes its
+start-up heap out of the garbage collector's sight (api/collector.py): a replay keeps a page of
+events alive at a time, and without it full scans of the imports cost a quarter of the time."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
 from api.bootstrap import PROJECTIONS, Runtime, open_runtime
+from api.collector import settle_garbage_collector
 from domain.settings import Settings
 from projections.rebuild import rebuild, rebuild_together
 
@@ -38,6 +41,7 @@ def rebuild_views(
     """Rebuild every projection of an open runtime (PROJECTIONS order), in `jobs` processes;
     `progress` is told how many events the slowest projection advanced by."""
     if jobs <= 1:
+        settle_garbage_collector()
         started = time.perf_counter()
         projections = runtime.projections()
         position = rebuild_together(runtime.ledger.recorder, projections, progress=progress)
@@ -63,6 +67,7 @@ def rebuild_views(
 def rebuild_one(settings: Settings, name: str) -> Rebuilt:
     """One projection, in this process, from its own connections (a child's entry point)."""
     runtime = open_runtime(settings.model_copy(update={"create_tables": False}))
+    settle_garbage_collector()
     try:
         started = time.perf_counter()
         position = rebuild(runtime.ledger.recorder, runtime.projection(name))
