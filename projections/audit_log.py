@@ -305,9 +305,13 @@ class AuditProjection:
         self._hashes: list[bytes] = []
 
     def apply(self, event: LedgerEvent) -> None:
-        self._hashes.append(merkle.leaf_hash(event.canonical()))
-        self._positions.append(event.position)
-        self._position = event.position
+        self.apply_all([event])
+
+    def apply_all(self, events: Sequence[LedgerEvent]) -> None:
+        if events:
+            self._hashes += merkle.leaf_hashes(map(LedgerEvent.canonical, events))
+            self._positions += [event.position for event in events]
+            self._position = events[-1].position
 
     def commit(self, expected: int) -> None:
         first = self.tree.size

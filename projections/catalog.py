@@ -5,7 +5,7 @@ concerns (events name their tool, so no lookup tables grow with the log)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -163,6 +163,15 @@ def history_entry(event: LedgerEvent, leaf_index: int) -> dict[str, Any]:
 
 POINT_DETAILS = ("seat", "choice", "decision")
 
+_TAKES_PREVIOUS, _GIVES_CHOICE = 1, 2
+_BALLOT_MOVES = {
+    "Ballot.Cast": _GIVES_CHOICE,
+    "Ballot.Recast": _GIVES_CHOICE,
+    "Ballot.Changed": _TAKES_PREVIOUS | _GIVES_CHOICE,
+    "Ballot.Retracted": _TAKES_PREVIOUS,
+}
+"""What each ballot event does to a tally (fold_tally): the fast path of `Catalog.apply_all`."""
+
 Point = tuple[Any, ...]
 """A timeline point, packed as stored (a JSON array): (leaf_index, position, at, kind, actor,
 panel ship, panel total, community ship, community skip, details or None). `point_document`
@@ -284,6 +293,74 @@ class Catalog:
         self.position = event.position
         self.size = leaf_index + 1
 
+    def apply_all(self, events: Iterable[LedgerEvent]) -> None:
+        """`apply` each event in turn. A ballot event on a listed tool (nearly every event of a
+        large log) takes a path written out for that one case: the steps of `apply`,
+        `fold_tool`, `fold_tally` and `pack_point` for it, with no calls and no keyword
+        arguments in between. Every other event goes through `apply` itself;
+        tests/projections/test_catalog_pages.py holds the two paths equal on arbitrary events."""
+        tools, panels, timeline, changed = (
+            self.tools,
+            self.panels,
+            self.new_timeline,
+            self.changed_tools,
+        )
+        size, new, toolstate, tallystate = self.size, _new, ToolState, Tally
+        for event in events:
+            position, _, kind, _, _, timestamp, data = event
+            move = _BALLOT_MOVES.get(kind, 0)
+            slug = data.get("tool", "")
+            tool = tools.get(slug) if move else None
+            if tool is None or "seat" in data or "decision" in data:
+                self.size = size
+                self.apply(event)
+                size = self.size
+                continue
+            name, listing, status, listed_at, _, _, seats, (ship, skip) = tool
+            if move & _TAKES_PREVIOUS:
+                if data["previous"] == "ship":
+                    ship -= 1
+                else:
+                    skip -= 1
+            if move & _GIVES_CHOICE:
+                choice = data["choice"]
+                if choice == "ship":
+                    ship += 1
+                else:
+                    skip += 1
+                details: dict[str, Any] | None = {"choice": choice}
+            else:
+                details = {"choice": data["choice"]} if "choice" in data else None
+            tally = new(tallystate, (ship, skip))
+            tools[slug] = new(
+                toolstate, (name, listing, status, listed_at, timestamp, position, seats, tally)
+            )
+            changed.add(slug)
+            panel = panels.get(slug)
+            if panel is None:
+                counts = panel_counts(seats)
+                panel = panels[slug] = (counts["ship"], counts["total"])
+            point = (
+                size,
+                position,
+                timestamp,
+                kind,
+                data["actor"],
+                panel[0],
+                panel[1],
+                ship,
+                skip,
+                details,
+            )
+            points = timeline.get(slug)
+            if points is None:
+                timeline[slug] = [point]
+            else:
+                points.append(point)
+            self.position = position
+            size += 1
+        self.size = size
+
     def drain(self) -> Batch:
         """The entries changed since the last drain (from a fresh catalog: everything)."""
         batch = Batch(
@@ -301,11 +378,10 @@ class Catalog:
         return batch
 
 
-def fold_catalog(events: Any, catalog: Catalog | None = None) -> Catalog:
-    """Fold events (an iterable of LedgerEvent) into a catalog, from zero unless one is given."""
+def fold_catalog(events: Iterable[LedgerEvent], catalog: Catalog | None = None) -> Catalog:
+    """Fold events into a catalog, from zero unless one is given."""
     catalog = catalog if catalog is not None else Catalog()
-    for event in events:
-        catalog.apply(event)
+    catalog.apply_all(events)
     return catalog
 
 

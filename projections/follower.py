@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, PersistenceError
@@ -29,7 +29,8 @@ class Projection(Protocol):
     @property
     def position(self) -> int: ...
 
-    def apply(self, event: LedgerEvent) -> None: ...
+    def apply_all(self, events: Sequence[LedgerEvent]) -> None:
+        """Fold a page of events, in log order, in memory."""
 
     def commit(self, expected: int) -> None:
         """Write what changed and move tracking from `expected` to `position`, atomically."""
@@ -71,8 +72,7 @@ class Follower:
             if page:
                 expected = projection.position
                 try:
-                    for event in page:
-                        projection.apply(event)
+                    projection.apply_all(page)
                     projection.commit(expected)
                 except (StaleProjection, PersistenceError):
                     # What is in memory may be ahead of what committed: start again from the table.

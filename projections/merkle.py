@@ -35,6 +35,12 @@ def leaf_hash(data: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + data).digest()
 
 
+def leaf_hashes(datas: Iterable[bytes]) -> list[bytes]:
+    """`leaf_hash` of each, in one loop (a replay hashes every event of the log)."""
+    sha = hashlib.sha256
+    return [sha(b"\x00" + data).digest() for data in datas]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     """SHA-256(0x01 || left || right)."""
     return hashlib.sha256(b"\x01" + left + right).digest()

@@ -51,8 +51,7 @@ def rebuild_together(
     while page := reader.page(after, page_size):
         for projection in projections:
             expected = projection.position
-            for event in page:
-                projection.apply(event)
+            projection.apply_all(page)
             projection.commit(expected)
         after = page[-1].position
         if progress is not None:

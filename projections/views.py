@@ -464,6 +464,9 @@ class CatalogProjection:
     def apply(self, event: LedgerEvent) -> None:
         self.catalog.apply(event)
 
+    def apply_all(self, events: Sequence[LedgerEvent]) -> None:
+        self.catalog.apply_all(events)
+
     def commit(self, expected: int) -> None:
         written = self.views.commit_catalog(self.name, expected, self.catalog)
         self._publish({**self.snapshot.tools, **written})

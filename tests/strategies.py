@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import strategies as st
+
+from projections.records import LedgerEvent
+from tests.builders import listing
 
 SLUGS = ("alpha", "beta", "gamma")
 """gamma is rarely listed: commands on an unknown tool must be refused."""
@@ -74,3 +79,88 @@ json_values = st.recursive(
     max_leaves=20,
 )
 """JSON without floats, integers within 64 bits: what an event state may hold."""
+
+# -- the catalog fold: stored events as the folds see them, well-formed or not --
+_TIMES = ("2026-01-01T00:00:00.000001+00:00", "2026-01-01T00:00:01.000000+00:00")
+_ballot_kinds = st.sampled_from(
+    ("Ballot.Cast", "Ballot.Recast", "Ballot.Changed", "Ballot.Retracted", "Ballot.Other")
+)
+_ballot_states = st.fixed_dictionaries(
+    {"tool": st.sampled_from(SLUGS), "actor": voters, "choice": decisions, "previous": decisions},
+    optional={"seat": seats, "decision": decisions, "extra": st.integers()},
+)
+"""Ballot states, with keys an odd or future event might carry. Every one has the `choice` and
+`previous` that the fold reads from a ballot (a state without them fails either way)."""
+_retraction_states = st.fixed_dictionaries(
+    {"tool": st.sampled_from(SLUGS), "actor": voters, "previous": decisions},
+    optional={"choice": decisions},
+)
+_EDITOR = "editor:e"
+_other_states = st.one_of(
+    st.tuples(
+        st.just("Tool.Listed"),
+        st.builds(lambda slug: {"tool": slug, "actor": _EDITOR, **listing(slug)}, slugs),
+    ),
+    st.tuples(
+        st.just("Tool.ListingAmended"),
+        st.builds(
+            lambda slug, name: {"tool": slug, "actor": _EDITOR, "changes": {"name": name}},
+            slugs,
+            st.sampled_from(("New name", "Other name")),
+        ),
+    ),
+    st.tuples(
+        st.just("Tool.Delisted"), st.fixed_dictionaries({"tool": slugs, "actor": st.just(_EDITOR)})
+    ),
+    st.tuples(
+        st.just("Panel.VerdictPublished"),
+        st.fixed_dictionaries(
+            {
+                "tool": slugs,
+                "seat": seats,
+                "reviewer": st.just("R"),
+                "decision": decisions,
+                "text": st.just("t"),
+                "actor": st.just(_EDITOR),
+            }
+        ),
+    ),
+    st.tuples(
+        st.just("Panel.VerdictRetracted"),
+        st.fixed_dictionaries({"tool": slugs, "seat": seats, "actor": st.just(_EDITOR)}),
+    ),
+    st.tuples(
+        st.just("Comparison.Published"),
+        st.fixed_dictionaries({"left": slugs, "right": slugs, "actor": st.just(_EDITOR)}),
+    ),
+)
+_kinds_and_states = st.one_of(
+    st.tuples(_ballot_kinds.filter(lambda kind: kind != "Ballot.Retracted"), _ballot_states),
+    st.tuples(st.just("Ballot.Retracted"), _retraction_states),
+    _other_states,
+)
+
+
+def _ledger_events(drawn: list[tuple[tuple[str, dict[str, Any]], str]]) -> list[LedgerEvent]:
+    """Positions with gaps (as on PostgreSQL), a few originators, the drawn times."""
+    return [
+        LedgerEvent(2 * i + 1, f"domain.x:{kind}", kind, f"id-{i % 5}", i + 1, at, data)
+        for i, ((kind, data), at) in enumerate(drawn)
+    ]
+
+
+catalog_events = st.builds(
+    lambda listed, rest: _ledger_events(
+        [
+            (("Tool.Listed", {"tool": slug, "actor": _EDITOR, **listing(slug)}), _TIMES[0])
+            for slug in listed
+        ]
+        + rest
+    ),
+    st.lists(st.sampled_from(SLUGS[:2]), unique=True),
+    st.lists(st.tuples(_kinds_and_states, st.sampled_from(_TIMES)), max_size=80),
+)
+"""Events for the catalog fold, most often after listing some tools: ballots (Cast, Recast,
+Changed, Retracted, unknown kinds) on listed, delisted and unknown tools, with or without the
+keys they usually carry, among listings, verdicts and comparisons; Amended verdicts are left out
+(the fold needs their seat filled)."""
