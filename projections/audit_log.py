@@ -304,9 +304,6 @@ class AuditProjection:
         self._positions: list[int] = []
         self._hashes: list[bytes] = []
 
-    def apply(self, event: LedgerEvent) -> None:
-        self.apply_all([event])
-
     def apply_all(self, events: Sequence[LedgerEvent]) -> None:
         if events:
             self._hashes += merkle.leaf_hashes(map(LedgerEvent.canonical, events))

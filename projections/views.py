@@ -461,9 +461,6 @@ class CatalogProjection:
     def position(self) -> int:
         return self.catalog.position
 
-    def apply(self, event: LedgerEvent) -> None:
-        self.catalog.apply(event)
-
     def apply_all(self, events: Sequence[LedgerEvent]) -> None:
         self.catalog.apply_all(events)
 
