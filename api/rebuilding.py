@@ -39,29 +39,40 @@ def rebuild_views(
     runtime: Runtime, *, jobs: int, progress: Callable[[int], None] | None = None
 ) -> list[Rebuilt]:
     """Rebuild every projection of an open runtime (PROJECTIONS order), in `jobs` processes;
-    `progress` is told how many events the slowest projection advanced by."""
+    `progress` is told how many events the slowest projection advanced by. With several
+    processes this one rebuilds the first projection (the catalog, the longest) itself while
+    children rebuild the others: it is ready at once, a child first spends ~0.5 s importing."""
+    settle_garbage_collector()
     if jobs <= 1:
-        settle_garbage_collector()
         started = time.perf_counter()
         projections = runtime.projections()
         position = rebuild_together(runtime.ledger.recorder, projections, progress=progress)
         seconds = time.perf_counter() - started
         return [Rebuilt(p.name, position, seconds) for p in projections]
     names = list(PROJECTIONS)
+    shown = 0
+
+    def report(_: int = 0) -> None:
+        nonlocal shown
+        if progress is not None:
+            reached = min(runtime.views.tracking.tracked(n)[1] for n in names)
+            if reached > shown:
+                progress(reached - shown)
+                shown = reached
+
+    first, *others = names
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(jobs, len(names)), mp_context=spawn) as pool:
-        futures = [pool.submit(rebuild_one, runtime.settings, name) for name in names]
-        shown = 0
+    with ProcessPoolExecutor(min(jobs - 1, len(others)), mp_context=spawn) as pool:
+        futures = [pool.submit(rebuild_one, runtime.settings, name) for name in others]
+        started = time.perf_counter()
+        position = rebuild(runtime.ledger.recorder, runtime.projection(first), progress=report)
+        here = Rebuilt(first, position, time.perf_counter() - started)
         while True:
             done, pending = wait(futures, timeout=POLL_SECONDS, return_when=FIRST_EXCEPTION)
-            if progress is not None:
-                reached = min(runtime.views.tracking.tracked(n)[1] for n in names)
-                if reached > shown:
-                    progress(reached - shown)
-                    shown = reached
+            report()
             if not pending or any(f.exception() for f in done):
                 break
-        return [future.result() for future in futures]
+        return [here, *(future.result() for future in futures)]
 
 
 def rebuild_one(settings: Settings, name: str) -> Rebuilt:
