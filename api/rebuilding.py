@@ -1,13 +1,14 @@
 """`verdict rebuild`: every projection rebuilt from the first event, side by side.
 
 By default one process reads the log once and folds each page into every projection
-(`rebuild_together`). With `jobs` > 1 each projection is rebuilt in its own process instead:
-they share nothing but the event log (each has its own tables and tracking row), so on a spare
-core the wall-clock time is that of the slower one, not the sum. Children are spawned, not
-forked (a forked connection pool is not safe), open their own connections, and commit page by
-page under compare-and-set like any follower. Each rebuilding process first freezes its
-start-up heap out of the garbage collector's sight (api/collector.py): a replay keeps a page of
-events alive at a time, and without it full scans of the imports cost a quarter of the time."""
+(`rebuild_together`). With `jobs` > 1 this process rebuilds the first projection while spawned
+children rebuild the others: they share nothing but the event log (each has its own tables and
+tracking row), so on a spare core the wall-clock time is that of the slower one, not the sum.
+Children are spawned, not forked (a forked connection pool is not safe), open their own
+connections, and commit page by page under compare-and-set like any follower. Each rebuilding
+process first freezes its start-up heap out of the garbage collector's sight (api/collector.py):
+a replay keeps a page of events alive at a time, and without it full scans of the imports cost
+a quarter of the time."""
 
 from __future__ import annotations
 
