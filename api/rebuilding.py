@@ -90,7 +90,8 @@ def rebuild_one(settings: Settings, name: str) -> Rebuilt:
 
 def default_jobs() -> int:
     """One process: it reads the log once for every projection and needs no spare core. Two
-    processes won on an idle two-core machine (sqlite, 200k events: 3.73 -> 3.07 s) but lost
-    when another program kept one core busy (1M events: 17.1 -> 21.8 s), and they read the log
-    twice; `--jobs 2` is for machines with a core to spare."""
+    processes (this one folding the catalog, a child the audit log) won with a core mostly
+    free (sqlite, 1M events, same window: 9.0-10.4 -> 6.5-6.6 s) but can lose when another
+    program keeps both cores busy (10.8 -> 16.2 s once), and they read the log twice;
+    `--jobs 2` is for machines with a core to spare."""
     return 1
