@@ -74,8 +74,10 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
     rebuild = report["rebuild"]
     assert rebuild["events"] == rebuild["rebuild"]["events"] == 5000
     assert all(_positive(v) for v in rebuild["rates"].values())
-    assert set(rebuild["rates"]) >= {"raw_read", "library_read", "rebuild_total"}
+    assert set(rebuild["rates"]) >= {"raw_read", "library_read", "rebuild_total", "rebuild_jobs2"}
     assert rebuild["rebuild"]["mismatched_checkpoints"] == 0
+    assert rebuild["rebuild_jobs2"]["jobs"] == 2
+    assert rebuild["rebuild_jobs2"]["mismatched_checkpoints"] == 0
     assert _positive(rebuild["rss_ratio"])
     assert set(report["checks"]) >= {"ledger_vs_naive_sqlite", "kill9_sqlite", "rss_ratio"}
     shown = subprocess.run(
