@@ -86,14 +86,18 @@ def editorial_changes(served: Served) -> int:
 
 
 def settle(served: Served, position: int) -> int:
-    """Wait until a signed checkpoint covers log position `position`; its size."""
+    """Wait until a signed checkpoint covers log position `position`, and every projection has
+    folded it (they run in processes of their own, each at its own pace); the checkpoint's
+    size. A test that then edits the store behind the service's back edits settled history."""
     deadline = time.monotonic() + 20
     with served.http() as http:
         while True:
             proof = http.get("/v1/audit/proofs/inclusion", params={"position": position})
-            if proof.status_code == 200:
+            ready = http.get("/readyz").json().get("projections", {})
+            folded = all(p["position"] >= position for p in ready.values()) and ready
+            if proof.status_code == 200 and folded:
                 return int(proof.json()["size"])
-            assert time.monotonic() < deadline, f"position {position} was never checkpointed"
+            assert time.monotonic() < deadline, f"position {position} was never settled"
             time.sleep(0.05)
 
 
