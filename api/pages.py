@@ -371,7 +371,7 @@ def _point_href(slug: str, point: Mapping[str, Any]) -> str:
 def audit(request: Request) -> Response:
     """The latest signed checkpoint, the key it verifies with, and how to check the ledger."""
     runtime = request.app.state.runtime
-    position, size = runtime.views.tracking.tracked(CATALOG)
+    position, size = _views(request).tracking.tracked(CATALOG)
     found = Documents(position, size, [])
     recent = runtime.audit.recent_checkpoints(AUDIT_CHECKPOINTS)
     return _page(
