@@ -163,14 +163,8 @@ def history_entry(event: LedgerEvent, leaf_index: int) -> dict[str, Any]:
 
 POINT_DETAILS = ("seat", "choice", "decision")
 
-_TAKES_PREVIOUS, _GIVES_CHOICE = 1, 2
-_BALLOT_MOVES = {
-    "Ballot.Cast": _GIVES_CHOICE,
-    "Ballot.Recast": _GIVES_CHOICE,
-    "Ballot.Changed": _TAKES_PREVIOUS | _GIVES_CHOICE,
-    "Ballot.Retracted": _TAKES_PREVIOUS,
-}
-"""What each ballot event does to a tally (fold_tally): the fast path of `Catalog.apply_all`."""
+BALLOT_KINDS = frozenset({"Ballot.Cast", "Ballot.Recast", "Ballot.Changed", "Ballot.Retracted"})
+"""The events `Catalog.apply_all` folds on its fast path (with `fold_tally`, as `apply` does)."""
 
 Point = tuple[Any, ...]
 """A timeline point, packed as stored (a JSON array): (leaf_index, position, at, kind, actor,
@@ -296,42 +290,30 @@ class Catalog:
     def apply_all(self, events: Iterable[LedgerEvent]) -> None:
         """`apply` each event in turn. A ballot event on a listed tool (nearly every event of a
         large log) takes a path written out for that one case: the steps of `apply`,
-        `fold_tool`, `fold_tally` and `pack_point` for it, with no calls and no keyword
-        arguments in between. Every other event goes through `apply` itself;
-        tests/projections/test_catalog_pages.py holds the two paths equal on arbitrary events."""
+        `fold_tool` and `pack_point` for it, without their calls and keyword arguments; its
+        tally is still `fold_tally`'s, the one definition of that number. Every other event
+        goes through `apply` itself; tests/projections/test_catalog_pages.py holds the two
+        paths equal on arbitrary events."""
         tools, panels, timeline, changed = (
             self.tools,
             self.panels,
             self.new_timeline,
             self.changed_tools,
         )
-        size, new, toolstate, tallystate = self.size, _new, ToolState, Tally
+        size, new, toolstate = self.size, _new, ToolState
         for event in events:
             position, _, kind, _, _, timestamp, data = event
-            move = _BALLOT_MOVES.get(kind, 0)
             slug = data.get("tool", "")
-            tool = tools.get(slug) if move else None
+            tool = tools.get(slug) if kind in BALLOT_KINDS else None
             if tool is None or "seat" in data or "decision" in data:
                 self.size = size
                 self.apply(event)
                 size = self.size
                 continue
-            name, listing, status, listed_at, _, _, seats, (ship, skip) = tool
-            if move & _TAKES_PREVIOUS:
-                if data["previous"] == "ship":
-                    ship -= 1
-                else:
-                    skip -= 1
-            if move & _GIVES_CHOICE:
-                choice = data["choice"]
-                if choice == "ship":
-                    ship += 1
-                else:
-                    skip += 1
-                details: dict[str, Any] | None = {"choice": choice}
-            else:
-                details = {"choice": data["choice"]} if "choice" in data else None
-            tally = new(tallystate, (ship, skip))
+            name, listing, status, listed_at, _, _, seats, tally = tool
+            tally = fold_tally(tally, event)
+            ship, skip = tally
+            details = {"choice": data["choice"]} if "choice" in data else None
             tools[slug] = new(
                 toolstate, (name, listing, status, listed_at, timestamp, position, seats, tally)
             )
