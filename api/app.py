@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,12 @@ from api.ratelimit import Rate, RateLimiter
 from api.vote_lane import VoteLane
 from api.workers import start_runtime
 from domain.settings import Settings
+
+log = logging.getLogger("verdict.workers")
+
+START_CATCH_UP_SECONDS = 30.0
+"""How long `verdict serve` waits, before taking requests, for its projection workers to fold
+the log as it stands (a first start folds the demo data in well under a second)."""
 
 
 def create_app(
@@ -44,6 +51,10 @@ def create_app(
         workers = ProjectionWorkers(PROJECTIONS) if projection_workers else None
         if workers is not None:
             workers.start()
+            # Take requests once the children have folded the log as it is (the first reads
+            # after `verdict serve` prints its URL see every tool), but not wait for ever.
+            if not await anyio.to_thread.run_sync(runtime.wait_caught_up, START_CATCH_UP_SECONDS):
+                log.warning("serving before the projections caught up; /readyz shows their lag")
         if not follow:
             runtime.poll_catalog()
         if runtime.ledger.ballots is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -82,6 +83,17 @@ class Runtime:
         for t in self._threads:
             t.start()
         return followers
+
+    def wait_caught_up(self, timeout: float) -> bool:
+        """Wait until every projection has folded the log as it ends now; False if `timeout`
+        seconds passed first (wherever the projections are followed)."""
+        end = self.ledger.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + timeout
+        for name in PROJECTIONS:
+            left = max(0.0, deadline - time.monotonic())
+            if self.views.tracking.wait_for(name, end, left) < end:
+                return False
+        return True
 
     def poll_catalog(self) -> None:
         """Keep a snapshot of the catalog that another process follows (`verdict project

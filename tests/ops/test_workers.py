@@ -201,8 +201,9 @@ def test_serve_runs_each_projection_in_a_supervised_child_process(tmp_path: Path
         try:
             eventually(lambda: set(_projection_children(server)) == {"catalog", "audit"}, "2")
             first = _projection_children(server)
-            cluster.wait_caught_up()  # the demo data
             with httpx.Client(base_url=cluster.url, timeout=10) as client:
+                tools = client.get("/v1/tools").json()["tools"]
+                assert len(tools) == 6, "serve took requests before its children caught up"
                 token = cluster.register(client)
                 auth = {"Authorization": f"Bearer {token}"}
 
