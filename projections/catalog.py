@@ -289,9 +289,9 @@ class Catalog:
 
     def apply_all(self, events: Iterable[LedgerEvent]) -> None:
         """`apply` each event in turn. A ballot event on a listed tool (nearly every event of a
-        large log) takes a path written out for that one case: the steps of `apply`,
-        `fold_tool` and `pack_point` for it, without their calls and keyword arguments; its
-        tally is still `fold_tally`'s, the one definition of that number. Every other event
+        large log) takes a path written out for that one case: the steps of `apply` and
+        `fold_tool` for it, without their calls and keyword arguments; its tally and its
+        timeline point are still `fold_tally`'s and `pack_point`'s. Every other event
         goes through `apply` itself; tests/projections/test_catalog_pages.py holds the two
         paths equal on arbitrary events."""
         tools, panels, timeline, changed = (
@@ -312,9 +312,7 @@ class Catalog:
                 continue
             name, listing, status, listed_at, _, _, seats, tally = tool
             tally = fold_tally(tally, event)
-            ship, skip = tally
-            details = {"choice": data["choice"]} if "choice" in data else None
-            tools[slug] = new(
+            tool = tools[slug] = new(
                 toolstate, (name, listing, status, listed_at, timestamp, position, seats, tally)
             )
             changed.add(slug)
@@ -322,18 +320,7 @@ class Catalog:
             if panel is None:
                 counts = panel_counts(seats)
                 panel = panels[slug] = (counts["ship"], counts["total"])
-            point = (
-                size,
-                position,
-                timestamp,
-                kind,
-                data["actor"],
-                panel[0],
-                panel[1],
-                ship,
-                skip,
-                details,
-            )
+            point = pack_point(tool, event, size, panel)
             points = timeline.get(slug)
             if points is None:
                 timeline[slug] = [point]
