@@ -139,3 +139,44 @@ def test_kill_checker_catches_lost_altered_and_unacknowledged_votes(tmp_path: Pa
     altered = [acks[0], {**acks[1], "choice": "ship"}, acks[2]]
     assert bench.check_acks(url, altered, in_flight)["problem_count"] > 0
     assert bench.check_acks(url, acks, [])["problem_count"] > 0  # v_c's vote was never sent
+
+
+@pytest.mark.slow
+def test_ab_and_floor_scripts_report_their_figures(tmp_path: Path) -> None:
+    """scripts/bench_ab.py prints a row per variant, with rates for every round, and
+    scripts/bench_floor.py a floor slower than the raw read it compares with."""
+    variants = ["threads=VERDICT_FOLLOW=true", "children="]
+    ab = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench_ab.py"),
+            "--rounds=2",
+            "--seconds=1",
+            *variants,
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert [line.split()[0] for line in ab] == ["threads", "children"]
+    assert all(float(line.split()[2]) > 0 and float(line.split()[3]) > 0 for line in ab)
+    db = tmp_path / "ledger.db"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_replay.py"), "build", str(db), "3000"],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    floor = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_floor.py"), str(db), "3000"],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert floor.startswith("3,000 events: raw read ")
+    assert 0 < float(floor.rsplit(" ", 1)[1]) < 1.5
