@@ -57,9 +57,8 @@ class Runtime:
     ) -> list[FollowerThread]:
         """Keep the named projections up to date in this process: woken by local saves and, on
         PostgreSQL, by NOTIFY from other processes; polling (every `poll_interval` seconds)
-        covers anything a wake-up misses. `on_batch(name)`
-        may return a callable told the size of each committed batch (metrics). `batch_window`:
-        see FollowerThread."""
+        covers anything a wake-up misses. `on_batch(name)` may return a callable told the size
+        of each committed batch (metrics). `batch_window`: see FollowerThread."""
         recorder = self.ledger.recorder
         followers = [
             FollowerThread(

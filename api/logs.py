@@ -133,7 +133,12 @@ class BackgroundHandler(logging.handlers.QueueHandler):
                     batch.append(self.records.get_nowait())
                 except queue.Empty:
                     break
-            lines = [self.handler.format(r) + "\n" for r in batch if r is not _CLOSE]
+            level = self.handler.level  # as QueueListener(respect_handler_level=True) did
+            lines = [
+                self.handler.format(r) + "\n"
+                for r in batch
+                if r is not _CLOSE and r.levelno >= level
+            ]
             if lines:
                 try:
                     self.handler.stream.write("".join(lines))
