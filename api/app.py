@@ -9,15 +9,18 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from api import audit, health, metrics, pages, problems, reads, security, writes
+from api import problems
 from api.bootstrap import PROJECTIONS
-from api.collector import settle_garbage_collector
-from api.limits import BodySizeLimit
-from api.logs import AccessLog
-from api.projection_workers import ProjectionWorkers
-from api.ratelimit import Rate, RateLimiter
-from api.vote_lane import VoteLane
-from api.workers import start_runtime
+from api.middleware import security_headers as security
+from api.middleware.body_limit import BodySizeLimit
+from api.routes import audit, health, metrics, reads, writes
+from api.server.collector import settle_garbage_collector
+from api.server.logs import AccessLog
+from api.server.processes import start_runtime
+from api.server.supervisor import ProjectionWorkers
+from api.site import pages
+from api.voting.lane import VoteLane
+from api.voting.ratelimit import Rate, RateLimiter
 from domain.settings import Settings
 
 log = logging.getLogger("verdict.workers")
@@ -43,7 +46,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # A worker started while the database restarts waits for it (api/workers.py).
+        # A worker started while the database restarts waits for it (api/server/processes.py).
         runtime = await anyio.to_thread.run_sync(
             start_runtime, settings, PROJECTIONS if follow else ()
         )

@@ -6,15 +6,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from api.credentials import Credentials
+from api.voting.credentials import Credentials
 from domain.application import Ledger
 from domain.settings import Settings
-from projections.audit_log import AUDIT, AuditProjection, AuditStore
-from projections.catalog_poller import CatalogPoller
-from projections.follower import POLL_SECONDS, Follower, FollowerThread, Projection
-from projections.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
-from projections.views import CATALOG, CatalogProjection, CatalogSnapshot, ViewStore
-from projections.wakeup import PostgresWakeup
+from projections.audit.log import AUDIT, AuditProjection, AuditStore
+from projections.audit.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
+from projections.catalog.poller import CatalogPoller
+from projections.catalog.views import CATALOG, CatalogProjection, CatalogSnapshot, ViewStore
+from projections.following.follower import POLL_SECONDS, Follower, FollowerThread, Projection
+from projections.following.wakeup import PostgresWakeup
 
 PROJECTIONS = (CATALOG, AUDIT)
 """Every projection this ledger keeps, by name: each has its own row in `view_tracking` and may

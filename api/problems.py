@@ -14,9 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from api.auth import Forbidden, Unauthenticated
-from api.ratelimit import RateLimited
 from api.schemas import Problem
+from api.voting.auth import Forbidden, Unauthenticated
+from api.voting.ratelimit import RateLimited
 from domain.errors import Conflict, InvalidInput, LedgerError, NotFound
 
 PROBLEM_BASE = "/problems/"  # relative URI references (RFC 9457 §3.1.1): no host we do not own
@@ -147,7 +147,7 @@ HANDLED = tuple(HANDLERS)
 
 async def answer(request: Request, error: Exception) -> Response:
     """The problem+json answer to `error` (one of HANDLED), for code that runs outside FastAPI's
-    exception handling (the vote lane, api/vote_lane.py): the same answer a route would get."""
+    exception handling (the vote lane, api/voting/lane.py): the same answer a route would get."""
     for cls in type(error).__mro__:
         handler = HANDLERS.get(cls)
         if handler is not None:

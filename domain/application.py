@@ -26,10 +26,10 @@ from domain.errors import (
     UnknownComparison,
     UnknownTool,
 )
-from domain.event_table import EventTable
-from domain.group_commit import GroupCommit
 from domain.ids import ballot_id, comparison_id, panel_id, tool_id
 from domain.panel import Panel
+from domain.persistence.event_table import EventTable
+from domain.persistence.group_commit import GroupCommit
 from domain.receipts import Receipt, VoteReceipt
 from domain.settings import Settings
 from domain.tool import Tool

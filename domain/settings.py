@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TRANSCODER_TOPIC = "domain.transcoder:OrjsonTranscoder"
+TRANSCODER_TOPIC = "domain.persistence.transcoder:OrjsonTranscoder"
 
 
 class Settings(BaseSettings):
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     follow: bool | None = None
     """Keep the projections up to date inside each API process (threads). Unset: `verdict
     serve` with one worker runs a `verdict project NAME` process per projection beside it
-    (api/projection_workers.py), with N > 1 workers on PostgreSQL it leaves them to such
+    (api/server/supervisor.py), with N > 1 workers on PostgreSQL it leaves them to such
     processes started separately, and an app made any other way follows in its own threads."""
 
     pool_max_overflow: int = 10

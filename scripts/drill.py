@@ -26,7 +26,7 @@ projection, as docs/deploy.md deploys them) and prints what it did and what it f
   server still alive.
 
 Bounded in time (a few minutes for both backends; `--max-seconds` aborts), 127.0.0.1 only; every
-process it starts is stopped by its pid. Exit 0 when every scenario passed. tests/ops runs the
+process it starts is stopped by its pid. Exit 0 when every scenario passed. tests/scripts runs the
 same scenarios."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ from api.bootstrap import PROJECTIONS
 from domain.application import Ledger
 from domain.demo_data import TOOLS as DEMO_TOOLS
 from domain.settings import Settings
-from projections.views import CATALOG_TABLES
+from projections.catalog.views import CATALOG_TABLES
 
 HOST = "127.0.0.1"
 ADMIN_URL = os.environ.get("VERDICT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -247,7 +247,7 @@ class Cluster:
 
     def verdict(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "api.cli", *args],
+            [sys.executable, "-m", "api.server.cli", *args],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -262,7 +262,11 @@ class Cluster:
         log = (self.workdir / f"{name}.log").open("a")
         self._logs += [out, log]
         return subprocess.Popen(
-            [sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=self.env, stdout=out, stderr=log
+            [sys.executable, "-m", "api.server.cli", *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=log,
         )
 
     def start(self) -> Cluster:

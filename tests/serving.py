@@ -55,7 +55,7 @@ def serving(settings: Settings, log: Path, **extra_env: str) -> Iterator[Served]
     }
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "api.server.cli", "serve", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,

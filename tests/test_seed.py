@@ -5,9 +5,9 @@ from __future__ import annotations
 from domain.application import Ledger
 from domain.demo_data import COMPARISONS, TOOLS
 from domain.seeding import seed_demo
-from projections.catalog import fold_catalog
-from projections.rebuild import read_events
-from tests.api.test_reads import PUBLISHED
+from projections.catalog.fold import fold_catalog
+from projections.following.rebuild import read_events
+from tests.api.routes.test_reads import PUBLISHED
 
 
 def test_seed_yields_the_published_percentages(ledger: Ledger) -> None:

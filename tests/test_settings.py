@@ -25,7 +25,7 @@ def test_postgres_url_becomes_eventsourcing_environment() -> None:
         "6543",
         "ledger",
     )
-    assert env["TRANSCODER_TOPIC"] == "domain.transcoder:OrjsonTranscoder"
+    assert env["TRANSCODER_TOPIC"] == "domain.persistence.transcoder:OrjsonTranscoder"
 
 
 def test_unknown_scheme_is_refused() -> None:

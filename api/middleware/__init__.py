@@ -1,0 +1,1 @@
+"""ASGI middleware around every answer: body limits, security headers, observing requests."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the JSON API: each translates a request into one use case or one view query."""

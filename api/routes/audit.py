@@ -1,0 +1,200 @@
+"""Audit routes: the transparency log's key, checkpoints, proofs and export, and score proofs.
+Hashes travel as base64, as in the checkpoints themselves."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response, StreamingResponse
+
+from api.problems import RESPONSES
+from api.routes.reads import MinPosition, json_response, views_at
+from api.schemas import MAX_INT
+from domain import rules
+from domain.errors import InvalidInput, UnknownLeaf, UnknownTool
+from projections.audit import merkle
+from projections.audit.export import export_lines
+from projections.audit.log import AuditStore, StoredCheckpoint
+from projections.catalog.score_proof import score_basis
+from projections.catalog.views import CATALOG
+
+router = APIRouter(prefix="/v1", responses=RESPONSES)
+
+NDJSON = "application/x-ndjson"
+Size = Annotated[
+    int | None, Query(ge=0, le=MAX_INT, description="A tree size (default: the latest checkpoint)")
+]
+
+
+def _audit(request: Request) -> AuditStore:
+    audit: AuditStore = request.app.state.runtime.audit
+    return audit
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _checkpoint(cp: StoredCheckpoint) -> dict[str, Any]:
+    return {"size": cp.size, "root": _b64(cp.root), "at": cp.at, "note": cp.note}
+
+
+def _signed_size(audit: AuditStore, size: int | None, field: str = "size") -> StoredCheckpoint:
+    """The checkpoint a proof of tree size `size` is pinned to: the first that covers it."""
+    latest = audit.latest_checkpoint()
+    if latest is None:
+        raise UnknownLeaf("the log has no checkpoint yet")
+    if size is None:
+        return latest
+    covering = audit.checkpoint_covering(size)
+    if covering is None:
+        raise InvalidInput(field, f"the latest checkpoint has size {latest.size}")
+    return covering
+
+
+@router.get("/audit/public-key", summary="The ledger's checkpoint key (Ed25519)")
+def public_key(request: Request) -> Response:
+    signer = request.app.state.runtime.signer
+    return json_response(
+        {
+            "algorithm": "Ed25519",
+            "key_name": signer.name,
+            "public_key": _b64(signer.public_key),
+            "verifier_key": signer.verifier_key,
+        }
+    )
+
+
+@router.get(
+    "/audit/checkpoint",
+    summary="The latest signed checkpoint (C2SP signed note, text/plain)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def checkpoint(request: Request) -> Response:
+    latest = _signed_size(_audit(request), None)
+    return Response(latest.note, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/audit/checkpoints", summary="Every signed checkpoint, oldest first")
+def checkpoints(
+    request: Request,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_INT, description="Only checkpoints of a larger size")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    found = _audit(request).checkpoints(after, limit)
+    return json_response(
+        {
+            "checkpoints": [_checkpoint(cp) for cp in found],
+            "next_after": found[-1].size if len(found) == limit else None,
+        }
+    )
+
+
+@router.get("/audit/proofs/inclusion", summary="RFC 9162 inclusion proof of one leaf")
+def inclusion(
+    request: Request,
+    index: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Leaf index")] = None,
+    position: Annotated[
+        int | None, Query(ge=1, le=MAX_INT, description="Or: the event's log position")
+    ] = None,
+    size: Size = None,
+) -> Response:
+    audit = _audit(request)
+    if (index is None) == (position is None):
+        raise InvalidInput("index", "give index or position, exactly one")
+    if position is not None:
+        leaf = audit.leaf_at_position(position)
+        if leaf is None:
+            raise UnknownLeaf(f"no event at position {position} is in the log yet")
+        index = leaf.index
+    assert index is not None
+    pinned = _signed_size(audit, size)
+    tree_size = size if size is not None else pinned.size
+    if index >= tree_size:
+        raise InvalidInput("index", f"must be below the tree size {tree_size}")
+    leaf = audit.leaves(index, 1)[0]
+    return json_response(
+        {
+            "leaf_index": index,
+            "position": leaf.position,
+            "leaf_hash": _b64(leaf.hash),
+            "size": tree_size,
+            "root": _b64(audit.root(tree_size)),
+            "proof": [_b64(h) for h in merkle.inclusion_proof(index, tree_size, audit)],
+            "checkpoint": _checkpoint(pinned),
+        }
+    )
+
+
+@router.get("/audit/proofs/consistency", summary="RFC 9162 consistency proof between two sizes")
+def consistency(
+    request: Request,
+    first: Annotated[int, Query(ge=1, le=MAX_INT)],
+    second: Annotated[int, Query(ge=1, le=MAX_INT)],
+) -> Response:
+    audit = _audit(request)
+    if first > second:
+        raise InvalidInput("first", "must not exceed second")
+    _signed_size(audit, second, "second")
+    if second > audit.size():
+        raise InvalidInput("second", f"the log has {audit.size()} leaves")
+    return json_response(
+        {
+            "first": first,
+            "second": second,
+            "first_root": _b64(audit.root(first)),
+            "second_root": _b64(audit.root(second)),
+            "proof": [_b64(h) for h in merkle.consistency_proof(first, second, audit)],
+        }
+    )
+
+
+@router.get(
+    "/audit/events",
+    summary="Export: one JSON line per leaf, streamed (see docs/audit.md)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {NDJSON: {}}}},
+)
+def events(
+    request: Request,
+    after: Annotated[int, Query(ge=0, le=MAX_INT, description="Skip the first `after` leaves")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1_000_000)] = 10_000,
+) -> StreamingResponse:
+    recorder = request.app.state.runtime.ledger.recorder
+    lines = export_lines(recorder, _audit(request), after, limit)
+    return StreamingResponse(_chunks(lines), media_type=NDJSON)
+
+
+def _chunks(lines: Iterator[bytes], size: int = 1000) -> Iterator[bytes]:
+    """Lines joined into chunks: starlette sends each item of a sync iterator through a worker
+    thread, which costs more than the line itself (16 s per 100k events one line at a time)."""
+    while chunk := b"".join(itertools.islice(lines, size)):
+        yield chunk
+
+
+@router.get(
+    "/tools/{slug}/score-proof",
+    summary="A tool's figures at a log size, the leaves they rest on, and their checkpoint",
+)
+def score_proof(
+    request: Request, slug: str, size: Size = None, min_position: MinPosition = None
+) -> Response:
+    rules.slug(slug)
+    views = views_at(request, min_position)
+    pinned = _signed_size(_audit(request), size)
+    tree_size = size if size is not None else pinned.size
+    if tree_size > views.tracking.tracked(CATALOG)[1]:
+        raise InvalidInput("size", "the views have not reached that size yet; retry shortly")
+    basis = score_basis(views.tool_points(CATALOG, slug, tree_size))
+    if basis.last is None:
+        raise UnknownTool(slug)
+    return json_response(
+        {"tool": slug, "size": tree_size, **basis.document(), "checkpoint": _checkpoint(pinned)}
+    )

@@ -1,0 +1,198 @@
+"""Read routes: they query the views only, never the write side."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from api.problems import RESPONSES
+from api.schemas import MAX_INT
+from domain import rules
+from domain.errors import InvalidInput, UnknownSeat, UnknownTool
+from projections.catalog.views import CATALOG, Documents, ViewStore
+
+router = APIRouter(prefix="/v1", responses=RESPONSES)
+
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_INT,
+        description="Wait (up to 2 s) until the views reflect at least this log position.",
+    ),
+]
+AsOf = Annotated[
+    int | None,
+    Query(
+        ge=0, le=MAX_INT, description="Time travel: the tool as published after the first N events."
+    ),
+]
+At = Annotated[
+    datetime | None,
+    Query(description="Time travel: the tool as published at this instant (RFC 3339)."),
+]
+MAX_WAIT_SECONDS = 2.0
+
+
+def views_at(request: Request, min_position: int | None, *, strict: bool = True) -> ViewStore:
+    """The views, once they reflect `min_position` (waiting at most MAX_WAIT_SECONDS). A position
+    past the end of the log was never acknowledged to anyone: refused (422) when `strict`, else
+    waited for only up to that end (pages, whose links may outlive a rebuilt store)."""
+    runtime = request.app.state.runtime
+    views: ViewStore = runtime.views
+    if min_position is not None:
+        end = runtime.ledger.recorder.max_notification_id() or 0
+        if min_position > end and strict:
+            raise InvalidInput("min_position", f"is beyond the end of the log ({end})")
+        views.wait_for(CATALOG, min(min_position, end), MAX_WAIT_SECONDS)
+    return views
+
+
+def json_response(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _as_of(found: Documents) -> dict[str, int]:
+    return {"position": found.position, "size": found.size}
+
+
+@router.get("/tools", summary="Every listed tool with its panel and community figures")
+def list_tools(
+    request: Request, min_position: MinPosition = None, include_delisted: bool = False
+) -> Response:
+    found = views_at(request, min_position).tool_documents(CATALOG)
+    tools = [orjson.loads(d) for d in found.docs]
+    if not include_delisted:
+        tools = [t for t in tools if t["status"] == "listed"]
+    return json_response({"tools": tools, "as_of": _as_of(found)})
+
+
+@router.get(
+    "/tools/{slug}",
+    summary="One tool: listing, panel and community figures (now, or as of a log size or time)",
+)
+async def get_tool(
+    request: Request,
+    slug: str,
+    min_position: MinPosition = None,
+    as_of: AsOf = None,
+    at: At = None,
+) -> Response:
+    """Served from this process's last committed catalog snapshot when it is recent enough (no
+    query, no thread: reads stay fast while votes are written); else from the view tables."""
+    rules.slug(slug)
+    snapshot = request.app.state.runtime.catalog_snapshot()
+    recent = snapshot is not None and (min_position is None or snapshot.position >= min_position)
+    if recent and as_of is None and at is None:
+        assert snapshot is not None
+        doc = snapshot.tools.get(slug)
+        if doc is None:
+            raise UnknownTool(slug)
+        as_of_doc = orjson.dumps({"position": snapshot.position, "size": snapshot.size})
+        return Response(doc[:-1] + b',"as_of":' + as_of_doc + b"}", media_type="application/json")
+    return await run_in_threadpool(_tool_from_views, request, slug, min_position, as_of, at)
+
+
+def _tool_from_views(
+    request: Request, slug: str, min_position: int | None, as_of: int | None, at: datetime | None
+) -> Response:
+    views = views_at(request, min_position)
+    if as_of is not None and at is not None:
+        raise InvalidInput("at", "give as_of or at, not both")
+    if as_of is not None:
+        size = views.tracking.tracked(CATALOG)[1]
+        if as_of > size:
+            raise InvalidInput("as_of", f"the log has {size} events in the views so far")
+        return _past(slug, views.tool_as_of(slug, as_of), {"size": as_of})
+    if at is not None:
+        moment = at.isoformat()
+        return _past(slug, views.tool_at_time(slug, moment), {"at": moment})
+    found = views.tool_documents(CATALOG, [slug])
+    if not found.docs:
+        raise UnknownTool(slug)
+    return json_response({**orjson.loads(found.docs[0]), "as_of": _as_of(found)})
+
+
+def _past(slug: str, doc: dict[str, Any] | None, when: dict[str, Any]) -> Response:
+    if doc is None:
+        raise UnknownTool(slug)
+    return json_response({**doc, "as_of": when})
+
+
+@router.get(
+    "/tools/{slug}/history",
+    summary="The tool's score timeline: one point per event that touched it, oldest first",
+)
+def tool_history(
+    request: Request,
+    slug: str,
+    min_position: MinPosition = None,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_INT, description="Only points after this log size")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> Response:
+    rules.slug(slug)
+    views = views_at(request, min_position)
+    found = views.tool_timeline(CATALOG, slug, after, limit)
+    if not found.docs and not views.tool_documents(CATALOG, [slug]).docs:
+        raise UnknownTool(slug)
+    points = [orjson.loads(d) for d in found.docs]
+    more = len(points) == limit
+    return json_response(
+        {
+            "tool": slug,
+            "points": points,
+            "next_after": points[-1]["size"] if more else None,
+            "as_of": _as_of(found),
+        }
+    )
+
+
+@router.get("/compare/{left}/{right}", summary="Two tools side by side, from one log position")
+def compare(request: Request, left: str, right: str, min_position: MinPosition = None) -> Response:
+    rules.slug(left, "left")
+    rules.slug(right, "right")
+    found = views_at(request, min_position).tool_documents(CATALOG, [left, right])
+    by_slug = {d["slug"]: d for d in map(orjson.loads, found.docs)}
+    for slug in (left, right):
+        if slug not in by_slug:
+            raise UnknownTool(slug)
+    return json_response({"left": by_slug[left], "right": by_slug[right], "as_of": _as_of(found)})
+
+
+@router.get(
+    "/tools/{slug}/verdicts/{seat}/history",
+    summary="Every version of one verdict: what it said, who changed it, why, when",
+)
+def verdict_history(
+    request: Request, slug: str, seat: str, min_position: MinPosition = None
+) -> Response:
+    rules.slug(slug)
+    rules.seat(seat)
+    views = views_at(request, min_position)
+    found = views.verdict_history(CATALOG, slug, seat)
+    if not found.docs:
+        if not views.tool_documents(CATALOG, [slug]).docs:
+            raise UnknownTool(slug)
+        raise UnknownSeat(slug, seat)
+    return json_response(
+        {
+            "tool": slug,
+            "seat": seat,
+            "versions": [orjson.loads(d) for d in found.docs],
+            "as_of": _as_of(found),
+        }
+    )
+
+
+@router.get("/comparisons", summary="Published comparisons, newest first")
+def list_comparisons(request: Request, min_position: MinPosition = None) -> Response:
+    found = views_at(request, min_position).comparison_documents(CATALOG)
+    comparisons = [c for c in map(orjson.loads, found.docs) if c["status"] == "published"]
+    return json_response({"comparisons": comparisons, "as_of": _as_of(found)})

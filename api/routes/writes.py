@@ -1,0 +1,206 @@
+"""Write routes: translate HTTP into one use case each, and the receipt back into HTTP."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+
+from api.problems import RESPONSES
+from api.schemas import (
+    ComparisonCreate,
+    Reason,
+    ReasonBody,
+    Receipt,
+    ToolAmend,
+    ToolCreate,
+    VerdictPut,
+    VoteCast,
+    VoterCreated,
+    VoteResult,
+    WriteResult,
+)
+from api.voting.auth import Editor, Voter
+from api.voting.credentials import Principal
+from api.voting.ratelimit import RateLimiter
+from domain.application import Ledger
+from domain.errors import InvalidInput
+from domain.receipts import Receipt as DomainReceipt
+from domain.receipts import VoteReceipt
+from projections.audit import merkle
+from projections.records import LedgerEvent
+
+router = APIRouter(prefix="/v1", responses=RESPONSES)
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.runtime.ledger
+    return ledger
+
+
+def _limiter(request: Request, name: str) -> RateLimiter:
+    limiter: RateLimiter = getattr(request.app.state, name)
+    return limiter
+
+
+def _receipt(receipt: DomainReceipt) -> Receipt:
+    """Position and transparency-log leaf hash of the event written (docs/audit.md)."""
+    if receipt.event is None:
+        return Receipt(position=None, leaf_hash=None)
+    leaf = merkle.leaf_hash(LedgerEvent.from_notification(receipt.event).canonical())
+    return Receipt(position=receipt.event.id, leaf_hash=base64.b64encode(leaf).decode())
+
+
+def _written(receipt: DomainReceipt) -> WriteResult:
+    return WriteResult(outcome=receipt.outcome, receipt=_receipt(receipt))
+
+
+def vote_status(receipt: VoteReceipt) -> int:
+    """201 for a first vote (or one after a retraction), 200 for anything else."""
+    return 201 if receipt.outcome in ("cast", "recast") else 200
+
+
+def voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
+    return VoteResult(
+        tool=slug,
+        voter_id=voter_id,
+        choice=receipt.choice,
+        outcome=receipt.outcome,
+        receipt=_receipt(receipt),
+    )
+
+
+def _reason(body: ReasonBody | None, query: str | None) -> str:
+    """DELETEs take their reason as a JSON body or as ?reason=."""
+    if body is not None:
+        return body.reason
+    if query:
+        return query
+    raise InvalidInput("reason", "give a reason, as a JSON body {'reason': ...} or ?reason=")
+
+
+ReasonQuery = Annotated[Reason | None, Query(alias="reason")]
+OptionalReasonBody = Annotated[ReasonBody | None, Body()]
+
+# -- voters ---------------------------------------------------------------------------------
+
+
+@router.post("/voters", status_code=201, summary="Get an anonymous voter identity")
+def register_voter(request: Request) -> VoterCreated:
+    client = request.client.host if request.client else "unknown"
+    _limiter(request, "registrations").check(client)
+    voter_id, token = request.app.state.runtime.credentials.register_voter()
+    return VoterCreated(voter_id=voter_id, token=token)
+
+
+@router.put(
+    "/tools/{slug}/vote",
+    summary="Cast or change your vote",
+    responses={
+        201: {"model": VoteResult, "description": "First vote (or a vote after a retraction)"}
+    },
+)
+async def put_vote(
+    request: Request, response: Response, slug: str, body: VoteCast, who: Voter
+) -> VoteResult:
+    receipt = await vote(request.app.state, slug, who, body.choice)
+    response.status_code = vote_status(receipt)
+    return voted(slug, who.name, receipt)
+
+
+@router.delete("/tools/{slug}/vote", summary="Retract your vote")
+async def delete_vote(request: Request, slug: str, who: Voter) -> VoteResult:
+    return voted(slug, who.name, await vote(request.app.state, slug, who, None))
+
+
+async def vote(state: State, slug: str, who: Principal, choice: str | None) -> VoteReceipt:
+    """The vote path is async end to end: a vote waits for its group commit without holding a
+    worker thread (each thread hop costs more than deciding the vote). Without group commit,
+    the blocking write runs in the thread pool like any other. Shared by the routes above and
+    the vote lane (api/voting/lane.py), which answers well-formed votes before FastAPI does."""
+    limiter: RateLimiter = state.votes
+    limiter.check(who.name)
+    ledger: Ledger = state.runtime.ledger
+    if ledger.ballots is None:
+        return await run_in_threadpool(ledger.vote, slug, who.actor, choice)
+    return await ledger.vote_in_loop(slug, who.actor, choice)
+
+
+# -- listings -------------------------------------------------------------------------------
+
+
+@router.post("/tools", status_code=201, summary="List a tool")
+def post_tool(request: Request, body: ToolCreate, who: Editor) -> WriteResult:
+    listing = body.model_dump(exclude={"slug"})
+    return _written(_ledger(request).list_tool(body.slug, listing, who.actor))
+
+
+@router.patch("/tools/{slug}", summary="Amend listing fields, with a reason")
+def patch_tool(request: Request, slug: str, body: ToolAmend, who: Editor) -> WriteResult:
+    return _written(_ledger(request).amend_listing(slug, body.changes(), body.reason, who.actor))
+
+
+@router.delete("/tools/{slug}", summary="Delist a tool, with a reason")
+def delete_tool(
+    request: Request,
+    slug: str,
+    who: Editor,
+    body: OptionalReasonBody = None,
+    reason: ReasonQuery = None,
+) -> WriteResult:
+    return _written(_ledger(request).delist_tool(slug, _reason(body, reason), who.actor))
+
+
+# -- verdicts -------------------------------------------------------------------------------
+
+
+@router.put(
+    "/tools/{slug}/verdicts/{seat}",
+    summary="Publish a verdict (201) or amend it with a reason (200)",
+    responses={201: {"model": WriteResult, "description": "Published"}},
+)
+def put_verdict(
+    request: Request, response: Response, slug: str, seat: str, body: VerdictPut, who: Editor
+) -> WriteResult:
+    receipt = _ledger(request).put_verdict(
+        slug, seat, body.reviewer, body.decision, body.text, who.actor, body.reason
+    )
+    response.status_code = 201 if receipt.outcome == "published" else 200
+    return _written(receipt)
+
+
+@router.delete("/tools/{slug}/verdicts/{seat}", summary="Retract a verdict, with a reason")
+def delete_verdict(
+    request: Request,
+    slug: str,
+    seat: str,
+    who: Editor,
+    body: OptionalReasonBody = None,
+    reason: ReasonQuery = None,
+) -> WriteResult:
+    ledger = _ledger(request)
+    return _written(ledger.retract_verdict(slug, seat, _reason(body, reason), who.actor))
+
+
+# -- comparisons ----------------------------------------------------------------------------
+
+
+@router.post("/comparisons", status_code=201, summary="Publish a comparison of two tools")
+def post_comparison(request: Request, body: ComparisonCreate, who: Editor) -> WriteResult:
+    return _written(_ledger(request).publish_comparison(body.left, body.right, who.actor))
+
+
+@router.delete("/comparisons/{left}/{right}", summary="Withdraw a comparison, with a reason")
+def delete_comparison(
+    request: Request,
+    left: str,
+    right: str,
+    who: Editor,
+    body: OptionalReasonBody = None,
+    reason: ReasonQuery = None,
+) -> WriteResult:
+    ledger = _ledger(request)
+    return _written(ledger.withdraw_comparison(left, right, _reason(body, reason), who.actor))

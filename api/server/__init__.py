@@ -1,0 +1,1 @@
+"""The processes: the `verdict` command, the HTTP server, logs, projection workers, rebuilding."""

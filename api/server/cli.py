@@ -1,0 +1,236 @@
+"""The `verdict` command: serve, project, seed, rebuild, migrate, export, keys; all honour
+VERDICT_DATABASE_URL and the other VERDICT_* settings."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from tqdm import tqdm
+
+from api.bootstrap import PROJECTIONS, open_runtime
+from api.routes.metrics import MULTIPROC_ENV
+from api.server.http_protocol import BoundedHttpToolsProtocol
+from api.server.logs import configure_logging, log_config
+from api.server.processes import run_projection
+from api.server.rebuilding import default_jobs, rebuild_views
+from domain.seeding import seed_demo
+from domain.settings import Settings
+from projections.audit.export import EXPORT_FORMAT, export_lines
+from projections.following.follower import Follower
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    configure_logging(settings)
+    runtime = open_runtime(settings)
+    try:
+        if not args.no_demo and not runtime.ledger.recorder.max_notification_id():
+            written = seed_demo(runtime.ledger)
+            print(f"first start: created the ledger and loaded the demo data ({written} writes)")
+            key = runtime.credentials.create_key(f"editor-{secrets.token_hex(3)}")
+            print(f"editor key (shown once; revoke with `verdict keys revoke`):\n{key}")
+    finally:
+        runtime.close()
+    url = f"http://{args.host}:{args.port}"
+    print(f"Verdict Ledger is serving at {url}  (API docs: {url}/docs)", flush=True)
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": log_config(settings),
+        "access_log": False,  # api/logs.AccessLog writes one JSON line per request instead
+        "http": BoundedHttpToolsProtocol,  # httptools, with h11's 16 KiB bound on a head
+    }
+    if args.workers == 1:
+        # VERDICT_FOLLOW unset: a `verdict project` child per projection (api/projection_workers);
+        # true: threads of this process; false: processes started elsewhere.
+        children = settings.follow is None
+        app = create_app(settings, follow=False if children else None, projection_workers=children)
+        uvicorn.run(app, **options)
+        return 0
+    if settings.is_postgres and settings.follow is None:
+        # N workers following the same projections would only race (safely) for the same rows:
+        # leave them to one `verdict project NAME` process each (docs/deploy.md).
+        os.environ["VERDICT_FOLLOW"] = "false"
+        names = " and ".join(f"`verdict project {name}`" for name in PROJECTIONS)
+        print(f"the workers leave the projections to {names}", flush=True)
+    metrics_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        metrics_dir = tempfile.mkdtemp(prefix="verdict-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        uvicorn.run("api.app:from_environment", factory=True, workers=args.workers, **options)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _project(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(settings)
+    return run_projection(settings, args.name, args.parent)
+
+
+def _seed(_: argparse.Namespace, settings: Settings) -> int:
+    runtime = open_runtime(settings)
+    try:
+        written = seed_demo(runtime.ledger)
+    finally:
+        runtime.close()
+    print(f"demo data: {written} writes" if written else "demo data: already complete")
+    return 0
+
+
+def _progress(total: int, unit: str) -> Any:
+    """A progress bar on stderr for long logs (silent when stderr is not a terminal)."""
+    return tqdm(total=total, unit=unit, unit_scale=True, disable=None, file=sys.stderr)
+
+
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = open_runtime(settings)
+    try:
+        total = runtime.ledger.recorder.max_notification_id() or 0
+        with _progress(total, "event") as bar:
+            rebuilt = rebuild_views(runtime, jobs=args.jobs, progress=bar.update)
+        for done in rebuilt:
+            print(f"rebuilt {done.name} at log position {done.position}")
+        bad = runtime.audit.mismatched_checkpoints()
+    finally:
+        runtime.close()
+    for checkpoint in bad:
+        size = checkpoint.size
+        print(f"CHECKPOINT MISMATCH: the events no longer give the signed tree of size {size}")
+    return 1 if bad else 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    """The events up to the latest checkpoint, after a header naming it (docs/audit.md)."""
+    runtime = open_runtime(settings)
+    try:
+        Follower(runtime.ledger.recorder, runtime.audit_projection()).catch_up()
+        checkpoint = runtime.audit.latest_checkpoint()
+        size = checkpoint.size if checkpoint else 0
+        header = {
+            "format": EXPORT_FORMAT,
+            "origin": settings.log_origin,
+            "verifier_key": runtime.signer.verifier_key,
+            "checkpoint": checkpoint.note if checkpoint else None,
+        }
+        with open(args.file, "wb") as out, _progress(size, "event") as bar:
+            out.write(orjson.dumps(header) + b"\n")
+            for line in export_lines(runtime.ledger.recorder, runtime.audit, 0, size):
+                out.write(line)
+                bar.update(1)
+    finally:
+        runtime.close()
+    print(f"exported {size} events to {args.file}")
+    return 0
+
+
+def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = open_runtime(settings)
+    try:
+        key = runtime.credentials.create_key(args.name, args.role)
+    finally:
+        runtime.close()
+    print(f"created {args.role} key {args.name!r}; it is shown once, only its hash is kept:")
+    print(key)
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = open_runtime(settings)
+    try:
+        revoked = runtime.credentials.revoke_key(args.name)
+    finally:
+        runtime.close()
+    print(f"revoked key {args.name!r}" if revoked else f"no active key named {args.name!r}")
+    return 0 if revoked else 1
+
+
+def _migrate(_: argparse.Namespace, settings: Settings) -> int:
+    runtime = open_runtime(settings.model_copy(update={"create_tables": True}))
+    runtime.close()
+    print("schema is up to date")
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="verdict", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="run the HTTP service (seeds demo data on first start)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="an empty log stays empty (no demo data, no editor key printed)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes (PostgreSQL; with N > 1 run `verdict project` for each view)",
+    )
+    serve.set_defaults(run=_serve)
+    project = commands.add_parser(
+        "project",
+        help="follow one projection in the foreground until SIGTERM (one process per view)",
+    )
+    project.add_argument("name", choices=PROJECTIONS)
+    project.add_argument(
+        "--parent",
+        type=int,
+        metavar="PID",
+        help="exit once process PID is no longer the parent (`verdict serve` passes its own)",
+    )
+    project.set_defaults(run=_project)
+    commands.add_parser("seed", help="load the demo data (idempotent)").set_defaults(run=_seed)
+    rebuild = commands.add_parser("rebuild", help="rebuild every view from zero")
+    rebuild.add_argument(
+        "--jobs",
+        type=_positive,
+        default=default_jobs(),
+        help="processes, one projection each (default 1: one process reads the log once for "
+        "all; 2 is faster only with a core to spare)",
+    )
+    rebuild.set_defaults(run=_rebuild)
+    commands.add_parser("migrate", help="create the schema once").set_defaults(run=_migrate)
+    export = commands.add_parser("export", help="write the events and latest checkpoint (NDJSON)")
+    export.add_argument("file")
+    export.set_defaults(run=_export)
+    keys = commands.add_parser("keys", help="editor keys").add_subparsers(
+        dest="keys", required=True
+    )
+    create = keys.add_parser("create", help="create a key; prints it once, on the last line")
+    create.add_argument("--role", choices=["editor"], default="editor")
+    create.add_argument("--name", required=True)
+    create.set_defaults(run=_keys_create)
+    revoke = keys.add_parser("revoke", help="revoke a key by name")
+    revoke.add_argument("name")
+    revoke.set_defaults(run=_keys_revoke)
+    args = parser.parse_args(argv)
+    return int(args.run(args, Settings()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

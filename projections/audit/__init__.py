@@ -1,0 +1,1 @@
+"""The transparency log: Merkle tree, signed checkpoints and the auditor's export."""

@@ -1,0 +1,483 @@
+"""The catalog's tables beside the event store: each row is a published document (JSON bytes,
+served as is). A batch of documents commits with the projection's new position (tracking.py), so
+what a read sees always comes from one committed log prefix, and it says which one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import repeat
+from typing import Any, NamedTuple
+
+import orjson
+from eventsourcing.persistence import ApplicationRecorder
+
+from projections.catalog.fold import (
+    Catalog,
+    ComparisonState,
+    Point,
+    ToolState,
+    document_as_of,
+    point_document,
+)
+from projections.database import Database
+from projections.following.tracking import Tracking
+from projections.records import LedgerEvent
+
+CATALOG = "catalog"
+CATALOG_TABLES = (
+    "view_tools",
+    "view_comparisons",
+    "view_verdict_history",
+    "view_tool_points",
+    "view_tool_versions",
+)
+POINTS_PER_ROW = 64
+"""Timeline points packed in one `view_tool_points` row (a JSON array of packed points): a
+replay writes one row per POINTS_PER_ROW events on a tool instead of one per event, and a live
+commit rewrites only the tool's last, partial row."""
+LEGACY_TABLES = ("view_tool_timeline",)
+"""Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
+rebuilt from the events."""
+
+
+class ViewStore:
+    """Documents and positions in the ledger's own database (SQLite file or PostgreSQL)."""
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.db = Database(recorder)
+        self.tracking = Tracking(self.db)
+        blob = self.db.blob
+        self._ddl = [
+            f"CREATE TABLE IF NOT EXISTS view_tools (slug TEXT PRIMARY KEY, "
+            f"position BIGINT NOT NULL, listed_at TEXT NOT NULL, doc {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS view_comparisons (key TEXT PRIMARY KEY, "
+            f"position BIGINT NOT NULL, published_at TEXT NOT NULL, doc {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS view_verdict_history (position BIGINT PRIMARY KEY, "
+            f"tool TEXT NOT NULL, seat TEXT NOT NULL, doc {blob} NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS view_verdict_history_seat "
+            "ON view_verdict_history (tool, seat, position)",
+            f"CREATE TABLE IF NOT EXISTS view_tool_points (tool TEXT NOT NULL, "
+            f"first_size BIGINT NOT NULL, last_size BIGINT NOT NULL, count INTEGER NOT NULL, "
+            f"min_at TEXT NOT NULL, max_at TEXT NOT NULL, points {blob} NOT NULL, "
+            "PRIMARY KEY (tool, first_size))",
+            "CREATE INDEX IF NOT EXISTS view_tool_points_at "
+            "ON view_tool_points (tool, max_at, min_at)",
+            f"CREATE TABLE IF NOT EXISTS view_tool_versions (tool TEXT NOT NULL, "
+            f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
+        ]
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        self.tracking.create_table()
+        legacy = [table for table in LEGACY_TABLES if self.db.has_table(table)]
+        with self.db.transaction(commit=True) as c:
+            for statement in self._ddl:
+                c.execute(statement)
+            if legacy:
+                for table in legacy:
+                    c.execute(f"DROP TABLE {table}")
+                self._empty(c, CATALOG)
+
+    # -- positions --------------------------------------------------------------------------
+
+    def position(self, name: str) -> int:
+        return self.tracking.tracked(name)[0]
+
+    def wait_for(self, name: str, position: int, timeout: float) -> int:
+        return self.tracking.wait_for(name, position, timeout)
+
+    # -- catalog documents ------------------------------------------------------------------
+
+    def load_catalog(self, name: str) -> Catalog:
+        """The catalog as last committed, with its position (read in one transaction)."""
+        with self.db.transaction(commit=False) as c:
+            c.execute(self.db.sql("SELECT position, size FROM view_tracking WHERE name=?"), (name,))
+            row = c.fetchone()
+            c.execute("SELECT doc FROM view_tools")
+            tools = [ToolState.from_document(orjson.loads(r["doc"])) for r in c.fetchall()]
+            c.execute("SELECT doc FROM view_comparisons")
+            comparisons = [
+                ComparisonState.from_document(orjson.loads(r["doc"])) for r in c.fetchall()
+            ]
+        return Catalog(
+            tools={t.slug: t for t in tools},
+            comparisons={k.key: k for k in comparisons},
+            position=int(row["position"]) if row else 0,
+            size=int(row["size"]) if row else 0,
+        )
+
+    def commit_catalog(self, name: str, expected: int, catalog: Catalog) -> dict[str, bytes]:
+        """Write what changed in `catalog` and move the position from `expected` to the
+        catalog's, atomically; returns the tool documents written."""
+        batch = catalog.drain()
+        tools = {t.slug: orjson.dumps(t.document()) for t in batch.tools}
+        with self.db.transaction(commit=True) as c:
+            self.tracking.advance(c, name, expected, catalog.position, catalog.size)
+            upsert_tool = self.db.sql(
+                "INSERT INTO view_tools (slug, position, listed_at, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, doc=excluded.doc"
+            )
+            c.executemany(
+                upsert_tool, [(t.slug, t.position, t.listed_at, tools[t.slug]) for t in batch.tools]
+            )
+            upsert_comparison = self.db.sql(
+                "INSERT INTO view_comparisons (key, position, published_at, doc) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "position=excluded.position, published_at=excluded.published_at, doc=excluded.doc"
+            )
+            c.executemany(
+                upsert_comparison,
+                [
+                    (k.key, k.position, k.published_at, orjson.dumps(k.document()))
+                    for k in batch.comparisons
+                ],
+            )
+            insert_history = self.db.sql(
+                "INSERT INTO view_verdict_history (position, tool, seat, doc) VALUES (?, ?, ?, ?)"
+            )
+            c.executemany(
+                insert_history,
+                [(h["position"], h["tool"], h["seat"], orjson.dumps(h)) for h in batch.history],
+            )
+            for slug, points in batch.timeline.items():
+                self._append_points(c, slug, points)
+            insert_version = self.db.sql(
+                "INSERT INTO view_tool_versions (tool, size, doc) VALUES (?, ?, ?)"
+            )
+            c.executemany(
+                insert_version, [(t, n, orjson.dumps(doc)) for t, n, doc in batch.versions]
+            )
+        return tools
+
+    def _append_points(self, c: Any, slug: str, points: list[Point]) -> None:
+        """Append a tool's new timeline points: top up its last row, then fill new ones.
+        Rows hold JSON arrays, so topping up splices bytes instead of decoding the row."""
+        c.execute(
+            self.db.sql(
+                "SELECT first_size, count, min_at, max_at, points FROM view_tool_points "
+                "WHERE tool = ? ORDER BY first_size DESC LIMIT 1"
+            ),
+            (slug,),
+        )
+        tail = c.fetchone()
+        rows: list[tuple[Any, ...]] = []
+        start = 0
+        if tail is not None and tail["count"] < POINTS_PER_ROW:
+            start = POINTS_PER_ROW - int(tail["count"])
+            added = points[:start]
+            low, high = time_span(added)
+            rows.append(
+                (
+                    slug,
+                    int(tail["first_size"]),
+                    added[-1][0] + 1,
+                    int(tail["count"]) + len(added),
+                    min(tail["min_at"], low),
+                    max(tail["max_at"], high),
+                    bytes(tail["points"])[:-1] + b"," + orjson.dumps(added)[1:],
+                )
+            )
+        for i in range(start, len(points), POINTS_PER_ROW):
+            added = points[i : i + POINTS_PER_ROW]
+            low, high = time_span(added)
+            rows.append(
+                (
+                    slug,
+                    added[0][0] + 1,
+                    added[-1][0] + 1,
+                    len(added),
+                    low,
+                    high,
+                    orjson.dumps(added),
+                )
+            )
+        c.executemany(
+            self.db.sql(
+                "INSERT INTO view_tool_points "
+                "(tool, first_size, last_size, count, min_at, max_at, points) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tool, first_size) DO UPDATE SET "
+                "last_size=excluded.last_size, count=excluded.count, min_at=excluded.min_at, "
+                "max_at=excluded.max_at, points=excluded.points"
+            ),
+            rows,
+        )
+
+    def reset_catalog(self, name: str) -> None:
+        """Empty every catalog table and put the projection back at the start of the log."""
+        with self.db.transaction(commit=True) as c:
+            self._empty(c, name)
+
+    def _empty(self, c: Any, name: str) -> None:
+        for table in CATALOG_TABLES:
+            c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+        self.tracking.restart(c, name)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def tool_documents(self, name: str, slugs: Sequence[str] | None = None) -> Documents:
+        """Documents of the given tools (all, newest first, when None) and the position they
+        reflect, read in ONE statement so every document comes from the same committed batch."""
+        on = "TRUE" if slugs is None else f"t.slug IN ({', '.join('?' * len(slugs))})"
+        return self._documents_at(
+            name, f"view_tools t ON {on} ORDER BY t.listed_at DESC, t.slug", slugs or ()
+        )
+
+    def verdict_history(self, name: str, tool: str, seat: str) -> Documents:
+        """Every version of one seat's verdict, oldest first."""
+        return self._documents_at(
+            name,
+            "view_verdict_history t ON t.tool = ? AND t.seat = ? ORDER BY t.position",
+            (tool, seat),
+        )
+
+    def comparison_documents(self, name: str) -> Documents:
+        """Every comparison (withdrawn ones too, marked so), newest first, with the position."""
+        return self._documents_at(
+            name, "view_comparisons t ON TRUE ORDER BY t.published_at DESC, t.key", ()
+        )
+
+    def tool_timeline(
+        self, name: str, slug: str, after: int = 0, limit: int = 100_000
+    ) -> Documents:
+        """The tool's timeline points with size > `after`, oldest first, at most `limit`."""
+        rows = int(limit) // POINTS_PER_ROW + 2
+        found = self._documents_at(
+            name,
+            "view_tool_points t ON t.tool = ? AND t.last_size > ? "
+            f"ORDER BY t.first_size LIMIT {rows}",
+            (slug, after),
+            "points",
+        )
+        points = [p for packed in found.docs for p in orjson.loads(packed) if p[0] >= after]
+        docs = [orjson.dumps(point_document(slug, p)) for p in points[: max(0, limit)]]
+        return Documents(found.position, found.size, docs)
+
+    def tool_points(self, name: str, slug: str, size: int) -> Iterator[dict[str, Any]]:
+        """The tool's timeline points up to log size `size`, oldest first, read page by page."""
+        after = 0
+        while page := self.tool_timeline(name, slug, after, 10_000).docs:
+            for point in map(orjson.loads, page):
+                if point["size"] > size:
+                    return
+                yield point
+                after = point["size"]
+
+    def tool_as_of(self, slug: str, size: int) -> dict[str, Any] | None:
+        """The tool's document as it stood after the first `size` events (None: not yet listed).
+        Two index look-ups, however long the log: its last editorial version and the row of
+        timeline points holding its last point at that size."""
+        with self.db.transaction(commit=False) as c:
+            c.execute(
+                self.db.sql(
+                    "SELECT points FROM view_tool_points WHERE tool = ? AND first_size <= ? "
+                    "ORDER BY first_size DESC LIMIT 1"
+                ),
+                (slug, size),
+            )
+            row = c.fetchone()
+            if row is None:
+                return None
+            packed = [p for p in orjson.loads(row["points"]) if p[0] < size]
+            return self._document_at(c, slug, packed[-1])
+
+    def tool_at_time(self, slug: str, at: str) -> dict[str, Any] | None:
+        """The tool's document after the last event on it recorded at or before `at` (the
+        latest time, then the largest size). Candidates: the row with the latest `max_at` at or
+        before `at` (one index look-up), and the rows whose span of times holds `at`
+        (timestamps follow log order closely, so these are few; finding them walks the covering
+        index entries of the rows after `at`, never the rows themselves)."""
+        bound = sortable(at)
+        with self.db.transaction(commit=False) as c:
+            c.execute(
+                self.db.sql(
+                    "SELECT points FROM view_tool_points WHERE tool = ? AND max_at > ? "
+                    "AND min_at <= ? UNION ALL SELECT points FROM (SELECT points "
+                    "FROM view_tool_points WHERE tool = ? AND max_at <= ? "
+                    "ORDER BY max_at DESC, first_size DESC LIMIT 1) AS latest"
+                ),
+                (slug, bound, bound, slug, bound),
+            )
+            candidates = [
+                (moment, p[0], p)
+                for row in c.fetchall()
+                for p in orjson.loads(row["points"])
+                if (moment := sortable(p[2])) <= bound
+            ]
+            if not candidates:
+                return None
+            return self._document_at(c, slug, max(candidates)[2])
+
+    def _document_at(self, c: Any, slug: str, packed: Point) -> dict[str, Any]:
+        point = point_document(slug, packed)
+        c.execute(
+            self.db.sql(
+                "SELECT doc FROM view_tool_versions WHERE tool = ? AND size <= ? "
+                "ORDER BY size DESC LIMIT 1"
+            ),
+            (slug, point["size"]),
+        )
+        version = orjson.loads(c.fetchone()["doc"])
+        return document_as_of(version, point)
+
+    def _documents_at(
+        self, name: str, join: str, params: Sequence[Any], column: str = "doc"
+    ) -> Documents:
+        """`join` is one of this class's literal clauses, `column` a literal column name of its
+        table `t`; values always travel as parameters."""
+        statement = (
+            f"SELECT k.position AS at, k.size AS size, t.{column} AS doc "  # noqa: S608 - literals
+            "FROM (SELECT CAST(? AS TEXT) AS name) AS q "
+            "LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN " + join
+        )
+        rows = self.db.fetch(statement, (name, *params))
+        return Documents(
+            int(rows[0]["at"] or 0),
+            int(rows[0]["size"] or 0),
+            [bytes(r["doc"]) for r in rows if r["doc"] is not None],
+        )
+
+    # -- pages ------------------------------------------------------------------------------
+    # The HTML pages (api/site/pages.py) read several kinds of document per page; each method reads
+    # them in ONE statement, so a page shows one committed log prefix and can say which.
+
+    def front_page(self, name: str) -> dict[str, Documents]:
+        """Every tool (newest listed first) and every comparison (newest first)."""
+        return self._kinds_at(
+            name,
+            ("tool", "comparison"),
+            "SELECT 'tool' AS kind, listed_at AS sort, 0 AS n, slug AS tie, doc FROM view_tools "
+            "UNION ALL SELECT 'comparison', published_at, 0, key, doc FROM view_comparisons",
+            (),
+        )
+
+    def tool_page(self, name: str, slug: str, points: int) -> dict[str, Documents]:
+        """One tool, every version of its verdicts, and its latest `points` timeline points;
+        history and points newest first."""
+        found = self._kinds_at(
+            name,
+            ("tool", "history", "point"),
+            "SELECT 'tool' AS kind, '' AS sort, 0 AS n, slug AS tie, doc "
+            "FROM view_tools WHERE slug = ? "
+            "UNION ALL SELECT 'history', '', position, seat, doc "
+            "FROM view_verdict_history WHERE tool = ? "
+            "UNION ALL SELECT * FROM (SELECT 'point' AS kind, '' AS sort, first_size AS n, "
+            "tool AS tie, points AS doc FROM view_tool_points WHERE tool = ? "
+            "ORDER BY first_size DESC LIMIT ?) AS p",
+            (slug, slug, slug, max(0, points) // POINTS_PER_ROW + 2),
+        )
+        rows = found["point"]
+        packed = [p for row in reversed(rows.docs) for p in orjson.loads(row)]
+        latest = packed[::-1][: max(0, points)]
+        docs = [orjson.dumps(point_document(slug, p)) for p in latest]
+        found["point"] = Documents(rows.position, rows.size, docs)
+        return found
+
+    def feed_page(self, name: str, changes: int) -> dict[str, Documents]:
+        """Every tool and comparison, and the latest `changes` verdict changes of all tools
+        (newest first)."""
+        return self._kinds_at(
+            name,
+            ("tool", "comparison", "history"),
+            "SELECT 'tool' AS kind, listed_at AS sort, 0 AS n, slug AS tie, doc FROM view_tools "
+            "UNION ALL SELECT 'comparison', published_at, 0, key, doc FROM view_comparisons "
+            "UNION ALL SELECT * FROM (SELECT 'history' AS kind, '' AS sort, position AS n, "
+            "tool AS tie, doc FROM view_verdict_history ORDER BY position DESC LIMIT ?) AS h",
+            (changes,),
+        )
+
+    def _kinds_at(
+        self, name: str, kinds: Sequence[str], union: str, params: Sequence[Any]
+    ) -> dict[str, Documents]:
+        """`union` is one of this class's literal statements, yielding (kind, sort, n, tie, doc);
+        values always travel as parameters."""
+        statement = (
+            "SELECT k.position AS at, k.size AS size, t.kind AS kind, t.doc AS doc "
+            "FROM (SELECT CAST(? AS TEXT) AS name) AS q "
+            "LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN (" + union + ") AS t ON TRUE "
+            "ORDER BY t.kind, t.sort DESC, t.n DESC, t.tie"
+        )
+        rows = self.db.fetch(statement, (name, *params))
+        at, size = int(rows[0]["at"] or 0), int(rows[0]["size"] or 0)
+        found: dict[str, Documents] = {kind: Documents(at, size, []) for kind in kinds}
+        for r in rows:
+            if r["doc"] is not None:
+                found[r["kind"]].docs.append(bytes(r["doc"]))
+        return found
+
+
+class Documents(NamedTuple):
+    """View documents (JSON bytes) and the projection's position and size they reflect."""
+
+    position: int
+    size: int
+    docs: list[bytes]
+
+
+def time_span(points: Sequence[Point]) -> tuple[str, str]:
+    """The earliest and latest time of some packed points, in `sortable` form. Times all in the
+    form eventsourcing records (UTC, `+00:00`, microseconds) sort as text already, so only the
+    two ends are converted; anything else is converted point by point."""
+    ats = [p[2] for p in points]
+    if set(map(len, ats)) == {32} and all(map(str.endswith, ats, repeat("+00:00"))):
+        return sortable(min(ats)), sortable(max(ats))
+    moments = [sortable(at) for at in ats]
+    return min(moments), max(moments)
+
+
+def sortable(timestamp: str) -> str:
+    """ISO 8601 in one fixed UTC form, so text order is time order in both databases."""
+    if len(timestamp) == 32 and timestamp.endswith("+00:00"):  # as eventsourcing records them
+        return timestamp[:26] + "Z"
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """Every tool document as this process's follower last committed it. Reads served from it
+    cost no query and no thread; it is a committed state, and says which (`position`, `size`)."""
+
+    position: int
+    size: int
+    tools: Mapping[str, bytes]
+
+
+class CatalogProjection:
+    """The catalog as a followed projection: fold in memory, commit changes with the position,
+    then publish the committed tool documents as an immutable snapshot."""
+
+    name = CATALOG
+
+    def __init__(self, views: ViewStore) -> None:
+        self.views = views
+        self.reload()
+
+    @property
+    def position(self) -> int:
+        return self.catalog.position
+
+    def apply_all(self, events: Sequence[LedgerEvent]) -> None:
+        self.catalog.apply_all(events)
+
+    def commit(self, expected: int) -> None:
+        written = self.views.commit_catalog(self.name, expected, self.catalog)
+        self._publish({**self.snapshot.tools, **written})
+
+    def caught_up(self) -> None:
+        pass
+
+    def reload(self) -> None:
+        self.catalog = self.views.load_catalog(self.name)
+        self._publish({s: orjson.dumps(t.document()) for s, t in self.catalog.tools.items()})
+
+    def reset(self) -> None:
+        self.views.reset_catalog(self.name)
+        self.reload()
+
+    def _publish(self, tools: dict[str, bytes]) -> None:
+        self.snapshot = CatalogSnapshot(self.catalog.position, self.catalog.size, tools)

@@ -1,0 +1,1 @@
+"""Following the event log: reading it, tracking positions, waking, rebuilding."""

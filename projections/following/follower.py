@@ -1,0 +1,147 @@
+"""Keeps projections up to date by following the event log.
+
+One loop for every projection and both stores: read the events after the committed position in
+pages, fold them, commit documents and position together, then sleep until woken (a save in this
+process, a PostgreSQL NOTIFY) or until the poll interval passes, so a lost wake-up only costs
+latency. It resumes from the committed position after any restart, and after any database error."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from eventsourcing.persistence import ApplicationRecorder, PersistenceError
+
+from projections.following.event_reader import EventReader
+from projections.following.tracking import StaleProjection
+from projections.records import LedgerEvent
+
+log = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    """What the follower needs of a projection: fold in memory, commit with the position."""
+
+    name: str
+
+    @property
+    def position(self) -> int: ...
+
+    def apply_all(self, events: Sequence[LedgerEvent]) -> None:
+        """Fold a page of events, in log order, in memory."""
+
+    def commit(self, expected: int) -> None:
+        """Write what changed and move tracking from `expected` to `position`, atomically."""
+
+    def caught_up(self) -> None:
+        """Everything in the log is committed (a good moment to sign a checkpoint)."""
+
+    def reload(self) -> None:
+        """Forget what is in memory and load the last committed state."""
+
+    def reset(self) -> None:
+        """Drop the projection's derived rows and go back to the start of the log (rebuild)."""
+
+
+class Follower:
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        projection: Projection,
+        *,
+        page_size: int = 1000,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.recorder = recorder
+        self.reader = EventReader(recorder)
+        self.projection = projection
+        self.page_size = page_size
+        self.progress = progress
+        """Called with the number of events in each committed page (progress bars)."""
+
+    def catch_up(self) -> int:
+        """Fold and commit every event stored after the committed position, up to the end of
+        the log as a read finds it; return the new position. A page shorter than `page_size`
+        is that end: events stored while it was folded wait for the next catch-up, so a
+        steady stream of writes is folded in batches rather than chased one commit each."""
+        projection = self.projection
+        while True:
+            page = self.reader.page(projection.position, self.page_size)
+            if page:
+                expected = projection.position
+                try:
+                    projection.apply_all(page)
+                    projection.commit(expected)
+                except (StaleProjection, PersistenceError):
+                    # What is in memory may be ahead of what committed: start again from the table.
+                    projection.reload()
+                    raise
+                if self.progress is not None:
+                    self.progress(len(page))
+            if len(page) < self.page_size:
+                projection.caught_up()
+                return projection.position
+
+
+POLL_SECONDS = 0.5
+"""How often a follower looks for events when nothing woke it: a lost wake-up costs this much
+latency, never an event."""
+
+
+class FollowerThread:
+    """Runs a follower in a daemon thread until stopped; `wake()` makes it look at once, or,
+    with a `batch_window`, once that long has passed since its last catch-up (wake-ups that
+    come meanwhile are folded into one: under a stream of writes, batches of a window's events
+    instead of one commit per write)."""
+
+    def __init__(
+        self,
+        follower: Follower,
+        *,
+        poll_interval: float = POLL_SECONDS,
+        batch_window: float = 0.0,
+    ) -> None:
+        self.follower = follower
+        self.poll_interval = poll_interval
+        self.batch_window = batch_window
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        name = f"follow-{follower.projection.name}"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self, *_: object) -> None:
+        self._wake.set()
+
+    def is_alive(self) -> bool:
+        """False once the loop has ended: stopped, or killed by an unexpected error."""
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        name = self.follower.projection.name
+        backoff = self.poll_interval
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.follower.catch_up()
+                backoff = self.poll_interval
+            except StaleProjection as error:
+                log.warning("%s moved under us, reloaded: %s", name, error)
+                continue
+            except PersistenceError as error:
+                log.warning(
+                    "%s follower: database error, retrying in %.1fs: %s", name, backoff, error
+                )
+                backoff = min(backoff * 2, 10.0)
+            if self.batch_window and self._stop.wait(self.batch_window):
+                return
+            self._wake.wait(backoff)

@@ -1,0 +1,177 @@
+"""The audit API on SQLite and PostgreSQL: checkpoints verify, proofs verify, receipts are
+provable, time travel and score proofs agree with a replay of the log."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import orjson
+from fastapi.testclient import TestClient
+
+from api.bootstrap import open_runtime
+from domain.seeding import seed_demo
+from domain.settings import Settings
+from projections.audit import merkle
+from projections.audit.signed_note import open_note, parse_checkpoint
+from projections.catalog.fold import fold_catalog
+from projections.catalog.views import CATALOG, CatalogProjection
+from projections.following.follower import Follower
+from projections.following.rebuild import read_events, rebuild, rebuild_together
+
+
+def b64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def signed_size(client: TestClient, at_least: int) -> int:
+    """Wait (bounded) until the log has signed a checkpoint of at least `at_least` events."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = client.get("/v1/audit/checkpoint")
+        if response.status_code == 200:
+            size = parse_checkpoint(response.text.split("\n\n")[0] + "\n").size
+            if size >= at_least:
+                return size
+        assert time.monotonic() < deadline, "no checkpoint covers the writes in 10 s"
+        time.sleep(0.02)
+
+
+def vote(client: TestClient, slug: str, choice: str) -> dict[str, Any]:
+    token = client.post("/v1/voters").json()["token"]
+    response = client.put(
+        f"/v1/tools/{slug}/vote",
+        json={"choice": choice},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_checkpoint_is_signed_by_the_published_key(client: TestClient) -> None:
+    """The latest checkpoint opens with the served verifier key and names the log's size."""
+    size = signed_size(client, 41)
+    key = client.get("/v1/audit/public-key").json()
+    note = client.get("/v1/audit/checkpoint").text
+    checkpoint = parse_checkpoint(open_note(note, key["verifier_key"]))
+    assert checkpoint.size == size
+    assert checkpoint.origin == key["key_name"]
+    assert checkpoint.time is not None
+    listed = client.get("/v1/audit/checkpoints").json()["checkpoints"]
+    assert listed[-1]["note"] == note
+    assert [c["size"] for c in listed] == sorted({c["size"] for c in listed})
+
+
+def test_vote_receipt_is_provable_in_a_later_checkpoint(client: TestClient) -> None:
+    """A vote's receipt (position + leaf hash) has an inclusion proof in a later checkpoint,
+    and flipping one bit of the proof breaks it."""
+    receipt = vote(client, "smollm3", "ship")["receipt"]
+    later = vote(client, "smolvlm2-turbo", "skip")["receipt"]
+    size = signed_size(client, 43)
+    proof = client.get(
+        "/v1/audit/proofs/inclusion", params={"position": receipt["position"], "size": size}
+    ).json()
+    assert proof["leaf_hash"] == receipt["leaf_hash"]
+    assert proof["checkpoint"]["size"] >= size
+    leaf, path, root = (
+        b64(receipt["leaf_hash"]),
+        [b64(p) for p in proof["proof"]],
+        b64(proof["root"]),
+    )
+    assert merkle.verify_inclusion(leaf, proof["leaf_index"], size, path, root)
+    tampered = [bytes([path[0][0] ^ 1]) + path[0][1:], *path[1:]]
+    assert not merkle.verify_inclusion(leaf, proof["leaf_index"], size, tampered, root)
+    assert later["position"] > receipt["position"]
+
+
+def test_consistency_proofs_link_every_pair_of_checkpoints(client: TestClient) -> None:
+    """Consistency proofs between sizes verify against the roots the log reports."""
+    for choice in ("ship", "skip", "ship"):
+        vote(client, "smollm3", choice)
+    size = signed_size(client, 44)
+    for first in (1, 7, 41, size):
+        body = client.get(
+            "/v1/audit/proofs/consistency", params={"first": first, "second": size}
+        ).json()
+        assert merkle.verify_consistency(
+            first,
+            size,
+            b64(body["first_root"]),
+            b64(body["second_root"]),
+            [b64(p) for p in body["proof"]],
+        )
+    bad = client.get("/v1/audit/proofs/consistency", params={"first": 5, "second": 4})
+    assert bad.status_code == 422 and bad.json()["field"] == "first"
+
+
+def test_export_lines_rebuild_the_signed_root(client: TestClient) -> None:
+    """Recomputing every leaf from the export gives the recorded hashes and the signed root."""
+    vote(client, "claude-files-api", "skip")
+    size = signed_size(client, 42)
+    lines = client.get("/v1/audit/events", params={"after": 0, "limit": size}).text.splitlines()
+    assert len(lines) == size
+    tree = merkle.CompactRange()
+    for i, line in enumerate(map(orjson.loads, lines)):
+        assert line["leaf_index"] == i
+        leaf = merkle.leaf_hash(orjson.dumps(line["event"], option=orjson.OPT_SORT_KEYS))
+        assert base64.b64encode(leaf).decode() == line["leaf_hash"]
+        tree.append(leaf)
+    proof = client.get("/v1/audit/proofs/inclusion", params={"index": 0, "size": size}).json()
+    assert base64.b64encode(tree.root()).decode() == proof["root"]
+    tail = client.get("/v1/audit/events", params={"after": size - 1, "limit": 5}).text
+    assert len(tail.splitlines()) == 1
+
+
+def test_time_travel_history_and_score_proof_agree_with_replay(client: TestClient) -> None:
+    """as_of=N equals a fold of the first N events; the timeline and the score proof name the
+    leaves the figures rest on."""
+    vote(client, "smollm3", "skip")
+    vote(client, "smollm3", "ship")
+    size = signed_size(client, 43)
+    ledger = client.app.state.runtime.ledger  # type: ignore[attr-defined]
+    events = list(read_events(ledger.recorder))[:size]
+    for n in (24, 41, 42, size):
+        client.get("/v1/tools/smollm3", params={"min_position": events[n - 1].position})
+        past = client.get("/v1/tools/smollm3", params={"as_of": n}).json()
+        expected = fold_catalog(events[:n]).tools["smollm3"].document()
+        assert {k: v for k, v in past.items() if k != "as_of"} == expected
+        assert past["as_of"] == {"size": n}
+    early = client.get("/v1/tools/smollm3", params={"as_of": 1})
+    assert early.status_code == 404
+    both = client.get("/v1/tools/smollm3", params={"as_of": 3, "at": "2026-01-01T00:00:00Z"})
+    assert both.status_code == 422
+    history = client.get("/v1/tools/smollm3/history").json()["points"]
+    assert [p["kind"] for p in history[-2:]] == ["Ballot.Cast", "Ballot.Cast"]
+    assert history[-1]["community"] == {"ship": 1, "skip": 1, "total": 2, "ship_pct": 50}
+    proof = client.get("/v1/tools/smollm3/score-proof", params={"size": size}).json()
+    assert proof["community"]["total"] == 2
+    assert sorted(b["leaf_index"] for b in proof["community"]["ballots"]) == [
+        p["leaf_index"] for p in history[-2:]
+    ]
+    assert [v["seat"] for v in proof["panel"]["verdicts"] if v["decision"] == "skip"] == ["buyer"]
+    assert proof["checkpoint"]["size"] >= size
+
+
+def test_rebuilding_the_log_reproduces_every_signed_checkpoint(settings: Settings) -> None:
+    """After a rebuild from zero, every stored checkpoint's root is reproduced."""
+    runtime = open_runtime(settings)
+    try:
+        seed_demo(runtime.ledger)
+        projection = runtime.audit_projection()
+        rebuild(runtime.ledger.recorder, projection, page_size=10)
+        first = runtime.audit.latest_checkpoint()
+        assert first is not None and first.size == 41
+        runtime.ledger.cast_vote("smollm3", "voter:v1", "ship")
+        rebuild(runtime.ledger.recorder, runtime.audit_projection(), page_size=7)
+        assert runtime.audit.mismatched_checkpoints() == []
+        assert [c.size for c in runtime.audit.checkpoints()] == [41, 42]
+        assert runtime.audit.root(41) == first.root
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        before = (runtime.views.tool_documents(CATALOG), runtime.audit.root(42))
+        assert rebuild_together(runtime.ledger.recorder, runtime.projections(), page_size=4) == 42
+        assert (runtime.views.tool_documents(CATALOG), runtime.audit.root(42)) == before
+        assert runtime.audit.mismatched_checkpoints() == []
+    finally:
+        runtime.close()

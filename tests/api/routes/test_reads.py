@@ -1,0 +1,99 @@
+"""The read API over the seeded demo data, through the real app and store."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+from fastapi.testclient import TestClient
+
+from projections.catalog.views import CATALOG
+
+PUBLISHED = {
+    "claude-files-api": 100,
+    "llama-4-compact-12b": 100,
+    "llama-4-scout-quantized": 100,
+    "smollm3": 75,
+    "claude-haiku-open-weights": 50,
+    "smolvlm2-turbo": 100,
+}
+
+
+def test_tools_show_the_published_panel_figures(client: TestClient) -> None:
+    """GET /v1/tools lists the six seeded tools with their published panel ship % and no votes."""
+    last = client.app.state.runtime.ledger.recorder.max_notification_id()
+    body = client.get("/v1/tools", params={"min_position": last}).json()
+    assert body["as_of"]["position"] == last
+    assert {t["slug"]: t["panel"]["ship_pct"] for t in body["tools"]} == PUBLISHED
+    assert all(
+        t["community"] == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None}
+        for t in body["tools"]
+    )
+
+
+def test_one_tool_has_listing_panel_community_and_position(client: TestClient) -> None:
+    """GET /v1/tools/smollm3: 3 ship of 4 verdicts, the skip is the buyer's."""
+    last = client.app.state.runtime.ledger.recorder.max_notification_id()
+    tool = client.get("/v1/tools/smollm3", params={"min_position": last}).json()
+    assert (tool["name"], tool["pricing"], tool["category"]) == (
+        "SmolLM3",
+        "Free",
+        "Developer Tools",
+    )
+    assert {k: tool["panel"][k] for k in ("ship", "skip", "total", "ship_pct")} == {
+        "ship": 3,
+        "skip": 1,
+        "total": 4,
+        "ship_pct": 75,
+    }
+    skips = [v["seat"] for v in tool["panel"]["verdicts"] if v["decision"] == "skip"]
+    assert skips == ["buyer"]
+    assert tool["as_of"]["position"] >= tool["position"]
+
+
+def test_unknown_tool_and_bad_slug_are_problems(client: TestClient) -> None:
+    """404 for an unknown slug, 422 naming the field for a malformed one, as problem+json."""
+    missing = client.get("/v1/tools/no-such-tool")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["type"].endswith("/unknown-tool")
+    bad = client.get("/v1/tools/Not_A_Slug")
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "slug"
+
+
+def test_comparisons_list_the_five_seed_pages(client: TestClient) -> None:
+    """GET /v1/comparisons lists the five published comparisons, all against Claude Files API."""
+    last = client.app.state.runtime.ledger.recorder.max_notification_id()
+    body = client.get("/v1/comparisons", params={"min_position": last}).json()
+    assert len(body["comparisons"]) == 5
+    assert {c["left"] for c in body["comparisons"]} == {"claude-files-api"}
+
+
+def test_min_position_beyond_the_log_is_refused_at_once(client: TestClient) -> None:
+    """A position nobody was ever given is a 422 naming min_position, not a 2 s wait."""
+    last = client.app.state.runtime.ledger.recorder.max_notification_id()
+    refused = client.get("/v1/tools", params={"min_position": last + 1})
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "min_position"
+    assert client.get("/v1/tools", params={"min_position": last}).status_code == 200
+
+
+def test_reads_from_the_snapshot_equal_the_view_tables(client: TestClient) -> None:
+    """A tool served from the follower's committed in-memory snapshot is exactly the
+    view-table document, at the position and size it names."""
+    runtime = client.app.state.runtime
+    for i, choice in enumerate(("ship", "skip", "ship")):
+        runtime.ledger.cast_vote("smollm3", f"voter:{i}", choice)
+    last = runtime.ledger.recorder.max_notification_id()
+    deadline = time.monotonic() + 10
+    while getattr(runtime.catalog_snapshot(), "position", 0) < last:
+        assert time.monotonic() < deadline, "the follower did not publish the last commit"
+        time.sleep(0.01)
+    for slug in PUBLISHED:
+        served = client.get(f"/v1/tools/{slug}").json()
+        stored = runtime.views.tool_documents(CATALOG, [slug])
+        as_of = {"position": stored.position, "size": stored.size}
+        assert served == {**orjson.loads(stored.docs[0]), "as_of": as_of}
+    assert client.get("/v1/tools/smollm3").json()["community"]["total"] == 3
+    assert client.get("/v1/tools/no-such-tool").status_code == 404

@@ -1,0 +1,74 @@
+"""The `verdict` command, as a person runs it: every command honours VERDICT_DATABASE_URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.server.cli import main
+from domain.settings import Settings
+from tests.api.routes.test_reads import PUBLISHED
+from tests.serving import serving
+
+
+def test_seed_rebuild_migrate_on_the_configured_store(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """migrate, seed, seed again, rebuild: each says what it did, on SQLite and PostgreSQL."""
+    monkeypatch.setenv("VERDICT_DATABASE_URL", settings.database_url)
+    assert main(["migrate"]) == 0
+    assert main(["seed"]) == 0
+    assert main(["seed"]) == 0
+    assert main(["rebuild"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "schema is up to date"
+    assert out[1] == "demo data: 35 writes"
+    assert out[2] == "demo data: already complete"
+    assert out[3] == "rebuilt catalog at log position 41"
+
+
+def exercise_over_http(base: str, editor_key: str) -> None:
+    """A voter votes and reads their own write; an editor amends a verdict; plain HTTP only."""
+    with httpx.Client(base_url=base, timeout=5) as http:
+        voter = http.post("/v1/voters").json()
+        auth = {"Authorization": f"Bearer {voter['token']}"}
+        vote = http.put("/v1/tools/smollm3/vote", json={"choice": "ship"}, headers=auth)
+        assert vote.status_code == 201
+        position = vote.json()["receipt"]["position"]
+        tool = http.get("/v1/tools/smollm3", params={"min_position": position}).json()
+        assert tool["community"] == {"ship": 1, "skip": 0, "total": 1, "ship_pct": 100}
+        assert tool["as_of"]["position"] >= position
+        editor = {"Authorization": f"Bearer {editor_key}"}
+        amended = http.put(
+            "/v1/tools/smollm3/verdicts/buyer",
+            json={
+                "reviewer": "Buyer",
+                "decision": "ship",
+                "text": "Hub pull.",
+                "reason": "rethink",
+            },
+            headers=editor,
+        )
+        assert amended.status_code == 200
+        at = amended.json()["receipt"]["position"]
+        tool = http.get("/v1/tools/smollm3", params={"min_position": at}).json()
+        assert tool["panel"]["ship_pct"] == 100
+
+
+@pytest.mark.slow
+def test_serve_seeds_on_first_start_and_prints_the_url(tmp_path: Path) -> None:
+    """`verdict serve` on an empty SQLite file: seeds, prints its URL and an editor key, serves
+    the six tools with their published figures; a voter and an editor then work over HTTP."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db")
+    log = tmp_path / "serve.log"
+    with serving(settings, log) as served:
+        lines = log.read_text().splitlines()
+        assert lines[0].startswith("first start: created the ledger and loaded the demo data")
+        assert lines[1].startswith("editor key")
+        assert lines[2] == served.editor_key and lines[2].startswith("vle_")
+        assert f"serving at {served.url}" in lines[3]
+        body = httpx.get(f"{served.url}/v1/tools", timeout=5).json()
+        assert {t["slug"]: t["panel"]["ship_pct"] for t in body["tools"]} == PUBLISHED
+        exercise_over_http(served.url, served.editor_key)

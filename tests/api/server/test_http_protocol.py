@@ -1,0 +1,106 @@
+"""The protocol `verdict serve` runs: one send per response, and the 16 KiB bound on a head."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from api.server.http_protocol import MAX_HEAD_BYTES, CoalescingTransport
+from domain.settings import Settings
+from tests.serving import serving
+
+
+class RecordingTransport(asyncio.Transport):
+    """A transport that keeps what it is asked to do (the one under test only wraps it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, bytes]] = []
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.calls.append(("write", bytes(data)))
+
+    def close(self) -> None:
+        self.calls.append(("close", b""))
+        self.closing = True
+
+    def abort(self) -> None:
+        self.calls.append(("abort", b""))
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+@given(st.lists(st.lists(st.binary(min_size=1, max_size=20), max_size=4), max_size=5))
+def test_what_one_turn_writes_goes_out_as_one_send_in_order(turns: list[list[bytes]]) -> None:
+    async def scenario() -> list[tuple[str, bytes]]:
+        inner = RecordingTransport()
+        transport = CoalescingTransport(inner, asyncio.get_running_loop())
+        for writes in turns:
+            for data in writes:
+                transport.write(data)
+            await asyncio.sleep(0)  # the loop turns: what was held is flushed
+        return inner.calls
+
+    calls = asyncio.run(scenario())
+    assert calls == [("write", b"".join(w)) for w in turns if w]
+
+
+def test_close_sends_what_is_held_first_and_abort_drops_it() -> None:
+    async def scenario() -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+        loop = asyncio.get_running_loop()
+        closed, aborted = RecordingTransport(), RecordingTransport()
+        for inner in (closed, aborted):
+            transport = CoalescingTransport(inner, loop)
+            transport.write(b"head ")
+            transport.write(b"body")
+            assert transport.get_write_buffer_size() == 9
+            if inner is closed:
+                transport.close()
+            else:
+                transport.abort()
+        await asyncio.sleep(0)  # the scheduled flushes find nothing left to send
+        return closed.calls, aborted.calls
+
+    closed, aborted = asyncio.run(scenario())
+    assert closed == [("write", b"head body"), ("close", b"")]
+    assert aborted == [("abort", b"")]
+
+
+def _exchange(url: str, request: bytes) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+        return received
+
+
+def test_served_answers_whole_and_refuses_an_oversized_head(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db")
+    with serving(settings, tmp_path / "serve.log") as served:
+        ok = _exchange(
+            served.url, b"GET /v1/tools HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )
+        head, _, body = ok.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        assert len(body) == length and body.startswith(b"{")
+        big = b"GET /v1/tools HTTP/1.1\r\nx-pad: " + b"a" * (MAX_HEAD_BYTES + 1)  # never ends
+        refused = _exchange(served.url, big)
+        assert refused.startswith(b"HTTP/1.1 431 ")
+        assert refused.endswith(b"request head is larger than 16 KiB")

@@ -1,0 +1,270 @@
+"""For random histories of listings, verdicts and votes: the live (incremental, restartable)
+projection equals a rebuild from zero, and both equal a naive recount kept beside the ledger."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+
+from domain.application import Ledger
+from domain.errors import LedgerError
+from domain.settings import Settings
+from projections.catalog.fold import Catalog, ToolState, fold_catalog, point_document
+from projections.catalog.panel import panel_counts
+from projections.catalog.views import CATALOG, CatalogProjection, ViewStore
+from projections.following.follower import Follower
+from projections.following.rebuild import read_events, rebuild
+from tests.builders import EDITOR, listing
+from tests.strategies import SLUGS, histories
+
+
+@dataclass
+class ModelTool:
+    name: str
+    listed: bool = True
+    seats: dict[str, tuple[str, str]] = field(default_factory=dict)
+    ballots: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Model:
+    """The naive recount: plain dictionaries, no events, no folds."""
+
+    tools: dict[str, ModelTool] = field(default_factory=dict)
+    comparisons: set[frozenset[str]] = field(default_factory=set)
+
+    def active(self, slug: str) -> bool:
+        return slug in self.tools and self.tools[slug].listed
+
+    def accepts(self, cmd: tuple[Any, ...]) -> bool:
+        op, *args = cmd
+        if op == "list":
+            return args[0] not in self.tools
+        if not self.active(args[0]):
+            return False
+        tool = self.tools[args[0]]
+        match op:
+            case "amend_listing":
+                return tool.name != args[1]
+            case "delist" | "vote":
+                return True
+            case "publish":
+                return args[1] not in tool.seats
+            case "amend_verdict":
+                return args[1] in tool.seats and tool.seats[args[1]] != (args[2], args[3])
+            case "retract_verdict":
+                return args[1] in tool.seats
+            case "retract_vote":
+                return args[1] in tool.ballots
+            case "compare":
+                pair = frozenset(args)
+                return len(pair) == 2 and self.active(args[1]) and pair not in self.comparisons
+        raise AssertionError(op)
+
+    def apply(self, cmd: tuple[Any, ...]) -> None:
+        op, *args = cmd
+        if op == "list":
+            self.tools[args[0]] = ModelTool(name=listing(args[0])["name"])
+            return
+        tool = self.tools[args[0]]
+        match op:
+            case "amend_listing":
+                tool.name = args[1]
+            case "delist":
+                tool.listed = False
+            case "publish":
+                tool.seats[args[1]] = (args[2], "t")
+            case "amend_verdict":
+                tool.seats[args[1]] = (args[2], args[3])
+            case "retract_verdict":
+                del tool.seats[args[1]]
+            case "vote":
+                tool.ballots[args[1]] = args[2]
+            case "retract_vote":
+                del tool.ballots[args[1]]
+            case "compare":
+                self.comparisons.add(frozenset(args))
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            slug: {
+                "name": t.name,
+                "status": "listed" if t.listed else "delisted",
+                "panel": _figures([d for d, _ in t.seats.values()]),
+                "community": _figures(list(t.ballots.values())),
+            }
+            for slug, t in self.tools.items()
+        }
+
+
+def _figures(choices: list[str]) -> dict[str, Any]:
+    ship, total = choices.count("ship"), len(choices)
+    pct = None
+    if total:
+        pct = int((Decimal(100 * ship) / Decimal(total)).quantize(Decimal(1), ROUND_HALF_UP))
+    return {"ship": ship, "skip": total - ship, "total": total, "ship_pct": pct}
+
+
+def run(ledger: Ledger, cmd: tuple[Any, ...]) -> None:
+    op, *args = cmd
+    match op:
+        case "list":
+            ledger.list_tool(args[0], listing(args[0]), EDITOR)
+        case "amend_listing":
+            ledger.amend_listing(args[0], {"name": args[1]}, "rename", EDITOR)
+        case "delist":
+            ledger.delist_tool(args[0], "gone", EDITOR)
+        case "publish":
+            ledger.publish_verdict(args[0], args[1], "Reviewer", args[2], "t", EDITOR)
+        case "amend_verdict":
+            ledger.amend_verdict(args[0], args[1], "Reviewer", args[2], args[3], "edit", EDITOR)
+        case "retract_verdict":
+            ledger.retract_verdict(args[0], args[1], "retract", EDITOR)
+        case "vote":
+            ledger.cast_vote(args[0], args[1], args[2])
+        case "retract_vote":
+            ledger.retract_vote(args[0], args[1])
+        case "compare":
+            ledger.publish_comparison(args[0], args[1], EDITOR)
+
+
+def published(doc: dict[str, Any]) -> dict[str, Any]:
+    panel = {k: v for k, v in doc["panel"].items() if k != "verdicts"}
+    return {
+        "name": doc["name"],
+        "status": doc["status"],
+        "panel": panel,
+        "community": doc["community"],
+    }
+
+
+def view_documents(views: ViewStore) -> dict[str, dict[str, Any]]:
+    docs = views.tool_documents(CATALOG).docs
+    return {d["slug"]: d for d in map(orjson.loads, docs)}
+
+
+def all_history(views: ViewStore) -> list[bytes]:
+    return [
+        bytes(r["doc"])
+        for r in views.db.fetch("SELECT doc FROM view_verdict_history ORDER BY position")
+    ]
+
+
+def catalog_documents(catalog: Catalog) -> dict[str, dict[str, Any]]:
+    return {slug: t.document() for slug, t in catalog.tools.items()}
+
+
+@settings(max_examples=200)
+@given(histories)
+def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
+    """Incremental views (with restarts) == fold from zero == naive recount; pct in 0..100."""
+    ledger = Ledger(Settings(database_url="sqlite:///:memory:"))
+    try:
+        views = ViewStore(ledger.recorder)
+        views.create_tables()
+        follower = Follower(ledger.recorder, CatalogProjection(views), page_size=7)
+        model = Model()
+        for cmd in history:
+            if cmd[0] == "catch_up":
+                follower.catch_up()
+                continue
+            if cmd[0] == "restart_follower":
+                follower = Follower(ledger.recorder, CatalogProjection(views), page_size=7)
+                continue
+            before = ledger.recorder.max_notification_id()
+            try:
+                run(ledger, cmd)
+                accepted = True
+            except LedgerError:
+                accepted = False
+                assert ledger.recorder.max_notification_id() == before, "a refusal wrote events"
+            assert accepted == model.accepts(cmd), cmd
+            if accepted:
+                model.apply(cmd)
+        follower.catch_up()
+
+        live = view_documents(views)
+        from_zero = catalog_documents(fold_catalog(read_events(ledger.recorder)))
+        assert live == from_zero
+        assert {slug: published(doc) for slug, doc in live.items()} == model.figures()
+        for doc in live.values():
+            for figures in (doc["panel"], doc["community"]):
+                assert figures["ship_pct"] is None or 0 <= figures["ship_pct"] <= 100
+
+        history = all_history(views)
+        assert len(history) == sum(
+            e.kind.startswith("Panel.Verdict") for e in read_events(ledger.recorder)
+        )
+        assert rebuild(ledger.recorder, CatalogProjection(views), page_size=5) == (
+            ledger.recorder.max_notification_id() or 0
+        )
+        assert view_documents(views) == live
+        assert all_history(views) == history
+        assert views.position(CATALOG) == (ledger.recorder.max_notification_id() or 0)
+    finally:
+        ledger.close()
+
+
+@given(histories)
+@settings(max_examples=30)
+def test_documents_round_trip_to_state(history: list[tuple[Any, ...]]) -> None:
+    """A stored document restores exactly the state it was written from."""
+    ledger = Ledger(Settings(database_url="sqlite:///:memory:"))
+    try:
+        for cmd in history:
+            if cmd[0] not in ("catch_up", "restart_follower"):
+                with contextlib.suppress(LedgerError):
+                    run(ledger, cmd)
+        catalog = fold_catalog(read_events(ledger.recorder))
+        for state in catalog.tools.values():
+            assert ToolState.from_document(orjson.loads(orjson.dumps(state.document()))) == state
+    finally:
+        ledger.close()
+
+
+@given(histories)
+@settings(max_examples=60)
+def test_time_travel_equals_replay_of_the_first_n_events(history: list[tuple[Any, ...]]) -> None:
+    """For every log size N and tool: the view's `as_of N` == a fold of the first N events,
+    and the tool's timeline has one point per event on it, each with that fold's figures."""
+    ledger = Ledger(Settings(database_url="sqlite:///:memory:"))
+    try:
+        views = ViewStore(ledger.recorder)
+        views.create_tables()
+        follower = Follower(ledger.recorder, CatalogProjection(views), page_size=3)
+        for cmd in history:
+            if cmd[0] not in ("catch_up", "restart_follower"):
+                with contextlib.suppress(LedgerError):
+                    run(ledger, cmd)
+        follower.catch_up()
+        events = list(read_events(ledger.recorder))
+        replay = Catalog()
+        expected_points: dict[str, list[dict[str, Any]]] = {}
+        for n in range(len(events) + 1):
+            for slug in SLUGS:
+                state = replay.tools.get(slug)
+                assert views.tool_as_of(slug, n) == (state.document() if state else None), n
+            if n < len(events):
+                replay.apply(events[n])
+                for slug, packed in replay.drain().timeline.items():
+                    [point] = [point_document(slug, p) for p in packed]
+                    tool = replay.tools[slug]
+                    assert point["panel"] == panel_counts(tool.seats)
+                    assert point["community"] == tool.tally.figures()
+                    assert (point["size"], point["position"]) == (n + 1, events[n].position)
+                    expected_points.setdefault(slug, []).append(point)
+        for slug in SLUGS:
+            timeline = [orjson.loads(d) for d in views.tool_timeline(CATALOG, slug).docs]
+            assert timeline == expected_points.get(slug, [])
+            for point in timeline:
+                doc = views.tool_as_of(slug, point["size"])
+                assert doc is not None
+                assert doc["community"] == point["community"]
+                assert views.tool_at_time(slug, point["at"]) is not None
+    finally:
+        ledger.close()

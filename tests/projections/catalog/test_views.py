@@ -1,0 +1,184 @@
+"""Views on a real store (SQLite and PostgreSQL): following, resuming, racing, rebuilding."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import orjson
+import pytest
+
+from api.bootstrap import open_runtime
+from domain.application import Ledger
+from domain.settings import Settings
+from projections.catalog.fold import Catalog, point_document
+from projections.catalog.views import CATALOG, POINTS_PER_ROW, CatalogProjection, ViewStore
+from projections.following.follower import Follower
+from projections.following.rebuild import read_events, rebuild
+from projections.following.tracking import StaleProjection
+from tests.builders import EDITOR, list_tools
+
+
+def tool_doc(views: ViewStore, slug: str) -> dict:
+    [doc] = views.tool_documents(CATALOG, [slug]).docs
+    return orjson.loads(doc)
+
+
+def test_follower_thread_catches_up_on_local_and_foreign_writes(settings: Settings) -> None:
+    """Writes from this process and from another Ledger on the same store both reach the views."""
+    runtime = open_runtime(settings)
+    other = Ledger(settings)
+    try:
+        runtime.follow()
+        list_tools(runtime.ledger, "alpha")
+        runtime.ledger.cast_vote("alpha", "voter:a", "ship")
+        last = other.cast_vote("alpha", "voter:b", "skip").position
+        assert last is not None
+        assert runtime.views.wait_for(CATALOG, last, timeout=10) >= last
+        assert tool_doc(runtime.views, "alpha")["community"] == {
+            "ship": 1,
+            "skip": 1,
+            "total": 2,
+            "ship_pct": 50,
+        }
+    finally:
+        other.close()
+        runtime.close()
+
+
+def test_a_batch_window_folds_a_burst_of_wake_ups_into_few_commits(settings: Settings) -> None:
+    """Woken by every one of 20 saves made within its window, a follower commits the burst in
+    at most two batches (the first save's, then the rest), and misses none of it."""
+    runtime = open_runtime(settings)
+    batches: list[int] = []
+    try:
+        list_tools(runtime.ledger, "alpha")
+        runtime.follow([CATALOG], on_batch=lambda _: batches.append, batch_window=2.0)
+        start = runtime.ledger.recorder.max_notification_id() or 0
+        assert runtime.views.wait_for(CATALOG, start, timeout=10) >= start
+        time.sleep(2.1)  # the window after the first catch-up is over: the next wake-up counts
+        batches.clear()
+        for n in range(20):
+            last = runtime.ledger.cast_vote("alpha", f"voter:{n}", "ship").position
+        assert last is not None
+        assert runtime.views.wait_for(CATALOG, last, timeout=10) >= last
+        assert sum(batches) == 20 and len(batches) <= 2, batches
+        assert tool_doc(runtime.views, "alpha")["community"]["ship"] == 20
+    finally:
+        runtime.close()
+
+
+def test_resumed_and_racing_followers_never_double_count(settings: Settings) -> None:
+    """A follower restarted mid-log and a second follower racing it leave the rebuild's state."""
+    runtime = open_runtime(settings)
+    try:
+        ledger, views = runtime.ledger, runtime.views
+        list_tools(ledger, "alpha")
+        for i in range(30):
+            ledger.cast_vote("alpha", f"voter:{i}", "ship" if i % 2 else "skip")
+        first = Follower(ledger.recorder, CatalogProjection(views), page_size=10)
+        first.catch_up()
+        for i in range(30, 45):
+            ledger.cast_vote("alpha", f"voter:{i}", "ship")
+        resumed = Follower(ledger.recorder, CatalogProjection(views), page_size=4)
+        resumed.catch_up()
+        ledger.cast_vote("alpha", "voter:0", "ship")
+        with pytest.raises(StaleProjection):
+            first.catch_up()  # behind: its compare-and-set fails and it reloads from the table
+        first.catch_up()
+        live = tool_doc(views, "alpha")
+        assert live["community"] == {"ship": 31, "skip": 14, "total": 45, "ship_pct": 69}
+        rebuild(ledger.recorder, CatalogProjection(views), page_size=7)
+        assert tool_doc(views, "alpha") == live
+    finally:
+        runtime.close()
+
+
+def test_compare_reads_both_tools_at_one_position(settings: Settings) -> None:
+    """tool_documents for two slugs returns both documents and the single position they share."""
+    runtime = open_runtime(settings)
+    try:
+        list_tools(runtime.ledger, "alpha", "beta")
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        at, size, docs = runtime.views.tool_documents(CATALOG, ["alpha", "beta"])
+        assert (at, size) == (2, 2)
+        assert sorted(orjson.loads(d)["slug"] for d in docs) == ["alpha", "beta"]
+        assert runtime.views.tool_documents(CATALOG, ["ghost"]) == (2, 2, [])
+    finally:
+        runtime.close()
+
+
+def test_packed_timeline_answers_like_a_fold_across_rows(settings: Settings) -> None:
+    """More points per tool than one row holds, committed in pages of random sizes: the
+    timeline, every `as_of`, `at` at every point's time, and the page's latest points equal a
+    fold of the events; a rebuild writes the very same rows."""
+    runtime = open_runtime(settings)
+    try:
+        ledger, views = runtime.ledger, runtime.views
+        list_tools(ledger, "alpha", "beta")
+        rng = random.Random(64)
+        for i in range(3 * POINTS_PER_ROW + 9):
+            slug = "alpha" if i % 4 else "beta"
+            ledger.cast_vote(slug, f"voter:{i}", rng.choice(("ship", "skip")))
+            if i == POINTS_PER_ROW:
+                ledger.publish_verdict("alpha", "builder", "B", "ship", "fine", EDITOR)
+            if rng.random() < 0.1:
+                Follower(ledger.recorder, CatalogProjection(views), page_size=5).catch_up()
+        Follower(ledger.recorder, CatalogProjection(views), page_size=rng.randint(1, 70)).catch_up()
+        events = list(read_events(ledger.recorder))
+        replay, states, expected = Catalog(), [], {"alpha": [], "beta": []}
+        for event in events:
+            states.append({s: t.document() for s, t in replay.tools.items()})
+            replay.apply(event)
+            for slug, packed in replay.drain().timeline.items():
+                expected[slug] += [point_document(slug, p) for p in packed]
+        states.append({s: t.document() for s, t in replay.tools.items()})
+        assert len(expected["alpha"]) > 2 * POINTS_PER_ROW
+        for slug, points in expected.items():
+            assert [orjson.loads(d) for d in views.tool_timeline(CATALOG, slug).docs] == points
+            page = views.tool_timeline(CATALOG, slug, POINTS_PER_ROW - 3, 70).docs
+            assert [orjson.loads(d) for d in page] == [
+                p for p in points if p["size"] > POINTS_PER_ROW - 3
+            ][:70]
+            latest = views.tool_page(CATALOG, slug, 70)["point"].docs
+            assert [orjson.loads(d) for d in latest] == points[::-1][:70]
+            assert list(views.tool_points(CATALOG, slug, 100)) == [
+                p for p in points if p["size"] <= 100
+            ]
+            for n, state in enumerate(states):
+                assert views.tool_as_of(slug, n) == state.get(slug), n
+            for point in points:
+                assert views.tool_at_time(slug, point["at"]) == states[point["size"]][slug]
+        rows = views.db.fetch("SELECT * FROM view_tool_points ORDER BY tool, first_size")
+        live = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
+        rebuild(ledger.recorder, CatalogProjection(views), page_size=POINTS_PER_ROW + 1)
+        rows = views.db.fetch("SELECT * FROM view_tool_points ORDER BY tool, first_size")
+        assert [
+            tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows
+        ] == live
+    finally:
+        runtime.close()
+
+
+def test_a_catalog_in_the_old_layout_is_rebuilt_at_start(settings: Settings) -> None:
+    """A database with the one-row-per-point timeline: it is dropped at start and the catalog
+    is followed again from the first event."""
+    runtime = open_runtime(settings)
+    try:
+        list_tools(runtime.ledger, "alpha")
+        runtime.ledger.cast_vote("alpha", "voter:a", "ship")
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        live = tool_doc(runtime.views, "alpha")
+        runtime.views.db.execute("CREATE TABLE view_tool_timeline (tool TEXT)")
+    finally:
+        runtime.close()
+    runtime = open_runtime(settings)
+    try:
+        assert not runtime.views.db.has_table("view_tool_timeline")
+        assert runtime.views.position(CATALOG) == 0
+        assert runtime.views.tool_documents(CATALOG).docs == []
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        assert tool_doc(runtime.views, "alpha") == live
+        assert runtime.views.tool_as_of("alpha", 2) == live
+    finally:
+        runtime.close()

@@ -1,0 +1,182 @@
+"""scripts/bench/bench.py: a tiny end-to-end run yields every figure, and its kill -9 checker fails
+when an acknowledged vote is missing or altered (a checker that cannot fail proves nothing)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from domain.application import Ledger
+from domain.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "scripts" / "bench" / "bench.py"
+
+
+@functools.cache
+def _bench() -> ModuleType:
+    """scripts/bench/bench.py as a module (registered first: its dataclasses look themselves up)."""
+    spec = importlib.util.spec_from_file_location("bench_script", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and value > 0
+
+
+@pytest.mark.slow
+def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
+    """SQLite only, 2 s per service, 5k events: every figure is present, positive and sane."""
+    out = tmp_path / "bench.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--backend=sqlite",
+            "--duration=2",
+            "--rounds=2",
+            "--warmup=0.5",
+            "--concurrency=16",
+            "--events=5000",
+            "--kill-after=1.5",
+            f"--cache={tmp_path / 'cache'}",
+            f"--json={out}",
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    report = json.loads(out.read_text())
+    runs = report["votes"]["sqlite"]
+    for service in ("ledger", "naive", "crud"):
+        run = runs[service]
+        assert _positive(run["votes_per_s"]), service
+        assert run["vote_errors"] == {}, service
+        assert _positive(run["read_latency_ms"]["p99"]), service
+        assert _positive(run["server_cpu_us_per_vote"]), service
+    assert _positive(runs["ratios"]["ledger_vs_naive"])
+    assert _positive(runs["ratios"]["ledger_vs_crud"])
+    kill = report["kill"]["sqlite"]
+    assert kill["passed"] and kill["acknowledged"] > 0
+    rebuild = report["rebuild"]
+    assert rebuild["events"] == rebuild["rebuild"]["events"] == 5000
+    assert all(_positive(v) for v in rebuild["rates"].values())
+    assert set(rebuild["rates"]) >= {"raw_read", "library_read", "rebuild_total", "rebuild_jobs2"}
+    assert rebuild["rebuild"]["mismatched_checkpoints"] == 0
+    assert rebuild["rebuild_jobs2"]["jobs"] == 2
+    assert rebuild["rebuild_jobs2"]["mismatched_checkpoints"] == 0
+    assert _positive(rebuild["rss_ratio"])
+    assert set(report["checks"]) >= {"ledger_vs_naive_sqlite", "kill9_sqlite", "rss_ratio"}
+    shown = subprocess.run(
+        [sys.executable, str(BENCH), f"--report={out}"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "durable votes/s" in shown.stdout and "peak RSS" in shown.stdout
+
+
+def _acks(ledger: Ledger, votes: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """What the load generator records for each 2xx vote, via the same receipt code as HTTP."""
+    bench = _bench()
+    acks = []
+    for slug, voter, choice in votes:
+        receipt = ledger.cast_vote(slug, f"voter:{voter}", choice)
+        assert receipt.event is not None
+        acks.append(
+            {
+                "voter": voter,
+                "tool": slug,
+                "choice": choice,
+                "position": receipt.event.id,
+                "leaf_hash": bench.leaf_hash(_event(ledger, receipt.event.id)),
+            }
+        )
+    return acks
+
+
+def _event(ledger: Ledger, position: int) -> Any:
+    from projections.records import LedgerEvent
+
+    [notification] = ledger.recorder.select_notifications(position, 1)
+    return LedgerEvent.from_notification(notification)
+
+
+def test_kill_checker_catches_lost_altered_and_unacknowledged_votes(tmp_path: Path) -> None:
+    """Clean acks pass; a lost receipt, another choice, or a stored vote nobody sent all fail."""
+    from domain.seeding import seed_demo
+
+    bench = _bench()
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    ledger = Ledger(Settings(database_url=url, group_commit=False))
+    seed_demo(ledger)
+    acks = _acks(ledger, [("smollm3", "v_a", "ship"), ("smollm3", "v_b", "skip")])
+    acks += _acks(ledger, [("smollm3", "v_a", "skip")])  # a change of mind
+    ledger.cast_vote("smolvlm2-turbo", "voter:v_c", "ship")  # stored, in flight at the "kill"
+    ledger.close()
+    in_flight = [{"voter": "v_c", "tool": "smolvlm2-turbo", "choice": "ship"}]
+
+    clean = bench.check_acks(url, acks, in_flight)
+    assert clean["problem_count"] == 0 and clean["in_flight_stored"] == 1
+    assert clean["tallies"]["smollm3"] == {"ship": 0, "skip": 2}
+
+    lost = [*acks, {**acks[0], "position": 10_000}]
+    assert bench.check_acks(url, lost, in_flight)["problem_count"] > 0
+    altered = [acks[0], {**acks[1], "choice": "ship"}, acks[2]]
+    assert bench.check_acks(url, altered, in_flight)["problem_count"] > 0
+    assert bench.check_acks(url, acks, [])["problem_count"] > 0  # v_c's vote was never sent
+
+
+@pytest.mark.slow
+def test_ab_and_floor_scripts_report_their_figures(tmp_path: Path) -> None:
+    """scripts/bench/ab.py prints a row per variant, with rates for every round, and
+    scripts/bench/floor.py a floor slower than the raw read it compares with."""
+    variants = ["threads=VERDICT_FOLLOW=true", "children="]
+    ab = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench" / "ab.py"),
+            "--rounds=2",
+            "--seconds=1",
+            *variants,
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert [line.split()[0] for line in ab] == ["threads", "children"]
+    assert all(float(line.split()[2]) > 0 and float(line.split()[3]) > 0 for line in ab)
+    db = tmp_path / "ledger.db"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench" / "replay.py"), "build", str(db), "3000"],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    floor = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench" / "floor.py"), str(db), "3000"],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert floor.startswith("3,000 events: raw read ")
+    assert 0 < float(floor.rsplit(" ", 1)[1]) < 1.5

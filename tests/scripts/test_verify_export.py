@@ -1,0 +1,104 @@
+"""scripts/verify.py on an export file (`verdict export`), on SQLite and PostgreSQL: the header's
+key and checkpoint, or the auditor's own; an edited file fails at the edited line."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from api.server.cli import main
+from domain.application import Ledger
+from domain.settings import Settings
+from projections.audit.signed_note import generate_signer
+from tests.scripts.serving_audit import verdict_line, verify
+
+DEMO_EVENTS = 41
+
+
+@pytest.fixture
+def export(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ledger: Ledger
+) -> Path:
+    """The demo data and a few votes, exported with `verdict export`."""
+    monkeypatch.setenv("VERDICT_DATABASE_URL", settings.database_url)
+    assert main(["seed"]) == 0
+    for voter, choice in (("ann", "ship"), ("bob", "skip"), ("ann", "skip")):
+        ledger.cast_vote("smollm3", f"voter:{voter}", choice)
+    ledger.retract_vote("smollm3", "voter:bob")
+    path = tmp_path / "ledger.ndjson"
+    assert main(["export", str(path)]) == 0
+    return path
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines(keepends=True)
+
+
+def test_an_export_verifies_with_the_header_or_an_independent_key(
+    export: Path, tmp_path: Path
+) -> None:
+    """OK both ways; trusting the file's own key and checkpoint is said loudly."""
+    code, out = verify("--export", str(export))
+    assert code == 0, out
+    assert verdict_line(out).startswith(f"VERDICT: OK — {DEMO_EVENTS + 4} events")
+    assert "TRUSTING THE KEY FROM THE SOURCE UNDER AUDIT" in out
+    assert "the checkpoint comes from the export file itself" in out
+    assert re.search(r"smollm3 +listed +panel 3/4 ship \(75 %\), community 0/1 ship \(0 %\)", out)
+    header = json.loads(_lines(export)[0])
+    note = tmp_path / "checkpoint.txt"
+    note.write_text(header["checkpoint"])
+    key = header["verifier_key"]
+    code, out = verify("--export", str(export), "--checkpoint", str(note), "--public-key", key)
+    assert code == 0, out
+    assert "WARNING" not in out
+
+
+def test_an_edited_export_fails_at_the_edited_line(export: Path) -> None:
+    """A decision flipped in one line: that leaf; two lines swapped: the first of them."""
+    lines = _lines(export)
+    index = next(i for i, line in enumerate(lines[1:]) if '"decision":"skip"' in line)
+    flipped = [*lines]
+    flipped[index + 1] = lines[index + 1].replace('"decision":"skip"', '"decision":"ship"')
+    export.write_text("".join(flipped))
+    code, out = verify("--export", str(export))
+    assert code == 1, out
+    position = json.loads(lines[index + 1])["event"]["position"]
+    assert verdict_line(out).startswith(
+        f"VERDICT: FAILED — first bad leaf {index} (log position {position}): event changed"
+    ), out
+    swapped = [lines[0], lines[2], lines[1], *lines[3:]]
+    export.write_text("".join(swapped))
+    code, out = verify("--export", str(export))
+    assert code == 1, out
+    assert "first bad leaf 0 (log position 2): export line out of order (leaf_index 1)" in out
+
+
+def test_an_altered_or_foreign_checkpoint_is_refused(export: Path, tmp_path: Path) -> None:
+    """The header's checkpoint with another size: bad signature; a key the ledger never used:
+    no signature by that key; either way exit 1."""
+    lines = _lines(export)
+    header = json.loads(lines[0])
+    size = DEMO_EVENTS + 4
+    header["checkpoint"] = header["checkpoint"].replace(f"\n{size}\n", f"\n{size - 1}\n", 1)
+    export.write_text(json.dumps(header) + "\n" + "".join(lines[1:]))
+    code, out = verify("--export", str(export))
+    assert code == 1, out
+    assert verdict_line(out).startswith("VERDICT: FAILED — BAD SIGNATURE by verdict-ledger")
+    stranger = generate_signer("verdict-ledger.localhost/ledger")[0].verifier_key
+    export.write_text("".join(lines))
+    code, out = verify("--export", str(export), "--public-key", stranger)
+    assert code == 1, out
+    assert verdict_line(out).startswith("VERDICT: FAILED — no signature by key verdict-ledger")
+    assert "the source names another key than the --public-key given" in out
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    """Neither a URL nor an export, a missing file, a closed port: exit 2, no verdict."""
+    assert verify()[0] == 2
+    code, out = verify("--export", str(tmp_path / "missing.ndjson"))
+    assert code == 2 and "VERDICT" not in out
+    code, out = verify("http://127.0.0.1:9", "--timeout", "2")
+    assert code == 2 and "cannot complete the audit" in out

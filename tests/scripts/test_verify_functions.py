@@ -1,0 +1,190 @@
+"""scripts/verify.py's own hashing, proofs and notes, held equal to the service's by Hypothesis;
+and its independence: it imports nothing of the service, only the standard library and
+`cryptography`."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import http.server
+import importlib.util
+import sys
+import threading
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from projections.audit import merkle
+from projections.audit.signed_note import format_checkpoint, generate_signer, time_extension
+from projections.records import canonical_json
+from tests.scripts.serving_audit import VERIFY
+from tests.strategies import (
+    consistency_pairs,
+    inclusion_targets,
+    json_values,
+    key_names,
+    leaf_data,
+)
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("verify_script", VERIFY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+verify = _load()
+
+
+def _tree(size: int) -> tuple[list[bytes], merkle.MemoryNodes]:
+    leaves = [merkle.leaf_hash(str(i).encode()) for i in range(size)]
+    return leaves, merkle.MemoryNodes.of(leaves)
+
+
+def test_imports_nothing_of_the_service() -> None:
+    """Every import is the standard library or cryptography; none is domain, projections, api."""
+    tree = ast.parse(VERIFY.read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    roots = {name.split(".")[0] for name in imported}
+    assert not roots & {"domain", "projections", "api", "tests"}
+    assert roots - set(sys.stdlib_module_names) == {"cryptography"}
+
+
+@given(json_values)
+def test_canonical_bytes_equal_the_services(value: Any) -> None:
+    """Same bytes as projections.records.canonical_json for any float-free JSON value."""
+    assert verify.canonical_json(value) == canonical_json(value)
+
+
+@given(leaf_data)
+def test_roots_equal_the_services(data: list[bytes]) -> None:
+    """Leaf hashes, the recursive root and the streaming compact range all agree with
+    projections.audit.merkle, at every size along the way."""
+    leaves = [verify.leaf_hash(d) for d in data]
+    assert leaves == [merkle.leaf_hash(d) for d in data]
+    nodes, compact = merkle.MemoryNodes.of(leaves), verify.CompactRange()
+    assert compact.root() == merkle.EMPTY_ROOT
+    for size, leaf in enumerate(leaves, start=1):
+        compact.append(leaf)
+        assert compact.root() == verify.root_of(leaves[:size]) == merkle.root(size, nodes)
+
+
+@given(inclusion_targets, st.integers(0, 2**16))
+def test_inclusion_proofs_of_the_service_verify(target: tuple[int, int], flip: int) -> None:
+    """The service's audit path verifies; with any one bit flipped, or for the neighbour leaf,
+    it does not."""
+    index, size = target
+    leaves, nodes = _tree(size)
+    proof, root = merkle.inclusion_proof(index, size, nodes), merkle.root(size, nodes)
+    assert verify.verify_inclusion(leaves[index], index, size, proof, root)
+    if size > 1:
+        other = (index + 1) % size
+        assert not verify.verify_inclusion(leaves[index], other, size, proof, root)
+        bad = bytearray(b"".join(proof))
+        bad[flip % len(bad) // 8] ^= 1 << flip % 8
+        broken = [bytes(bad[i : i + 32]) for i in range(0, len(bad), 32)]
+        assert not verify.verify_inclusion(leaves[index], index, size, broken, root)
+
+
+@given(consistency_pairs, st.integers(0, 2**16))
+def test_consistency_proofs_of_the_service_verify(pair: tuple[int, int], flip: int) -> None:
+    """The service's consistency proof verifies against both roots; a flipped bit, or another
+    first root, fails."""
+    first, second = pair
+    _, nodes = _tree(second)
+    proof = merkle.consistency_proof(first, second, nodes)
+    old, new = merkle.root(first, nodes), merkle.root(second, nodes)
+    assert verify.verify_consistency(first, second, old, new, proof)
+    assert not verify.verify_consistency(first, second, merkle.leaf_hash(b"x"), new, proof)
+    if proof:
+        bad = bytearray(b"".join(proof))
+        bad[flip % len(bad) // 8] ^= 1 << flip % 8
+        broken = [bytes(bad[i : i + 32]) for i in range(0, len(bad), 32)]
+        assert not verify.verify_consistency(first, second, old, new, broken)
+
+
+@given(key_names, st.integers(0, 2**63), st.binary(min_size=32, max_size=32))
+def test_checkpoints_signed_by_the_service_open(name: str, size: int, root: bytes) -> None:
+    """A checkpoint the service signs opens with its verifier key and gives its size and root;
+    any other size in the text breaks the signature."""
+    from datetime import UTC, datetime
+
+    signer = generate_signer(name)[0]
+    text = format_checkpoint(name, size, root, [time_extension(datetime.now(UTC))])
+    note = signer.sign(text)
+    key = verify.parse_verifier_key(signer.verifier_key)
+    assert key.key_id == signer.key_id
+    opened = verify.open_checkpoint(note, key)
+    assert (opened.origin, opened.size, opened.root) == (name, size, root)
+    forged = note.replace(f"\n{size}\n", f"\n{size + 1}\n", 1)
+    with pytest.raises(verify.Untrusted, match="BAD SIGNATURE"):
+        verify.open_checkpoint(forged, key)
+    stranger = verify.parse_verifier_key(generate_signer(name)[0].verifier_key)
+    with pytest.raises(verify.Untrusted, match="no signature by key"):
+        verify.open_checkpoint(note, stranger)
+
+
+def test_verifier_keys_with_a_wrong_id_are_refused() -> None:
+    """A key id that does not match its name and key is refused before any note is read."""
+    name, key_id, material = generate_signer("log.example/a")[0].verifier_key.split("+", 2)
+    wrong = "00000000" if key_id != "00000000" else "00000001"
+    with pytest.raises(verify.Untrusted, match="does not match"):
+        verify.parse_verifier_key(f"{name}+{wrong}+{material}")
+    assert base64.b64decode(material)[0] == 1
+
+
+class _Flaky(http.server.BaseHTTPRequestHandler):
+    """Answers 503 (Retry-After: 0) to the first `unavailable` requests, then 200."""
+
+    unavailable = 2
+    seen = 0
+
+    def do_GET(self) -> None:
+        type(self).seen += 1
+        if type(self).seen <= self.unavailable:
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("unavailable", "answered"), [(2, True), (100, False)])
+def test_service_waits_out_a_brief_503(unavailable: int, answered: bool) -> None:
+    """A 503 with Retry-After (a database restarting behind the service) is retried a bounded
+    number of times; a service that stays unavailable still ends the audit as Unavailable."""
+    handler = type("Flaky", (_Flaky,), {"unavailable": unavailable, "seen": 0})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        service = verify.Service(f"http://127.0.0.1:{server.server_port}")
+        if answered:
+            assert service.json("/x") == {"ok": True}
+            assert handler.seen == unavailable + 1
+        else:
+            with pytest.raises(verify.Unavailable, match="503"):
+                service.json("/x")
+            assert handler.seen == verify.UNAVAILABLE_ATTEMPTS
+    finally:
+        server.shutdown()
+        server.server_close()
