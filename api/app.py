@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.bootstrap import PROJECTIONS
-from api.middleware import security_headers as security
+from api.middleware import security_headers
 from api.middleware.body_limit import BodySizeLimit
 from api.routes import audit, health, metrics, reads, writes
 from api.server.collector import settle_garbage_collector
@@ -88,7 +88,7 @@ def create_app(
     )
     app.add_middleware(VoteLane)  # innermost: the observers and limits below see its answers
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    security.install(app, settings.cors_origins)
+    security_headers.install(app, settings.cors_origins)
     app.add_middleware(metrics.RequestMetrics)
     if settings.access_log:
         app.add_middleware(AccessLog)
