@@ -43,14 +43,19 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import random
+import re
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -190,6 +195,21 @@ class Checkpoint:
     time: str
     note: str
 
+    @property
+    def head(self) -> TreeHead:
+        return TreeHead(self.size, self.root)
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """What a checkpoint commits to: a tree size and its root."""
+
+    size: int
+    root: bytes
+
+    def __str__(self) -> str:
+        return f"size {self.size} root {base64.b64encode(self.root).decode()}"
+
 
 def b64decode(text: str, what: str) -> bytes:
     try:
@@ -198,36 +218,60 @@ def b64decode(text: str, what: str) -> bytes:
         raise Untrusted(f"{what} is not base64: {text[:60]!r}") from None
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n\x01" + public_key).digest()[:4]
+ED25519 = 0x01
+"""The signed-note signature type of the log's own Ed25519 key."""
+COSIGNATURE = 0x04
+"""The signed-note signature type of a C2SP tlog-cosignature/v1 (timestamped Ed25519)."""
+MAX_SIGNATURES = 100
+"""C2SP asks to accept at least 16 signature lines; more than this is not a note we read."""
 
 
-def parse_verifier_key(text: str) -> VerifierKey:
-    """`name+hex key id+base64(0x01 || Ed25519 public key)`, its id checked against the key."""
+def key_id(name: str, public_key: bytes, kind: int = ED25519) -> bytes:
+    """SHA-256(name || 0x0A || signature type || public key)[:4] (C2SP signed-note)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + public_key).digest()[:4]
+
+
+def parse_verifier_key(text: str, kind: int = ED25519) -> VerifierKey:
+    """`name+hex key id+base64(type || Ed25519 public key)`, its id checked against the key;
+    `kind` is 0x01 for the log's key, 0x04 for a witness's cosigning key."""
     parts = text.strip().split("+", 2)
     if len(parts) != 3 or not parts[0]:
         raise Untrusted(f"verifier key {text!r} is not name+id+key")
     name, hex_id, material = parts
     raw = b64decode(material, "verifier key")
-    if len(raw) != 33 or raw[0] != 1:
-        raise Untrusted("verifier key is not an Ed25519 key")
-    if key_id(name, raw[1:]).hex() != hex_id:
+    if len(raw) != 33 or raw[0] != kind:
+        raise Untrusted(f"verifier key {name!r} is not an Ed25519 key of type 0x{kind:02x}")
+    if key_id(name, raw[1:], kind).hex() != hex_id:
         raise Untrusted(f"verifier key id {hex_id} does not match its name and key")
     return VerifierKey(name, bytes.fromhex(hex_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
 
 
-def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
-    """The checkpoint in `note` once `key`'s signature over its text verifies."""
+def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """A signed note's text (with its final newline) and its signature lines as (key name,
+    decoded signature); the text ends at the last blank line (C2SP signed-note)."""
     split = note.rfind("\n\n")
     if split < 0 or not note.endswith("\n"):
         raise Untrusted("not a signed note: no blank line before the signatures")
-    text, signatures = note[: split + 1], note[split + 2 : -1].split("\n")
-    verified = False
-    for line in signatures:
+    if any(ord(c) < 0x20 and c != "\n" for c in note):
+        raise Untrusted("not a signed note: it holds control characters")
+    text, lines = note[: split + 1], note[split + 2 : -1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        raise Untrusted(f"note has more than {MAX_SIGNATURES} signature lines")
+    signatures = []
+    for line in lines:
         if not line.startswith("\u2014 "):
             raise Untrusted(f"signature line does not start with an em dash: {line[:40]!r}")
         name, _, encoded = line[2:].partition(" ")
-        signature = b64decode(encoded, f"signature of {name}")
+        signatures.append((name, b64decode(encoded, f"signature of {name}")))
+    return text, signatures
+
+
+def open_note(note: str, key: VerifierKey) -> str:
+    """The text of `note` once `key`'s signature over it verifies. Lines of other keys
+    (witnesses) are ignored; a line with `key`'s name and id that does not verify is refused."""
+    text, signatures = split_note(note)
+    verified = False
+    for name, signature in signatures:
         if name != key.name or signature[:4] != key.key_id:
             continue
         try:
@@ -237,6 +281,21 @@ def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
         verified = True
     if not verified:
         raise Untrusted(f"no signature by key {key.name}+{key.key_id.hex()}")
+    return text
+
+
+def note_text(note: object) -> str | None:
+    """The signed text of a note (what every signature covers), None for anything else: two
+    notes of one checkpoint may differ in their cosignature lines only."""
+    if not isinstance(note, str):
+        return None
+    split = note.rfind("\n\n")
+    return note[: split + 1] if split >= 0 else None
+
+
+def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
+    """The checkpoint in `note` once `key`'s signature over its text verifies."""
+    text = open_note(note, key)
     lines = text[:-1].split("\n")
     if (
         len(lines) < 3
@@ -251,6 +310,474 @@ def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
         raise Untrusted(f"checkpoint origin {lines[0]!r} is not the key name {key.name!r}")
     when = next((x[5:] for x in lines[3:] if x.startswith("time ")), "?")
     return Checkpoint(lines[0], int(lines[1]), root, when, note)
+
+
+# -- witnesses (C2SP tlog-cosignature, cosignature/v1) ---------------------------------------------
+
+MAX_TIMESTAMP = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    witness: str
+    """The witness's key name and key id, `name+id`."""
+    timestamp: int
+    """When it cosigned (POSIX seconds)."""
+
+
+def parse_witness_key(text: str) -> VerifierKey:
+    """A witness's verifier key: `name+id+base64(0x04 || Ed25519 key)`."""
+    return parse_verifier_key(text, COSIGNATURE)
+
+
+def utc(timestamp: int) -> str:
+    """POSIX seconds as RFC 3339 UTC (the number itself when no calendar holds it)."""
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return str(timestamp)
+
+
+def cosigned_message(text: str, timestamp: int) -> bytes:
+    """What a cosignature/v1 signs: two header lines, then the checkpoint's note text."""
+    return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+
+
+def cosignatures(
+    note: str, witnesses: Sequence[VerifierKey]
+) -> tuple[list[Cosignature], list[str]]:
+    """The valid cosignatures on `note` by the given witnesses (one each, distinct witnesses
+    only), and what is wrong with each line that claims a given witness's name and key id
+    but does not verify. Lines of keys not given are ignored, as C2SP requires."""
+    text, signatures = split_note(note)
+    valid: dict[tuple[str, bytes], Cosignature] = {}
+    bad: list[str] = []
+    for name, signature in signatures:
+        for key in witnesses:
+            if name != key.name or signature[:4] != key.key_id:
+                continue
+            label = f"{key.name}+{key.key_id.hex()}"
+            timestamp = int.from_bytes(signature[4:12], "big")
+            if len(signature) != 76 or timestamp > MAX_TIMESTAMP:
+                bad.append(f"BAD COSIGNATURE by {label}: not a timestamped Ed25519 signature")
+                continue
+            try:
+                key.public_key.verify(signature[12:], cosigned_message(text, timestamp))
+            except InvalidSignature:
+                bad.append(f"BAD COSIGNATURE by {label}")
+                continue
+            valid.setdefault((key.name, key.key_id), Cosignature(label, timestamp))
+    return list(valid.values()), bad
+
+
+def distinct_witnesses(keys: Sequence[VerifierKey]) -> list[VerifierKey]:
+    """The witnesses given, each (name, key id) once: a key given twice counts once."""
+    seen: dict[tuple[str, bytes], VerifierKey] = {}
+    for key in keys:
+        seen.setdefault((key.name, key.key_id), key)
+    return list(seen.values())
+
+
+def check_quorum(
+    cp: Checkpoint, witnesses: Sequence[VerifierKey], quorum: int, report: Report
+) -> None:
+    """The checkpoint counts only with `quorum` valid cosignatures by distinct given witnesses;
+    a given witness's line that does not verify fails the audit too."""
+    if not witnesses:
+        return
+    valid, bad = cosignatures(cp.note, witnesses)
+    report.failures += [f"{problem} on the checkpoint of size {cp.size}" for problem in bad]
+    names = ", ".join(f"{c.witness} at {utc(c.timestamp)}" for c in valid)
+    if len(valid) < quorum:
+        report.trust.append(
+            f"QUORUM NOT MET: {len(valid)} valid cosignature(s) of the {quorum} required "
+            f"({len(witnesses)} witness(es) given) on the checkpoint of size {cp.size}"
+            + (f": {names}" if names else "")
+        )
+    report.say(
+        "witnesses",
+        f"{len(valid)} of {len(witnesses)} given witnesses cosigned the checkpoint of size "
+        f"{cp.size} (quorum {quorum})" + (f": {names}" if names else ""),
+    )
+
+
+# -- the checkpoint remembered from the last run -------------------------------------------------
+
+STATE_FORMAT = "verdict-ledger-verify-state/1"
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """The newest checkpoint a run verified, as its state file keeps it."""
+
+    origin: str
+    head: TreeHead
+    note: str
+    verified_at: str
+
+
+def default_state_path(origin: str, environ: Mapping[str, str] = os.environ) -> Path:
+    """One file per origin under the user's cache folder (XDG: `$XDG_CACHE_HOME` when it is
+    an absolute path, else `~/.cache`), the origin escaped into one safe file name."""
+    cache = environ.get("XDG_CACHE_HOME", "")
+    base = Path(cache) if os.path.isabs(cache) else Path.home() / ".cache"
+    return base / "verdict-ledger" / "verify" / (urllib.parse.quote(origin, safe="") + ".json")
+
+
+def load_state(path: Path) -> Remembered | None:
+    """The remembered checkpoint, None on a first run; an unreadable file stops the run (exit
+    2) rather than being silently forgotten."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        doc = json.loads(raw)
+        if doc.get("format") != STATE_FORMAT:
+            raise ValueError(f"format is not {STATE_FORMAT}")
+        size, root = doc["size"], b64decode(doc["root"], "root")
+        if not isinstance(size, int) or size < 0 or len(root) != 32:
+            raise ValueError("size or root is not a tree head")
+        return Remembered(
+            str(doc["origin"]),
+            TreeHead(size, root),
+            str(doc["note"]),
+            str(doc.get("verified_at", "?")),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise Unavailable(
+            f"state file {path} is unreadable ({e}); move it away to start afresh"
+        ) from None
+
+
+def save_state(path: Path, cp: Checkpoint) -> None:
+    """Remember `cp`, atomically: a temporary file beside the state, synced, then renamed over
+    it, so a crash leaves the old state or the new one, never half of either."""
+    body = {
+        "format": STATE_FORMAT,
+        "origin": cp.origin,
+        "size": cp.size,
+        "root": base64.b64encode(cp.root).decode(),
+        "note": cp.note,
+        "verified_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    renamed = False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+        renamed = True
+    finally:
+        if not renamed:
+            os.unlink(temporary)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
+
+
+def fork_reason(
+    remembered: TreeHead, latest: TreeHead, proof: Sequence[bytes] | None
+) -> str | None:
+    """Why the tree `latest` does not extend `remembered` (None when it does), given the log's
+    consistency proof between them (None when the log gave none)."""
+    if latest.size < remembered.size:
+        return "the log is now smaller than the tree remembered"
+    if latest.size == remembered.size:
+        return None if latest.root == remembered.root else "another root at the same size"
+    if remembered.size == 0:
+        return None  # every tree extends the empty one
+    if proof is None:
+        return "the log gives no consistency proof between them"
+    if not verify_consistency(remembered.size, latest.size, remembered.root, latest.root, proof):
+        return "the consistency proof between them does not verify"
+    return None
+
+
+def check_state(service: Service, path: Path, latest: Checkpoint, report: Report) -> None:
+    """The served checkpoint must extend the one remembered from the last run, else FORK with
+    both tree heads and both signed notes (together they are the evidence)."""
+    report.state_path = path
+    remembered = load_state(path)
+    if remembered is None:
+        report.say("state", f"nothing remembered yet in {path}")
+        return
+    if remembered.origin != latest.origin:
+        raise Unavailable(
+            f"state file {path} remembers the log {remembered.origin!r}, not {latest.origin!r}"
+        )
+    old, new, proof = remembered.head, latest.head, None
+    if 0 < old.size < new.size:
+        try:
+            got = service.json(
+                "/v1/audit/proofs/consistency", {"first": old.size, "second": new.size}
+            )
+            proof = [b64decode(p, "consistency proof") for p in got["proof"]]
+        except Unavailable as e:
+            if e.status is None or not 400 <= e.status < 500:
+                raise
+            report.warnings.append(f"no consistency proof from size {old.size}: {e}")
+    reason = fork_reason(old, new, proof)
+    if reason is None:
+        report.say(
+            "state",
+            f"extends the checkpoint of size {old.size} remembered from {remembered.verified_at}"
+            f" ({path})",
+        )
+        return
+    report.trust.append(
+        f"FORK: {reason}: remembered {old} (verified {remembered.verified_at}), served {new}"
+    )
+    report.say("remembered", "the signed checkpoint kept in " + str(path) + ":")
+    report.lines += [f"    {line}" for line in remembered.note.splitlines()]
+    report.say("served", "the signed checkpoint served now:")
+    report.lines += [f"    {line}" for line in latest.note.splitlines()]
+
+
+# -- signed promises (receipts) -------------------------------------------------------------------
+
+PROMISE_HEADER = "verdict-ledger/promise/v1"
+MAX_PROMISED = 64
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+_RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+@dataclass(frozen=True)
+class Promise:
+    """The log's signed word that these leaves will be in a signed checkpoint by `by`."""
+
+    origin: str
+    by: datetime
+    leaves: tuple[tuple[int, bytes], ...]
+    """(log position, leaf hash), ascending positions."""
+    note: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    position: int
+    leaf_hash: bytes
+    promise: str
+
+
+def parse_time(text: str) -> datetime:
+    """`YYYY-MM-DDTHH:MM:SSZ` as an aware UTC datetime."""
+    if not _RFC3339_UTC.fullmatch(text):
+        raise ValueError(f"{text!r} is not a UTC time YYYY-MM-DDTHH:MM:SSZ")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def open_promise(note: str, key: VerifierKey) -> Promise:
+    """The promise in `note` once the log key's signature over its text verifies: origin line
+    (the key name), `verdict-ledger/promise/v1`, `by <time>`, then 1 to 64 lines `<position>
+    <base64 leaf hash>` in ascending positions (docs/audit.md, "Signed promises")."""
+    lines = open_note(note, key)[:-1].split("\n")
+    if len(lines) < 4 or lines[1] != PROMISE_HEADER or not lines[2].startswith("by "):
+        raise Untrusted(f"the signed note is not a {PROMISE_HEADER} promise")
+    if lines[0] != key.name:
+        raise Untrusted(f"promise origin {lines[0]!r} is not the key name {key.name!r}")
+    try:
+        by = parse_time(lines[2][3:])
+    except ValueError as e:
+        raise Untrusted(f"promise: {e}") from None
+    if len(lines) - 3 > MAX_PROMISED:
+        raise Untrusted(f"promise names more than {MAX_PROMISED} leaves")
+    leaves: list[tuple[int, bytes]] = []
+    for line in lines[3:]:
+        position, _, encoded = line.partition(" ")
+        digest = b64decode(encoded, "promised leaf hash")
+        if not _DECIMAL.fullmatch(position) or len(digest) != 32:
+            raise Untrusted(f"promise line {line[:60]!r} is not '<position> <leaf hash>'")
+        if leaves and int(position) <= leaves[-1][0]:
+            raise Untrusted("promise positions are not ascending")
+        leaves.append((int(position), digest))
+    return Promise(lines[0], by, tuple(leaves), note)
+
+
+def load_receipt(path: str) -> Receipt:
+    """A write's answer (`{"receipt": {...}, ...}`) or the receipt object itself; a file that
+    is neither is a usage error."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    receipt = doc.get("receipt", doc) if isinstance(doc, dict) else None
+    if not isinstance(receipt, dict):
+        raise ValueError(f"{path} holds no receipt object")
+    position, promise = receipt.get("position"), receipt.get("promise")
+    if not isinstance(position, int) or isinstance(position, bool) or position < 1:
+        raise ValueError(f"{path}: the receipt's position {position!r} is not a log position")
+    if not isinstance(promise, str):
+        raise ValueError(f"{path}: the receipt carries no signed promise")
+    digest = b64decode(str(receipt.get("leaf_hash")), "receipt leaf hash")
+    if len(digest) != 32:
+        raise ValueError(f"{path}: the receipt's leaf hash is not a 32-byte hash")
+    return Receipt(position, digest, promise)
+
+
+def promise_verdict(
+    promise: Promise, receipt: Receipt, found: bytes | None, now: datetime
+) -> str | None:
+    """Whether the promise is broken, given the leaf hash the signed tree holds at the
+    receipt's position (None when absent): a problem, or None when kept or not yet due."""
+    leaf = base64.b64encode(receipt.leaf_hash).decode()
+    if found is not None and found != receipt.leaf_hash:
+        return (
+            f"position {receipt.position} holds another leaf "
+            f"({base64.b64encode(found).decode()}) than the promised {leaf}"
+        )
+    if found is None and now > promise.by:
+        return (
+            f"position {receipt.position} (leaf {leaf}) was promised by "
+            f"{promise.by:%Y-%m-%dT%H:%M:%SZ} and is not in the log"
+        )
+    return None
+
+
+def check_receipt(
+    service: Service, receipt: Receipt, key: VerifierKey, latest: Checkpoint, report: Report
+) -> None:
+    """The promise is signed by the log key and names the receipt's leaf; the leaf is at its
+    position in the verified checkpoint (inclusion proof), or the promise is not yet due."""
+    try:
+        promise = open_promise(receipt.promise, key)
+    except Untrusted as e:
+        report.trust.append(f"the receipt's promise is not the log's: {e}")
+        return
+    leaf = base64.b64encode(receipt.leaf_hash).decode()
+    if (receipt.position, receipt.leaf_hash) not in promise.leaves:
+        report.trust.append(
+            f"the signed promise does not name the receipt's leaf (position {receipt.position}, "
+            f"{leaf}): it names {len(promise.leaves)} other(s)"
+        )
+        return
+    found, absent = None, ""
+    try:
+        got = service.json(
+            "/v1/audit/proofs/inclusion", {"position": receipt.position, "size": latest.size}
+        )
+    except Unavailable as e:
+        if e.status is None or not 400 <= e.status < 500:
+            raise
+        absent = f"HTTP {e.status}"
+    else:
+        digest = b64decode(got["leaf_hash"], "leaf hash")
+        proof = [b64decode(p, "inclusion proof") for p in got["proof"]]
+        if got["position"] != receipt.position:
+            report.failures.append(f"asked for position {receipt.position}, got {got['position']}")
+        elif verify_inclusion(digest, got["leaf_index"], latest.size, proof, latest.root):
+            found = digest
+        else:
+            report.failures.append(
+                f"the inclusion proof of position {receipt.position} does not verify against "
+                f"the checkpoint of size {latest.size}"
+            )
+    by = f"{promise.by:%Y-%m-%dT%H:%M:%SZ}"
+    broken = promise_verdict(promise, receipt, found, datetime.now(UTC))
+    if broken is not None:
+        report.trust.append(
+            f"BROKEN PROMISE: {broken} (signed checkpoint of size {latest.size}"
+            + (f", {absent}" if absent else "")
+            + ")"
+        )
+        report.say("promise", "the log's signed promise:")
+        report.lines += [f"    {line}" for line in promise.note.splitlines()]
+    elif found is not None:
+        report.say(
+            "receipt",
+            f"position {receipt.position} is leaf {got['leaf_index']} of the checkpoint of size "
+            f"{latest.size}, as promised by {by}",
+        )
+    else:
+        report.pending = f"receipt of position {receipt.position} PENDING until {by}"
+        report.say(
+            "receipt",
+            f"PENDING until {by}: position {receipt.position} is not yet in the checkpoint of "
+            f"size {latest.size}; the signed promise holds until then",
+        )
+
+
+# -- offline proofs (C2SP tlog-proof@v1) ----------------------------------------------------------
+
+TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+MAX_PROOF_HASHES = 64
+"""An inclusion proof in a tree of at most 2**64 leaves has at most 64 hashes."""
+
+
+@dataclass(frozen=True)
+class TlogProof:
+    index: int
+    proof: tuple[bytes, ...]
+    checkpoint: str
+    """The checkpoint note, verbatim: its text, the blank line, its signature lines."""
+    extra: bytes | None = None
+    """Opaque and unauthenticated: never trusted."""
+
+
+def parse_tlog_proof(text: str) -> TlogProof:
+    """The parts of a tlog-proof: header, optional `extra`, `index N`, the inclusion proof's
+    hashes one per line, a blank line, the checkpoint. Anything else raises Untrusted."""
+    lines = text.split("\n")
+    if lines[0] != TLOG_PROOF_HEADER:
+        raise Untrusted(f"not a tlog-proof: the first line is not {TLOG_PROOF_HEADER}")
+    at, extra = 1, None
+    if len(lines) > at and lines[at].startswith("extra "):
+        extra = b64decode(lines[at][6:], "tlog-proof extra data")
+        at += 1
+    index = lines[at][6:] if len(lines) > at and lines[at].startswith("index ") else ""
+    if not _DECIMAL.fullmatch(index) or int(index) >= 2**64:
+        raise Untrusted("not a tlog-proof: no 'index N' line where it belongs")
+    at += 1
+    proof: list[bytes] = []
+    while at < len(lines) and lines[at] != "":
+        digest = b64decode(lines[at], "tlog-proof hash")
+        if len(digest) != 32 or len(proof) == MAX_PROOF_HASHES:
+            raise Untrusted("not a tlog-proof: its inclusion proof is not at most 64 hashes")
+        proof.append(digest)
+        at += 1
+    if at >= len(lines) - 1:
+        raise Untrusted("not a tlog-proof: no blank line and checkpoint after the proof")
+    return TlogProof(int(index), tuple(proof), "\n".join(lines[at + 1 :]), extra)
+
+
+def check_tlog_proof(
+    text: str,
+    leaf: bytes,
+    key: VerifierKey,
+    witnesses: Sequence[VerifierKey],
+    quorum: int,
+    report: Report,
+) -> None:
+    """An offline proof, with no network: the checkpoint is signed by the log key (and
+    cosigned by `quorum` of the witnesses), and `leaf` is at the proof's index in it. Every
+    fault lands in `report.failures`; nothing raises."""
+    try:
+        found = parse_tlog_proof(text)
+        cp = open_checkpoint(found.checkpoint, key)
+        check_quorum(cp, witnesses, quorum, report)
+    except Untrusted as e:
+        report.failures.append(str(e))
+        return
+    report.size = cp.size
+    report.say("checkpoint", f"size {cp.size}, signed {cp.time} by {key.name}, signature valid")
+    if found.extra is not None:
+        report.warnings.append("the proof's extra data is not authenticated; it was not used")
+    if not verify_inclusion(leaf, found.index, cp.size, found.proof, cp.root):
+        report.failures.append(
+            f"the inclusion proof of leaf {base64.b64encode(leaf).decode()} at index "
+            f"{found.index} does not verify against the checkpoint of size {cp.size}"
+        )
+        return
+    report.say("inclusion", f"leaf {found.index} of {cp.size}: {len(found.proof)} hashes verified")
+    report.verdict_ok = (
+        f"leaf {base64.b64encode(leaf).decode()} is leaf {found.index} of the tree of size "
+        f"{cp.size} signed by {key.name}"
+        + (f", cosigned by a quorum of {quorum}" if witnesses and quorum else "")
+        + " (offline proof)"
+    )
 
 
 # -- the replay: every tool's figures from the events alone ---------------------------------------
@@ -369,9 +896,26 @@ class Report:
     events: int = 0
     summary: str = "signatures, leaves, roots, proofs and figures all check"
     started: float = field(default_factory=time.monotonic)
+    trust: list[str] = field(default_factory=list)
+    """What the trust checks found (FORK, QUORUM NOT MET, BROKEN PROMISE): they lead the
+    verdict, before any fault in the leaves."""
+    checkpoint: Checkpoint | None = None
+    """The checkpoint the run rests on, to remember after a fully successful run."""
+    state_path: Path | None = None
+    pending: str | None = None
+    """A receipt whose promise is not yet due."""
+    verdict_ok: str | None = None
+    """The whole OK verdict, where the default one (events up to a checkpoint) does not fit."""
 
     def say(self, label: str, text: str) -> None:
         self.lines.append(f"{label:<12}{text}")
+
+    def all_failures(self) -> list[str]:
+        """Every failure, the ones the verdict line should name first first."""
+        leading = [describe(self.first_bad, self.bad_leaves)] if self.first_bad else []
+        if self.log_altered:
+            leading.insert(0, self.log_altered)
+        return self.trust + leading + self.failures
 
 
 @dataclass
@@ -507,7 +1051,11 @@ def compare_figures(replay: Replay, service: Service, report: Report, latest: Ch
                 [{"leaf_index": i, "choice": c} for i, c in sorted(tool.ballots.values())],
                 (proof.get("community") or {}).get("ballots"),
             ),
-            ("score-proof checkpoint", latest.note, (proof.get("checkpoint") or {}).get("note")),
+            (
+                "score-proof checkpoint",
+                note_text(latest.note),
+                note_text((proof.get("checkpoint") or {}).get("note")),
+            ),
         ]
         wrong = [
             f"tool {slug!r} at size {size}: {name} published {_short(theirs)}, "
@@ -696,7 +1244,7 @@ def fetch_checkpoints(
                 report.warnings.append(f"checkpoint of size {cp.size} is signed before its prior")
             found.append(cp)
         after = page["next_after"]
-    if not found or found[-1].note != latest.note:
+    if not found or note_text(found[-1].note) != note_text(latest.note):
         report.failures.append("the latest checkpoint is not the last stored checkpoint")
         found.append(latest)
     return found
@@ -760,6 +1308,13 @@ def verify_url(args: argparse.Namespace, report: Report) -> None:
     served = service.json("/v1/audit/public-key")
     key = load_key(args.public_key, str(served.get("verifier_key", "")), report)
     latest = open_checkpoint(service.text("/v1/audit/checkpoint"), key)
+    report.checkpoint = latest
+    check_quorum(latest, args.witness, args.quorum, report)
+    if not args.no_state:
+        path = Path(args.state) if args.state else default_state_path(latest.origin)
+        check_state(service, path, latest, report)
+    if args.receipt:
+        check_receipt(service, load_receipt(args.receipt), key, latest, report)
     checkpoints = fetch_checkpoints(service, key, latest, report)
     known = load_known(args.known, key, checkpoints, report)
     report.size = latest.size
@@ -794,6 +1349,7 @@ def verify_export(args: argparse.Namespace, report: Report) -> None:
             note = str(header.get("checkpoint") or "")
             report.warnings.append("the checkpoint comes from the export file itself")
         latest = open_checkpoint(note, key)
+        check_quorum(latest, args.witness, args.quorum, report)
         known = load_known(args.known, key, [latest], report)
         report.size = latest.size
         report.say("checkpoint", f"size {latest.size}, signed {latest.time}, signature valid")
@@ -815,6 +1371,20 @@ def verify_export(args: argparse.Namespace, report: Report) -> None:
         )
 
 
+def verify_tlog_proof(args: argparse.Namespace, report: Report) -> None:
+    """`--tlog-proof FILE --leaf-hash B64`: no network at all, the keys given only."""
+    with open(args.tlog_proof, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        report.failures.append("not a tlog-proof: the file is not UTF-8")
+        return
+    key = parse_verifier_key(args.public_key)
+    report.say("key", f"{key.name}+{key.key_id.hex()} (given)")
+    check_tlog_proof(text, args.leaf_hash, key, args.witness, args.quorum, report)
+
+
 def _pct(value: int | None) -> str:
     return "—" if value is None else f"{value} %"
 
@@ -834,17 +1404,17 @@ def describe(bad: BadLeaf, count: int) -> str:
 def finish(report: Report, as_json: bool) -> int:
     seconds = time.monotonic() - report.started
     rate = report.events / seconds if seconds > 0 else 0.0
-    leading = [describe(report.first_bad, report.bad_leaves)] if report.first_bad else []
-    if report.log_altered:
-        leading.insert(0, report.log_altered)
-    failures = leading + report.failures
+    failures = report.all_failures()
     if failures:
         more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
         verdict = f"VERDICT: FAILED — {failures[0]}{more}"
+    elif report.verdict_ok:
+        verdict = f"VERDICT: OK — {report.verdict_ok}"
     else:
+        pending = f"; {report.pending}" if report.pending else ""
         verdict = (
             f"VERDICT: OK — {report.events} events up to the signed checkpoint of size "
-            f"{report.size}: {report.summary}"
+            f"{report.size}: {report.summary}{pending}"
         )
     if as_json:
         bad = report.first_bad
@@ -855,6 +1425,7 @@ def finish(report: Report, as_json: bool) -> int:
             "events": report.events,
             "first_bad_leaf": None if bad is None else dataclasses.asdict(bad),
             "failures": failures,
+            "pending": report.pending,
             "warnings": report.warnings,
             "seconds": round(seconds, 3),
             "events_per_second": round(rate),
@@ -875,12 +1446,40 @@ def finish(report: Report, as_json: bool) -> int:
     return 1 if failures else 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="verify.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("url", nargs="?", help="a running ledger, e.g. http://127.0.0.1:8000")
     parser.add_argument("--export", metavar="FILE", help="verify an export file instead")
+    parser.add_argument(
+        "--tlog-proof",
+        metavar="FILE",
+        help="verify an offline C2SP tlog-proof (no network)",
+    )
+    parser.add_argument(
+        "--leaf-hash", metavar="B64", help="with --tlog-proof: the leaf hash it must prove"
+    )
     parser.add_argument("--checkpoint", metavar="NOTE_FILE", help="with --export: the checkpoint")
     parser.add_argument("--public-key", metavar="VERIFIER_KEY", help="name+id+key, out of band")
+    parser.add_argument(
+        "--witness",
+        metavar="VKEY",
+        action="append",
+        default=[],
+        help="a witness's cosigning key name+id+base64(0x04 || key); repeatable",
+    )
+    parser.add_argument(
+        "--quorum", type=int, help="valid cosignatures a checkpoint needs (default: every witness)"
+    )
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="with a URL: the checkpoint remembered from the last run "
+        "(default: one file per origin under $XDG_CACHE_HOME or ~/.cache)",
+    )
+    parser.add_argument("--no-state", action="store_true", help="with a URL: remember nothing")
+    parser.add_argument(
+        "--receipt", metavar="FILE", help="with a URL: a write's answer whose promise to check"
+    )
     parser.add_argument(
         "--known",
         metavar="NOTE_FILE",
@@ -891,14 +1490,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--page", type=int, default=PAGE, help="export lines per request")
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per HTTP call")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
-    args = parser.parse_args(argv)
-    if (args.url is None) == (args.export is None):
-        parser.error("give a URL or --export FILE, exactly one")
+    return parser
+
+
+def _usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse (exit 2) what cannot be meant; parse the keys and the leaf hash given."""
+    if sum(x is not None for x in (args.url, args.export, args.tlog_proof)) != 1:
+        parser.error("give a URL, --export FILE or --tlog-proof FILE, exactly one")
     if args.checkpoint and not args.export:
         parser.error("--checkpoint goes with --export (for a URL, keep old ones with --known)")
-    report = Report(args.url or args.export)
+    if not args.url and (args.state or args.no_state or args.receipt):
+        parser.error("--state, --no-state and --receipt go with a URL")
+    if args.state and args.no_state:
+        parser.error("--state FILE and --no-state are exclusive")
+    if (args.tlog_proof is None) != (args.leaf_hash is None):
+        parser.error("--tlog-proof FILE and --leaf-hash B64 go together")
     try:
-        (verify_url if args.url else verify_export)(args, report)
+        args.witness = distinct_witnesses([parse_witness_key(w) for w in args.witness])
+        if args.tlog_proof:
+            if not args.public_key:
+                parser.error("--tlog-proof needs --public-key: an offline proof has no key")
+            parse_verifier_key(args.public_key)
+            args.leaf_hash = b64decode(args.leaf_hash, "--leaf-hash")
+            if len(args.leaf_hash) != 32:
+                parser.error("--leaf-hash is not a 32-byte hash")
+    except Untrusted as e:
+        parser.error(str(e))
+    if args.quorum is None:
+        args.quorum = len(args.witness)
+    if not 0 <= args.quorum <= len(args.witness):
+        parser.error(f"--quorum must be between 0 and the {len(args.witness)} witness(es) given")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _usage(parser, args)
+    report = Report(args.url or args.export or args.tlog_proof)
+    run = verify_url if args.url else verify_export if args.export else verify_tlog_proof
+    try:
+        run(args, report)
+        if report.state_path and report.checkpoint and not report.all_failures():
+            save_state(report.state_path, report.checkpoint)
+            report.say("state", f"remembered size {report.checkpoint.size} in {report.state_path}")
     except Untrusted as e:
         report.failures.append(str(e))
     except (Unavailable, OSError, ValueError, KeyError, TypeError) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from hypothesis import strategies as st
@@ -69,6 +70,36 @@ checkpoints = st.fixed_dictionaries(
         "extensions": st.lists(note_lines, max_size=3).map(tuple),
     }
 )
+
+# -- the stand-alone verifier's trust checks --
+fork_cases = tree_sizes.flatmap(
+    lambda n: st.tuples(st.just(n), st.integers(0, n + 3), st.none() | st.integers(0, n - 1))
+)
+"""(served size n, remembered size m, the leaf the served log changed or None): the served
+tree extends the remembered one iff m <= n and no leaf below m changed."""
+hashes = st.binary(min_size=32, max_size=32)
+_signature_lines = st.lists(
+    st.tuples(key_names, st.binary(min_size=5, max_size=80)), min_size=1, max_size=4
+)
+checkpoint_notes = st.builds(
+    lambda body, signatures: (
+        "".join(line + "\n" for line in body)
+        + "\n"
+        + "".join(f"\u2014 {name} {base64.b64encode(sig).decode()}\n" for name, sig in signatures)
+    ),
+    st.lists(note_lines, min_size=3, max_size=5),
+    _signature_lines,
+)
+"""Signed-note shaped text (not a valid checkpoint): what a tlog-proof carries verbatim."""
+tlog_proofs = st.fixed_dictionaries(
+    {
+        "index": st.integers(0, 2**64 - 1),
+        "proof": st.lists(hashes, max_size=64).map(tuple),
+        "checkpoint": checkpoint_notes,
+        "extra": st.none() | st.binary(max_size=60),
+    }
+)
+"""The parts of a C2SP tlog-proof@v1, as tests/scripts/test_verify_trust.py formats them."""
 
 # -- the stand-alone verifier: event states as the canonical JSON of docs/audit.md sees them --
 _json_text = st.text(st.characters(codec="utf-8"), max_size=12)

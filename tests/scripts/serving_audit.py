@@ -3,12 +3,14 @@ write votes and editorial changes, and edit the database behind the service's ba
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import sqlite3
 import subprocess
 import sys
 import time
 from contextlib import closing
+from types import ModuleType
 from typing import Any
 
 import psycopg
@@ -18,6 +20,19 @@ from tests.serving import ROOT, Served, serving
 
 __all__ = ["Served", "serving"]  # the audit tests import these from here too
 VERIFY = ROOT / "scripts" / "verify.py"
+
+
+def load_verifier() -> ModuleType:
+    """scripts/verify.py as a module (it is a script, not a package), loaded once."""
+    loaded = sys.modules.get("verify_script")
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location("verify_script", VERIFY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
 
 
 def verify(*args: str) -> tuple[int, str]:

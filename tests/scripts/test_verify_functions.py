@@ -7,10 +7,8 @@ from __future__ import annotations
 import ast
 import base64
 import http.server
-import importlib.util
 import sys
 import threading
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from hypothesis import strategies as st
 from projections.audit import merkle
 from projections.audit.signed_note import format_checkpoint, generate_signer, time_extension
 from projections.records import canonical_json
-from tests.scripts.serving_audit import VERIFY
+from tests.scripts.serving_audit import VERIFY, load_verifier
 from tests.strategies import (
     consistency_pairs,
     inclusion_targets,
@@ -29,17 +27,7 @@ from tests.strategies import (
     leaf_data,
 )
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("verify_script", VERIFY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
-
-
-verify = _load()
+verify = load_verifier()
 
 
 def _tree(size: int) -> tuple[list[bytes], merkle.MemoryNodes]:
