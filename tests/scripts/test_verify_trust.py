@@ -1,20 +1,18 @@
-"""scripts/verify.py's trust checks, function by function: cosignatures (against a cosigner
-written here from C2SP tlog-cosignature, not the code under test), the remembered checkpoint
-and the fork decision, signed promises, offline tlog-proofs. Notes and proofs are made with the
-service's own signed_note and merkle modules, so the two implementations check each other."""
+"""scripts/verify.py's trust checks, function by function: cosignatures (against the cosigner
+of tests/scripts/c2sp.py, written from C2SP tlog-cosignature, not from the code under test), the
+remembered checkpoint and the fork decision, signed promises, offline tlog-proofs. Notes and
+proofs are made with the service's own signed_note and merkle modules, so the two
+implementations check each other."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,38 +23,12 @@ from projections.audit.signed_note import (
     generate_signer,
     time_extension,
 )
+from tests.scripts.c2sp import NOW, Cosigner, format_tlog_proof
 from tests.scripts.serving_audit import load_verifier
 from tests.strategies import fork_cases, hashes, key_names, tlog_proofs
 
 verify = load_verifier()
 ORIGIN = "verdict-ledger.test/log"
-NOW = 1_795_000_000
-
-
-class Cosigner:
-    """A witness's cosigning key, from C2SP tlog-cosignature alone: key id SHA-256(name || 0x0A
-    || 0x04 || key)[:4], signature key id || u64 big-endian timestamp || Ed25519 over
-    "cosignature/v1\\ntime <t>\\n" and the note text."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.private = Ed25519PrivateKey.generate()
-        self.public = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.key_id = hashlib.sha256(name.encode() + b"\n\x04" + self.public).digest()[:4]
-
-    @property
-    def vkey(self) -> str:
-        material = base64.b64encode(b"\x04" + self.public).decode()
-        return f"{self.name}+{self.key_id.hex()}+{material}"
-
-    def line(self, note: str, timestamp: int, text: str | None = None) -> str:
-        body = note[: note.rfind("\n\n") + 1] if text is None else text
-        message = f"cosignature/v1\ntime {timestamp}\n{body}".encode()
-        signature = self.key_id + timestamp.to_bytes(8, "big") + self.private.sign(message)
-        return f"\u2014 {self.name} {base64.b64encode(signature).decode()}\n"
-
-    def cosign(self, note: str, timestamp: int = NOW) -> str:
-        return note + self.line(note, timestamp)
 
 
 def _log(name: str = ORIGIN) -> NoteSigner:
@@ -312,18 +284,6 @@ def test_a_receipt_is_the_whole_answer_or_the_receipt_itself(tmp_path: Path) -> 
 
 
 # -- offline proofs (C2SP tlog-proof@v1) ----------------------------------------------------------
-
-
-def format_tlog_proof(
-    index: int, proof: tuple[bytes, ...], checkpoint: str, extra: bytes | None = None
-) -> str:
-    """A tlog-proof as C2SP tlog-proof@v1 lays it out, written here from the spec."""
-    lines = ["c2sp.org/tlog-proof@v1"]
-    if extra is not None:
-        lines.append("extra " + base64.b64encode(extra).decode())
-    lines.append(f"index {index}")
-    lines += [base64.b64encode(h).decode() for h in proof]
-    return "\n".join(lines) + "\n\n" + checkpoint
 
 
 @given(tlog_proofs)
