@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Audit a Verdict Ledger from the outside, trusting nothing it says until it is recomputed.
 
-    python scripts/verify.py URL [--public-key VERIFIER_KEY] [--known NOTE_FILE ...]
-    python scripts/verify.py --export FILE [--checkpoint NOTE_FILE] [--public-key VERIFIER_KEY]
+    python scripts/verify.py URL [--public-key VKEY] [--witness VKEY ... [--quorum K]]
+                             [--state FILE | --no-state] [--receipt FILE] [--known NOTE_FILE ...]
+    python scripts/verify.py --export FILE [--checkpoint NOTE_FILE] [--public-key VKEY]
+    python scripts/verify.py --tlog-proof FILE --leaf-hash B64 --public-key VKEY [--witness ...]
 
 What it checks, following docs/audit.md and nothing else:
 
@@ -20,6 +22,16 @@ What it checks, following docs/audit.md and nothing else:
 4. Figures: it replays the events to recount every tool's panel verdicts and community ballots
    and compares them with what the API publishes as of the checkpoint's size (`as_of`) and with
    the tool's score proof.
+5. Witnesses (`--witness`, `--quorum`): the checkpoint counts only with K valid C2SP
+   cosignature/v1 lines by distinct witnesses given (default: all of them).
+6. Memory (`--state`): the newest checkpoint verified is kept in a file per origin (under
+   `$XDG_CACHE_HOME` or `~/.cache`, `verdict-ledger/verify/`); the next run must see a log
+   that extends it (a consistency proof between the two), else FORK. The file is written only
+   after a fully successful run, atomically.
+7. Receipts (`--receipt`): the signed promise in a write's receipt is the log key's and names
+   the receipt's leaf; the leaf is at its position in the verified checkpoint, or the promise
+   is not yet due (pending), or it is BROKEN PROMISE.
+8. Offline proofs (`--tlog-proof`): a C2SP tlog-proof is checked with no network at all.
 
 With `--export` there is no service to ask: 1 and 2 run against the file's checkpoint (or the
 one given), and the replayed figures are printed.
@@ -29,10 +41,10 @@ Why it trusts nothing of the service: it imports nothing from `domain/`, `projec
 plain HTTP to the one URL it is given, and re-derives every hash, root, signature and figure
 from the bytes it receives. The one thing it must take on faith is the public key: pass
 `--public-key` obtained elsewhere (e.g. published on another site), or it says loudly that it
-is trusting the key the ledger itself served.
+is trusting the key the ledger itself served; the same goes for the witnesses' keys.
 
-It ends with one line `VERDICT: OK ...` (exit 0) or `VERDICT: FAILED ...` (exit 1); usage and
-connection errors exit 2."""
+It ends with one line `VERDICT: OK ...` (exit 0) or `VERDICT: FAILED ...` (exit 1) saying what
+was found; usage and connection errors exit 2, with no verdict."""
 
 from __future__ import annotations
 
