@@ -55,6 +55,51 @@ def _report() -> Any:
     return verify.Report("test")
 
 
+# -- the published note vectors (golang.org/x/mod/sumdb/note, C2SP) -------------------------------
+
+VECTORS: dict[str, Any] = json.loads(
+    (Path(__file__).parents[1] / "data" / "signed_note_vectors.json").read_text()
+)
+
+
+def test_the_verifiers_notes_open_the_published_vectors() -> None:
+    """Go's Peter Neumann note and C2SP's example open with their keys; with two signers each key
+    finds its own line and skips the other; Enoch's key finds none in Peter's note."""
+    peter, enoch = (
+        verify.parse_verifier_key(VECTORS[k]) for k in ("peter_verifier_key", "enoch_verifier_key")
+    )
+    assert verify.open_note(VECTORS["peter_signed_note"], peter) == VECTORS["text"]
+    both = (
+        VECTORS["text"] + "\n" + VECTORS["peter_signature_line"] + VECTORS["enoch_signature_line"]
+    )
+    assert verify.open_note(both, peter) == verify.open_note(both, enoch) == VECTORS["text"]
+    with pytest.raises(verify.Untrusted, match="no signature by key EnochRoot"):
+        verify.open_note(VECTORS["peter_signed_note"], enoch)
+    example = verify.parse_verifier_key(VECTORS["c2sp_example_verifier_key"])
+    assert (
+        verify.open_note(VECTORS["c2sp_example_note"], example) == "This is an example message.\n"
+    )
+
+
+def test_the_verifier_refuses_the_published_bad_notes_and_keys() -> None:
+    """Go's mangled signature is a BAD SIGNATURE; its malformed notes, 101 signature lines and
+    its wrong-length or unknown-algorithm keys are refused."""
+    peter = verify.parse_verifier_key(VECTORS["peter_verifier_key"])
+    with pytest.raises(verify.Untrusted, match="BAD SIGNATURE by PeterNeumann"):
+        verify.open_note(VECTORS["bad_signature_note"], peter)
+    for note in VECTORS["malformed_notes"]:
+        with pytest.raises(verify.Untrusted):
+            verify.open_note(note, peter)
+    many = VECTORS["text"] + "\n" + VECTORS["peter_signature_line"] * 101
+    with pytest.raises(verify.Untrusted, match="more than 100"):
+        verify.open_note(many, peter)
+    sixteen = VECTORS["text"] + "\n" + VECTORS["peter_signature_line"] * 16
+    assert verify.open_note(sixteen, peter) == VECTORS["text"]
+    for vkey in VECTORS["bad_verifier_keys"]:
+        with pytest.raises(verify.Untrusted):
+            verify.parse_verifier_key(vkey)
+
+
 # -- cosignatures ---------------------------------------------------------------------------------
 
 
