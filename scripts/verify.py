@@ -432,7 +432,12 @@ def default_state_path(origin: str, environ: Mapping[str, str] = os.environ) -> 
     """One file per origin under the user's cache folder (XDG: `$XDG_CACHE_HOME` when it is
     an absolute path, else `~/.cache`), the origin escaped into one safe file name."""
     cache = environ.get("XDG_CACHE_HOME", "")
-    base = Path(cache) if os.path.isabs(cache) else Path.home() / ".cache"
+    try:
+        base = Path(cache) if os.path.isabs(cache) else Path.home() / ".cache"
+    except RuntimeError:  # no home folder to be found
+        raise Unavailable(
+            "no cache folder for the state: pass --state FILE or --no-state"
+        ) from None
     return base / "verdict-ledger" / "verify" / (urllib.parse.quote(origin, safe="") + ".json")
 
 
@@ -491,6 +496,17 @@ def save_state(path: Path, cp: Checkpoint) -> None:
         os.fsync(directory)  # the rename itself survives a crash
     finally:
         os.close(directory)
+
+
+def remember(path: Path, cp: Checkpoint, report: Report) -> None:
+    """Save `cp` as the state, unless a run alongside this one has meanwhile remembered a larger
+    tree: the memory never rolls back."""
+    current = load_state(path)
+    if current is not None and current.head.size > cp.size:
+        report.say("state", f"kept the larger size {current.head.size} remembered in {path}")
+        return
+    save_state(path, cp)
+    report.say("state", f"remembered size {cp.size} in {path}")
 
 
 def fork_reason(
@@ -620,6 +636,8 @@ def load_receipt(path: str) -> Receipt:
     if not isinstance(receipt, dict):
         raise ValueError(f"{path} holds no receipt object")
     position, promise = receipt.get("position"), receipt.get("promise")
+    if position is None:
+        raise ValueError(f"{path}: the write recorded no event (position null): nothing to check")
     if not isinstance(position, int) or isinstance(position, bool) or position < 1:
         raise ValueError(f"{path}: the receipt's position {position!r} is not a log position")
     if not isinstance(promise, str):
@@ -1543,8 +1561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run(args, report)
         if report.state_path and report.checkpoint and not report.all_failures():
-            save_state(report.state_path, report.checkpoint)
-            report.say("state", f"remembered size {report.checkpoint.size} in {report.state_path}")
+            remember(report.state_path, report.checkpoint, report)
     except Untrusted as e:
         report.failures.append(str(e))
     except (Unavailable, OSError, ValueError, KeyError, TypeError) as e:

@@ -251,6 +251,18 @@ def test_the_state_is_written_whole_or_not_at_all(
         verify.load_state(path)
 
 
+def test_the_memory_never_rolls_back(tmp_path: Path) -> None:
+    """A run that verified a smaller tree than a run alongside it remembered keeps the larger."""
+    path, report = tmp_path / "state.json", _report()
+    big = verify.Checkpoint(ORIGIN, 10, bytes(32), "?", "note 10")
+    verify.remember(path, big, report)
+    verify.remember(path, verify.Checkpoint(ORIGIN, 5, bytes(32), "?", "note 5"), report)
+    assert verify.load_state(path).head.size == 10
+    assert report.lines[-1].endswith(f"kept the larger size 10 remembered in {path}")
+    verify.remember(path, verify.Checkpoint(ORIGIN, 12, bytes(32), "?", "note 12"), report)
+    assert verify.load_state(path).note == "note 12"
+
+
 # -- signed promises ------------------------------------------------------------------------------
 
 
@@ -316,7 +328,8 @@ def test_a_promise_is_broken_when_due_and_absent_or_when_another_leaf_is_there()
 
 
 def test_a_receipt_is_the_whole_answer_or_the_receipt_itself(tmp_path: Path) -> None:
-    """Both shapes load; one without a signed promise is a usage error."""
+    """Both shapes load; one without a signed promise, or of a write that recorded nothing, is a
+    usage error."""
     leaf = base64.b64encode(merkle.leaf_hash(b"x")).decode()
     receipt = {"position": 3, "leaf_hash": leaf, "promise": "note"}
     path = tmp_path / "r.json"
@@ -325,6 +338,9 @@ def test_a_receipt_is_the_whole_answer_or_the_receipt_itself(tmp_path: Path) -> 
         assert verify.load_receipt(str(path)) == verify.Receipt(3, merkle.leaf_hash(b"x"), "note")
     path.write_text(json.dumps({"receipt": {"position": 3, "leaf_hash": leaf}}))
     with pytest.raises(ValueError, match="no signed promise"):
+        verify.load_receipt(str(path))
+    path.write_text(json.dumps({"receipt": {"position": None, "leaf_hash": None}}))
+    with pytest.raises(ValueError, match="recorded no event"):
         verify.load_receipt(str(path))
 
 
