@@ -572,7 +572,7 @@ def check_state(service: Service, path: Path, latest: Checkpoint, report: Report
 PROMISE_HEADER = "verdict-ledger/promise/v1"
 MAX_PROMISED = 64
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
-_RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 @dataclass(frozen=True)
@@ -681,7 +681,7 @@ def check_receipt(
     if (receipt.position, receipt.leaf_hash) not in promise.leaves:
         report.trust.append(
             f"the signed promise does not name the receipt's leaf (position {receipt.position}, "
-            f"{leaf}): it names {len(promise.leaves)} other(s)"
+            f"{leaf}): it names {len(promise.leaves)} other leaf(s)"
         )
         return
     found, absent = None, ""
