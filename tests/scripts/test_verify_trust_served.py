@@ -24,7 +24,7 @@ from projections.audit.signed_note import (
     signer_from_private_bytes,
 )
 from tests.conftest import fresh_postgres_database
-from tests.scripts.c2sp import Cosigner, format_tlog_proof
+from tests.scripts.c2sp import NOW, Cosigner, format_tlog_proof
 from tests.scripts.serving_audit import (
     EventTable,
     Served,
@@ -203,6 +203,34 @@ def test_a_checkpoint_without_the_quorum_fails_and_is_not_remembered(
     assert not own_cache_folder.exists()
     code, out = verify(ledger.url, "--witness", witness.vkey, "--quorum", "2")
     assert code == 2 and "--quorum must be between 0 and the 1 witness(es) given" in out
+
+
+def test_witnesses_that_cosigned_the_served_checkpoint_meet_the_quorum(ledger: Served) -> None:
+    """The served checkpoint given a cosignature line by w1 (written into the ledger's table, as
+    the ledger keeps its witnesses' lines): --witness w1 is OK; w1 and w2 miss the quorum of 2
+    and meet a quorum of 1; a line by w2 that does not verify fails whatever the quorum."""
+    w1, w2 = Cosigner("witness.test/w1"), Cosigner("witness.test/w2")
+    with ledger.http() as http:
+        note = http.get("/v1/audit/checkpoint").text
+    size = int(note.split("\n")[1])
+    table = EventTable(ledger.settings)
+    table.run("UPDATE audit_checkpoints SET note = ? WHERE size = ?", (w1.cosign(note), size))
+    code, out = verify(ledger.url, "--witness", w1.vkey, "--no-state")
+    assert code == 0, out
+    assert f"1 of 1 given witnesses cosigned the checkpoint of size {size} (quorum 1)" in out
+    both = ["--witness", w1.vkey, "--witness", w2.vkey, "--no-state"]
+    code, out = verify(ledger.url, *both)
+    assert code == 1, out
+    assert verdict_line(out).startswith(
+        "VERDICT: FAILED — QUORUM NOT MET: 1 valid cosignature(s) of the 2 required"
+    ), out
+    assert verify(ledger.url, *both, "--quorum", "1")[0] == 0
+    forged = w1.cosign(note) + w2.line(note, NOW, text="another checkpoint\n")
+    table.run("UPDATE audit_checkpoints SET note = ? WHERE size = ?", (forged, size))
+    code, out = verify(ledger.url, *both, "--quorum", "1")
+    assert code == 1, out
+    assert f"BAD COSIGNATURE by witness.test/w2+{w2.key_id.hex()}" in verdict_line(out), out
+    table.run("UPDATE audit_checkpoints SET note = ? WHERE size = ?", (note, size))
 
 
 # -- offline proofs: no service at all ------------------------------------------------------------
