@@ -787,12 +787,13 @@ def check_tlog_proof(
     try:
         found = parse_tlog_proof(text)
         cp = open_checkpoint(found.checkpoint, key)
+        when = "" if cp.time == "?" else f" {cp.time}"
+        report.say("checkpoint", f"size {cp.size}, signed{when} by {key.name}, signature valid")
         check_quorum(cp, witnesses, quorum, report)
     except Untrusted as e:
         report.failures.append(str(e))
         return
     report.size = cp.size
-    report.say("checkpoint", f"size {cp.size}, signed {cp.time} by {key.name}, signature valid")
     if found.extra is not None:
         report.warnings.append("the proof's extra data is not authenticated; it was not used")
     if not verify_inclusion(leaf, found.index, cp.size, found.proof, cp.root):
@@ -1471,7 +1472,8 @@ def finish(report: Report, as_json: bool) -> int:
             print(f"FAIL        {failure}")
         if len(failures) > MAX_LISTED:
             print(f"FAIL        ... and {len(failures) - MAX_LISTED} more")
-        print(f"{'time':<12}{seconds:.2f} s, {rate:,.0f} events/s")
+        events = f", {rate:,.0f} events/s" if report.events else ""
+        print(f"{'time':<12}{seconds:.2f} s{events}")
         print(verdict)
     return 1 if failures else 0
 
