@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from hypothesis import strategies as st
@@ -69,6 +70,25 @@ checkpoints = st.fixed_dictionaries(
         "extensions": st.lists(note_lines, max_size=3).map(tuple),
     }
 )
+cosignature_timestamps = st.integers(0, 2**63 - 1) | st.integers(1_600_000_000, 2_000_000_000)
+"""POSIX seconds a cosignature may carry (tlog-cosignature: at most 2^63 - 1)."""
+_hashes = st.binary(min_size=32, max_size=32)
+add_checkpoint_requests = st.tuples(
+    st.integers(0, 2**64 - 1),
+    st.lists(_hashes, max_size=63),
+    st.builds(
+        lambda origin, size, root, signature: (
+            f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n\n"
+            f"\u2014 {origin} "
+            f"{base64.b64encode(signature).decode()}\n"
+        ),
+        key_names,
+        st.integers(0, 2**64 - 1),
+        _hashes,
+        st.binary(min_size=5, max_size=80),
+    ),
+).map(lambda r: (r[0], r[1] if r[0] else [], r[2]))
+"""(old size, proof, note) as a log sends them: the proof is empty from size 0."""
 
 # -- the stand-alone verifier: event states as the canonical JSON of docs/audit.md sees them --
 _json_text = st.text(st.characters(codec="utf-8"), max_size=12)
