@@ -74,7 +74,7 @@ cosignature_timestamps = st.integers(0, 2**63 - 1) | st.integers(1_600_000_000, 
 """POSIX seconds a cosignature may carry (tlog-cosignature: at most 2^63 - 1)."""
 _hashes = st.binary(min_size=32, max_size=32)
 add_checkpoint_requests = st.tuples(
-    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**63 - 1),
     st.lists(_hashes, max_size=63),
     st.builds(
         lambda origin, size, root, signature: (
@@ -83,12 +83,32 @@ add_checkpoint_requests = st.tuples(
             f"{base64.b64encode(signature).decode()}\n"
         ),
         key_names,
-        st.integers(0, 2**64 - 1),
+        st.integers(0, 2**63 - 1),
         _hashes,
         st.binary(min_size=5, max_size=80),
     ),
 ).map(lambda r: (r[0], r[1] if r[0] else [], r[2]))
 """(old size, proof, note) as a log sends them: the proof is empty from size 0."""
+
+
+def _submissions(size: int) -> st.SearchStrategy[tuple[int | None, int, bool, bool]]:
+    return st.tuples(
+        st.none() | st.integers(0, size),  # None: the size the witness last cosigned
+        st.integers(0, size),
+        st.booleans(),  # from the forked history
+        st.booleans(),  # with one proof hash flipped
+    )
+
+
+witness_histories = st.lists(st.binary(max_size=8), min_size=1, max_size=40).flatmap(
+    lambda leaves: st.tuples(
+        st.just(leaves),
+        st.integers(0, len(leaves)),
+        st.lists(_submissions(len(leaves)), min_size=1, max_size=12),
+    )
+)
+"""(leaves, fork point, submissions): a log, a rewrite of it that differs from the fork point
+on, and add-checkpoints of (old size or None, size, forked?, proof tampered?)."""
 
 # -- the stand-alone verifier: event states as the canonical JSON of docs/audit.md sees them --
 _json_text = st.text(st.characters(codec="utf-8"), max_size=12)

@@ -33,6 +33,8 @@ MAX_PROOF_LINES = 63
 """tlog-witness: a client MUST NOT send more; a proof of a 2^63 tree needs no more."""
 MAX_BODY = 64 * 1024
 """63 proof lines and a checkpoint with 100 signatures fit in well under this."""
+MAX_SIZE = 2**63 - 1
+"""The largest tree size taken (SQLite's INTEGER; a log of 2^63 entries is not coming)."""
 _OLD = re.compile(r"old (0|[1-9][0-9]*)")
 _SIZE = re.compile(r"(0|[1-9][0-9]*)\n")
 
@@ -92,6 +94,8 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
         raise MalformedRequest(f"checkpoint note: {e}") from None
     except ValueError as e:
         raise MalformedRequest(f"checkpoint: {e}") from None
+    if max(old_size, checkpoint.size) > MAX_SIZE:
+        raise MalformedRequest(f"tree sizes above {MAX_SIZE} are not taken")
     return AddCheckpoint(old_size, proof, note, checkpoint)
 
 

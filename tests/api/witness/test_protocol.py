@@ -103,6 +103,8 @@ HASH = base64.b64encode(b"\x02" * 32).decode()
         ("old 3\n\nverdict.example/log\n5\nnot-a-root\n\n" + GOOD_NOTE.split("\n\n")[1], "root"),
         ("old 3\n\n" + GOOD_NOTE.replace("\u2014", "-"), "em dash"),
         ("old 3\n\nno signatures here\n", "checkpoint note"),
+        (f"old {2**63}\n{HASH}\n\n{GOOD_NOTE}", "above"),
+        ("old 3\n\n" + GOOD_NOTE.replace("\n5\n", f"\n{2**63}\n"), "above"),
     ],
 )
 def test_malformed_bodies_are_refused(body: str, why: str) -> None:
