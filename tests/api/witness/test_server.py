@@ -193,3 +193,17 @@ def test_only_post_add_checkpoint_is_served(client: TestClient) -> None:
     """GET is 405, other paths 404."""
     assert client.get("/add-checkpoint").status_code == 405
     assert client.post("/checkpoint", content=b"").status_code == 404
+
+
+def test_fork_evidence_is_logged(
+    client: TestClient, tlog: TestLog, witness: Witness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failed proof and a same-size other root are logged at warning with the note sent."""
+    cosign(client, tlog, 0, 10)
+    with caplog.at_level("WARNING", logger="verdict.witness"):
+        post(client, tlog.request(10, 20, root=tlog.root(21)))
+        post(client, tlog.request(10, 10, root=b"f" * 32))
+        post(client, tlog.request(3, 20))  # a plain stale size is no evidence of anything
+    messages = [r.getMessage() for r in caplog.records if r.name == "verdict.witness"]
+    assert [m.split(":")[0] for m in messages] == ["inconsistent", "fork"]
+    assert all(tlog.origin in m for m in messages)
