@@ -49,6 +49,8 @@ class AddCheckpoint:
     proof: tuple[bytes, ...]
     note: str
     """The checkpoint note as sent, signatures unverified."""
+    text: str
+    """The note's text (the checkpoint, without signatures): what a cosignature signs."""
     checkpoint: Checkpoint
     """Its parsed text: believe it only once a trusted signature verifies."""
 
@@ -96,7 +98,7 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
         raise MalformedRequest(f"checkpoint: {e}") from None
     if max(old_size, checkpoint.size) > MAX_SIZE:
         raise MalformedRequest(f"tree sizes above {MAX_SIZE} are not taken")
-    return AddCheckpoint(old_size, proof, note, checkpoint)
+    return AddCheckpoint(old_size, proof, note, checkpoint_text, checkpoint)
 
 
 def _parse_hash(line: str) -> bytes:

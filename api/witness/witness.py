@@ -100,8 +100,7 @@ class Witness:
             self.state.advance(origin, checked, new)
         except StaleHead as e:  # another request advanced it between our check and our write
             raise SizeConflict(str(e), e.current.size) from None
-        text = request.note[: request.note.rfind("\n\n") + 1]
-        return self.cosigner.cosign(text, int(self._clock()))
+        return self.cosigner.cosign(request.text, int(self._clock()))
 
     def _check_signed(self, request: AddCheckpoint) -> None:
         origin = request.checkpoint.origin

@@ -52,6 +52,7 @@ def test_the_specs_example_request_parses() -> None:
     assert request.checkpoint.origin == "example.com/behind-the-sofa"
     assert request.checkpoint.size == 20852163
     assert request.note.count("\u2014 ") == 2
+    assert request.text == VECTORS["c2sp_checkpoint_body"]
     assert format_add_checkpoint(request.old_size, request.proof, request.note) == SPEC_EXAMPLE
 
 
