@@ -91,12 +91,11 @@ add_checkpoint_requests = st.tuples(
 """(old size, proof, note) as a log sends them: the proof is empty from size 0."""
 
 
-def _submissions(size: int) -> st.SearchStrategy[tuple[int | None, int, bool, bool]]:
+def _submissions(size: int) -> st.SearchStrategy[tuple[int | None, int, str]]:
     return st.tuples(
         st.none() | st.integers(0, size),  # None: the size the witness last cosigned
         st.integers(0, size),
-        st.booleans(),  # from the forked history
-        st.booleans(),  # with one proof hash flipped
+        st.sampled_from(("honest", "forked", "bogus root", "tampered proof")),
     )
 
 
@@ -108,7 +107,8 @@ witness_histories = st.lists(st.binary(max_size=8), min_size=1, max_size=40).fla
     )
 )
 """(leaves, fork point, submissions): a log, a rewrite of it that differs from the fork point
-on, and add-checkpoints of (old size or None, size, forked?, proof tampered?)."""
+on, and add-checkpoints of (old size or None, size, what the log sends): its own checkpoint,
+the rewrite's (same key), a root of no tree, or its own with one proof hash flipped."""
 
 # -- the stand-alone verifier: event states as the canonical JSON of docs/audit.md sees them --
 _json_text = st.text(st.characters(codec="utf-8"), max_size=12)
