@@ -1,6 +1,6 @@
-"""A real `verdict serve` for tests: a subprocess on 127.0.0.1 whose output goes to a file (a
-pipe nobody reads would fill with access logs and stall the server), bounded in time, stopped by
-its handle."""
+"""A real `verdict serve` (or `verdict witness`) for tests: a subprocess on 127.0.0.1 whose
+output goes to a file (a pipe nobody reads would fill with access logs and stall the server),
+bounded in time, stopped by its handle."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,3 +82,58 @@ def serving(settings: Settings, log: Path, **extra_env: str) -> Iterator[Served]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@dataclass
+class Witnessing:
+    url: str
+    """The submission prefix: POST {url}/add-checkpoint."""
+    verifier_key: str
+    """The first line it printed."""
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def witnessing(
+    state: Path | None,
+    log_keys: Sequence[str],
+    out: Path,
+    name: str = "witness.example/w1",
+    cwd: Path = ROOT,
+) -> Iterator[Witnessing]:
+    """`verdict witness` on 127.0.0.1 trusting `log_keys`, on the state file `state` (None: its
+    default under `cwd`), its output in `out`; ready once it answers; stopped by its handle (if
+    the test has not killed it already)."""
+    port = free_port()
+    argv = ["witness", "--listen", f"127.0.0.1:{port}", "--name", name]
+    argv += [arg for key in log_keys for arg in ("--log", key)]
+    argv += [] if state is None else ["--state", str(state)]
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.server.cli", *argv],
+            cwd=cwd,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            assert proc.poll() is None, f"verdict witness exited: {out.read_text()}"
+            try:
+                if httpx.get(f"{url}/add-checkpoint", timeout=2).status_code == 405:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"no witness in {START_SECONDS} s"
+            time.sleep(0.05)
+        yield Witnessing(url, out.read_text().splitlines()[0], proc)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)

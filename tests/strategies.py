@@ -70,6 +70,45 @@ checkpoints = st.fixed_dictionaries(
         "extensions": st.lists(note_lines, max_size=3).map(tuple),
     }
 )
+cosignature_timestamps = st.integers(0, 2**63 - 1) | st.integers(1_600_000_000, 2_000_000_000)
+"""POSIX seconds a cosignature may carry (tlog-cosignature: at most 2^63 - 1)."""
+_hashes = st.binary(min_size=32, max_size=32)
+add_checkpoint_requests = st.tuples(
+    st.integers(0, 2**63 - 1),
+    st.lists(_hashes, max_size=63),
+    st.builds(
+        lambda origin, size, root, signature: (
+            f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n\n"
+            f"\u2014 {origin} "
+            f"{base64.b64encode(signature).decode()}\n"
+        ),
+        key_names,
+        st.integers(0, 2**63 - 1),
+        _hashes,
+        st.binary(min_size=5, max_size=80),
+    ),
+).map(lambda r: (r[0], r[1] if r[0] else [], r[2]))
+"""(old size, proof, note) as a log sends them: the proof is empty from size 0."""
+
+
+def _submissions(size: int) -> st.SearchStrategy[tuple[int | None, int, str]]:
+    return st.tuples(
+        st.none() | st.integers(0, size),  # None: the size the witness last cosigned
+        st.integers(0, size),
+        st.sampled_from(("honest", "forked", "bogus root", "tampered proof")),
+    )
+
+
+witness_histories = st.lists(st.binary(max_size=8), min_size=1, max_size=40).flatmap(
+    lambda leaves: st.tuples(
+        st.just(leaves),
+        st.integers(0, len(leaves)),
+        st.lists(_submissions(len(leaves)), min_size=1, max_size=12),
+    )
+)
+"""(leaves, fork point, submissions): a log, a rewrite of it that differs from the fork point
+on, and add-checkpoints of (old size or None, size, what the log sends): its own checkpoint,
+the rewrite's (same key), a root of no tree, or its own with one proof hash flipped."""
 
 # -- the stand-alone verifier's trust checks --
 fork_cases = tree_sizes.flatmap(

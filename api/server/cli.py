@@ -1,5 +1,5 @@
 """The `verdict` command: serve, project, seed, rebuild, migrate, export, keys; all honour
-VERDICT_DATABASE_URL and the other VERDICT_* settings."""
+VERDICT_DATABASE_URL and the other VERDICT_* settings. And witness, which needs no ledger."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from api.server.rebuilding import default_jobs, rebuild_views
 from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.audit.export import EXPORT_FORMAT, export_lines
+from projections.audit.signed_note import parse_verifier_key, valid_key_name
 from projections.following.follower import Follower
 
 
@@ -165,6 +166,49 @@ def _migrate(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _witness(args: argparse.Namespace, _: Settings) -> int:
+    """A C2SP tlog-witness for the logs of `--log`; its key lives in its own state file."""
+    import uvicorn
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from api.witness.server import create_witness_app
+    from api.witness.state import WitnessState
+    from api.witness.witness import Witness
+    from projections.audit.cosignature import Cosigner
+
+    state = WitnessState(args.state)
+    cosigner = Cosigner(args.name, Ed25519PrivateKey.from_private_bytes(state.private_key()))
+    witness = Witness(cosigner, args.log, state)
+    host, port = args.listen
+    print(cosigner.verifier_key, flush=True)  # the first line: what logs and auditors pin
+    print(f"witnessing {', '.join(witness.origins)} at http://{host}:{port}/add-checkpoint")
+    print(f"state: {state.path}", flush=True)
+    options: dict[str, Any] = {"host": host, "port": port, "http": BoundedHttpToolsProtocol}
+    uvicorn.run(create_witness_app(witness), access_log=False, **options)
+    return 0
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def _key_name(text: str) -> str:
+    if not valid_key_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: a key name has no spaces and no '+'")
+    return text
+
+
+def _log_key(text: str) -> str:
+    try:
+        parse_verifier_key(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -228,6 +272,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     revoke = keys.add_parser("revoke", help="revoke a key by name")
     revoke.add_argument("name")
     revoke.set_defaults(run=_keys_revoke)
+    witness = commands.add_parser(
+        "witness",
+        help="cosign the checkpoints of the --log keys' logs (C2SP tlog-witness); needs no "
+        "ledger, prints its verifier key first",
+    )
+    witness.add_argument("--listen", type=_listen, required=True, metavar="HOST:PORT")
+    witness.add_argument(
+        "--name", type=_key_name, required=True, help="the witness's key name, e.g. a URL"
+    )
+    witness.add_argument(
+        "--log",
+        type=_log_key,
+        action="append",
+        required=True,
+        metavar="VERIFIER_KEY",
+        help="a log's note verifier key; its name is the log's origin (repeatable)",
+    )
+    witness.add_argument(
+        "--state",
+        default=os.path.join("var", "witness.db"),
+        help="the witness's SQLite file: its key and what it cosigned (default var/witness.db)",
+    )
+    witness.set_defaults(run=_witness)
     args = parser.parse_args(argv)
     return int(args.run(args, Settings()))
 

@@ -13,7 +13,8 @@ note or checkpoint tool can check what the log publishes:
 The signature covers the text including its final newline. The key id is the first four bytes of
 SHA-256(name || 0x0A || 0x01 || public key), and a verifier key is the string
 `<name>+<key id as 8 hex digits>+<base64(0x01 || public key)>`. C2SP asks that the key name
-match the origin line; `NoteSigner` does not insist, the caller picks both.
+match the origin line; `NoteSigner` does not insist, the caller picks both. Witness
+cosignatures (type 0x04) are the same lines over another message: `cosignature.py`.
 
 Errors: a note that fails to open raises `InvalidNote`, one of
 
@@ -162,13 +163,23 @@ def parse_time_extension(line: str) -> datetime:
 # -- keys -----------------------------------------------------------------------------------------
 
 
-def _valid_name(name: str) -> bool:
+def valid_key_name(name: str) -> bool:
+    """Non-empty, no Unicode spaces, no '+' (signed-note's rule for key names)."""
     return name != "" and "+" not in name and not any(c.isspace() for c in name)
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """SHA-256(name || 0x0A || 0x01 || public key)[:4]: which key made a signature line."""
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
+def key_id(name: str, public_key: bytes, signature_type: int = ED25519) -> bytes:
+    """SHA-256(name || 0x0A || type || public key)[:4]: which key made a signature line.
+
+    The type byte keeps one Ed25519 key apart in its roles: 0x01 signs notes, 0x04 cosigns."""
+    material = bytes([signature_type]) + public_key
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + material).digest()[:4]
+
+
+def format_verifier_key(name: str, public_key: bytes, signature_type: int = ED25519) -> str:
+    """`<name>+<key id as 8 hex>+<base64(type || public key)>`."""
+    material = base64.b64encode(bytes([signature_type]) + public_key).decode("ascii")
+    return f"{name}+{key_id(name, public_key, signature_type).hex()}+{material}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,13 +189,15 @@ class VerifierKey:
     public_key: Ed25519PublicKey
 
 
-def parse_verifier_key(vkey: str) -> VerifierKey:
-    """`<name>+<8 hex>+<base64(0x01 || key)>`; ValueError unless the id matches the key."""
+def parse_verifier_key(vkey: str, signature_type: int = ED25519) -> VerifierKey:
+    """`<name>+<8 hex>+<base64(type || key)>`; ValueError unless the id matches the key.
+
+    `signature_type` is the one type we accept: 0x01 for a note key, 0x04 for a cosigner."""
     parts = vkey.split("+", 2)  # base64 may contain '+' too
     if len(parts) != 3:
         raise ValueError(f"verifier key {vkey!r} is not name+id+key")
     name, hex_id, b64 = parts
-    if not _valid_name(name):
+    if not valid_key_name(name):
         raise ValueError(f"verifier key name {name!r} is empty or has spaces")
     if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
         raise ValueError(f"verifier key id {hex_id!r} is not 8 lowercase hex digits")
@@ -192,9 +205,11 @@ def parse_verifier_key(vkey: str) -> VerifierKey:
         raw = base64.b64decode(b64, validate=True)
     except ValueError:  # binascii.Error, or a non-ASCII character
         raise ValueError(f"verifier key material {b64!r} is not base64") from None
-    if len(raw) != 33 or raw[0] != ED25519:
-        raise ValueError("verifier key is not an Ed25519 (type 0x01, 32-byte) key")
-    if key_id(name, raw[1:]) != bytes.fromhex(hex_id):
+    if len(raw) != 33 or raw[0] != signature_type:
+        raise ValueError(
+            f"verifier key is not an Ed25519 (type {signature_type:#04x}, 32-byte) key"
+        )
+    if key_id(name, raw[1:], signature_type) != bytes.fromhex(hex_id):
         raise ValueError(f"verifier key id {hex_id} does not match its name and key")
     return VerifierKey(name, bytes.fromhex(hex_id), Ed25519PublicKey.from_public_bytes(raw[1:]))
 
@@ -206,7 +221,7 @@ class NoteSigner:
     """Signs note texts with one named Ed25519 key."""
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        if not _valid_name(name):
+        if not valid_key_name(name):
             raise ValueError(f"key name {name!r} must be non-empty, without spaces or '+'")
         self.name = name
         self._private_key = private_key
@@ -216,8 +231,7 @@ class NoteSigner:
     @property
     def verifier_key(self) -> str:
         """What a verifier needs, to publish: `<name>+<key id hex>+<base64(0x01 || key)>`."""
-        material = base64.b64encode(bytes([ED25519]) + self.public_key).decode("ascii")
-        return f"{self.name}+{self.key_id.hex()}+{material}"
+        return format_verifier_key(self.name, self.public_key)
 
     def sign(self, text: str) -> str:
         """The signed note: `text` (ending in a newline), a blank line, our signature line."""
@@ -244,12 +258,9 @@ def signer_from_private_bytes(name: str, raw: bytes) -> NoteSigner:
     return NoteSigner(name, Ed25519PrivateKey.from_private_bytes(raw))
 
 
-def open_note(note: str, verifier_key: str) -> str:
-    """The text of `note` once a signature by `verifier_key` verifies.
-
-    Signature lines from other keys (witnesses, a rotated key) are ignored, as C2SP requires;
-    every line that claims our name and key id must verify."""
-    key = parse_verifier_key(verifier_key)
+def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """The text of `note` (with its final newline) and its signature lines as (key name,
+    key id || signature) pairs, unverified; MalformedNote unless it is signed-note syntax."""
     if not _valid_text(note):
         raise MalformedNote("note contains control characters or invalid UTF-8")
     split = note.rfind("\n\n")
@@ -261,10 +272,19 @@ def open_note(note: str, verifier_key: str) -> str:
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
         raise MalformedNote(f"note has more than {MAX_SIGNATURES} signatures")
+    return text, [parse_signature_line(line) for line in lines]
+
+
+def open_note(note: str, verifier_key: str) -> str:
+    """The text of `note` once a signature by `verifier_key` verifies.
+
+    Signature lines from other keys (witnesses, a rotated key) are ignored, as C2SP requires;
+    every line that claims our name and key id must verify."""
+    key = parse_verifier_key(verifier_key)
+    text, signatures = split_note(note)
     verified = False
     message = text.encode("utf-8")
-    for line in lines:
-        name, signature = _parse_signature_line(line)
+    for name, signature in signatures:
         if name != key.name or signature[:4] != key.key_id:
             continue
         try:
@@ -277,11 +297,12 @@ def open_note(note: str, verifier_key: str) -> str:
     return text
 
 
-def _parse_signature_line(line: str) -> tuple[str, bytes]:
+def parse_signature_line(line: str) -> tuple[str, bytes]:
+    """`— <name> <base64>` (no newline) as (name, key id || signature); MalformedNote if not."""
     if not line.startswith(SIGNATURE_PREFIX):
         raise MalformedNote(f"signature line does not start with an em dash: {line[:40]!r}")
     name, _, b64 = line[len(SIGNATURE_PREFIX) :].partition(" ")
-    if not _valid_name(name):
+    if not valid_key_name(name):
         raise MalformedNote(f"signature line has an invalid key name: {line[:40]!r}")
     try:
         signature = base64.b64decode(b64, validate=True)
