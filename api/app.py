@@ -21,7 +21,7 @@ from api.server.supervisor import ProjectionWorkers
 from api.site import pages
 from api.voting.lane import VoteLane
 from api.voting.ratelimit import Rate, RateLimiter
-from domain.settings import Settings
+from domain.settings import Projections, Settings
 
 log = logging.getLogger("verdict.workers")
 
@@ -30,35 +30,29 @@ START_CATCH_UP_SECONDS = 30.0
 the log as it stands (a first start folds the demo data in well under a second)."""
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    follow: bool | None = None,
-    projection_workers: bool = False,
-) -> FastAPI:
-    """`follow=False` leaves the views to separate projection workers (`verdict project`);
-    unset, `settings.follow` decides, and unset there too means follow (in threads).
-    `projection_workers` starts those workers as children of this process for the app's
-    lifetime (`verdict serve`, one worker): they stop when it shuts down."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app over `settings`; where its projections run is `settings.where_projections_run()`:
+    in threads of this process, in `verdict project` children it starts and stops with itself
+    (`verdict serve`, one worker), or in processes run elsewhere."""
     settings = settings or Settings()
-    if follow is None:
-        follow = settings.follow is not False
+    where = settings.where_projections_run()
+    in_threads = where is Projections.THREADS
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # A worker started while the database restarts waits for it (api/server/processes.py).
         runtime = await anyio.to_thread.run_sync(
-            start_runtime, settings, PROJECTIONS if follow else ()
+            start_runtime, settings, PROJECTIONS if in_threads else ()
         )
         assert runtime is not None
-        workers = ProjectionWorkers(PROJECTIONS) if projection_workers else None
+        workers = ProjectionWorkers(PROJECTIONS) if where is Projections.CHILDREN else None
         if workers is not None:
             workers.start()
             # Take requests once the children have folded the log as it is (the first reads
             # after `verdict serve` prints its URL see every tool), but not wait for ever.
             if not await anyio.to_thread.run_sync(runtime.wait_caught_up, START_CATCH_UP_SECONDS):
                 log.warning("serving before the projections caught up; /readyz shows their lag")
-        if not follow:
+        if not in_threads:
             runtime.poll_catalog()
         if runtime.ledger.ballots is not None:
             runtime.ledger.ballots.observers.append(metrics.observe_write_batch)

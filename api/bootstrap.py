@@ -13,7 +13,7 @@ from projections.audit.log import AUDIT, AuditProjection, AuditStore
 from projections.audit.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
 from projections.catalog.poller import CatalogPoller
 from projections.catalog.views import CATALOG, CatalogProjection, CatalogSnapshot, ViewStore
-from projections.following.follower import POLL_SECONDS, Follower, FollowerThread, Projection
+from projections.following.follower import IDLE_POLL_SECONDS, Follower, FollowerThread, Projection
 from projections.following.wakeup import PostgresWakeup
 
 PROJECTIONS = (CATALOG, AUDIT)
@@ -52,7 +52,7 @@ class Runtime:
         self,
         names: Sequence[str] = PROJECTIONS,
         on_batch: BatchObserver | None = None,
-        poll_interval: float = POLL_SECONDS,
+        poll_interval: float = IDLE_POLL_SECONDS,
         batch_window: float = 0.0,
     ) -> list[FollowerThread]:
         """Keep the named projections up to date in this process: woken by local saves and, on

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import os
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TRANSCODER_TOPIC = "domain.persistence.transcoder:OrjsonTranscoder"
+
+
+class Projections(StrEnum):
+    """Where the projections are followed (kept up to date from the log): `VERDICT_PROJECTIONS`.
+    Unset, `Settings.where_projections_run` picks the default for the shape of the deployment."""
+
+    CHILDREN = "children"
+    """A supervised `verdict project NAME` child process per projection beside the one API
+    process (api/server/supervisor.py): the default of `verdict serve` with one worker."""
+    THREADS = "threads"
+    """Follower threads inside each API process: the default of an app made any other way
+    (tests, an embedding) and of `verdict serve --workers N` on SQLite."""
+    EXTERNAL = "external"
+    """Neither: `verdict project NAME` processes started separately keep the views, and each API
+    process polls their catalog snapshot: the default of `verdict serve --workers N` (N > 1)
+    on PostgreSQL, and what every API host of a scaled-out deployment sets (docs/deploy.md)."""
 
 
 class Settings(BaseSettings):
@@ -43,11 +61,8 @@ class Settings(BaseSettings):
 
     # -- operations (docs/deploy.md) ----------------------------------------------------------
 
-    follow: bool | None = None
-    """Keep the projections up to date inside each API process (threads). Unset: `verdict
-    serve` with one worker runs a `verdict project NAME` process per projection beside it
-    (api/server/supervisor.py), with N > 1 workers on PostgreSQL it leaves them to such
-    processes started separately, and an app made any other way follows in its own threads."""
+    projections: Projections | None = None
+    """Where the projections are followed; unset, the default for the shape (`Projections`)."""
 
     pool_max_overflow: int = 10
     """Extra PostgreSQL connections a process may open above `pool_size` under load."""
@@ -73,9 +88,32 @@ class Settings(BaseSettings):
             raise ValueError("VERDICT_DATABASE_URL must start with sqlite:/// or postgresql://")
         return value
 
+    @model_validator(mode="after")
+    def _no_retired_follow(self) -> Settings:
+        """A deployment still setting VERDICT_FOLLOW would silently get the default instead."""
+        if "VERDICT_FOLLOW" in os.environ:
+            raise ValueError(
+                "VERDICT_FOLLOW is replaced by VERDICT_PROJECTIONS (true: threads, false: external)"
+            )
+        return self
+
     @property
     def is_postgres(self) -> bool:
         return urlsplit(self.database_url).scheme in {"postgresql", "postgres"}
+
+    def where_projections_run(self, serve_workers: int | None = None) -> Projections:
+        """The one place that decides where the projections run: the setting if given, else the
+        default for `verdict serve --workers serve_workers` (None: an app not made by `verdict
+        serve`, which follows in its own threads). N workers following the same projections
+        would only race (safely) for the same rows, so on PostgreSQL they leave them to one
+        `verdict project` each; on SQLite, one process is the shape, and N follow in threads."""
+        if self.projections is not None:
+            return self.projections
+        if serve_workers == 1:
+            return Projections.CHILDREN
+        if serve_workers is not None and self.is_postgres:
+            return Projections.EXTERNAL
+        return Projections.THREADS
 
     @property
     def sqlite_path(self) -> Path:

@@ -236,7 +236,7 @@ class Cluster:
             "VERDICT_POOL_MAX_OVERFLOW": "3",
             **(env or {}),
         }
-        self.env.pop("VERDICT_FOLLOW", None)
+        self.env.pop("VERDICT_PROJECTIONS", None)
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.server: subprocess.Popen[bytes] | None = None
         self.projectors: dict[str, subprocess.Popen[bytes]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from domain.settings import Settings
+from domain.settings import Projections, Settings
 
 
 def test_default_is_a_sqlite_file_under_the_working_directory() -> None:
@@ -32,3 +32,51 @@ def test_unknown_scheme_is_refused() -> None:
     """mysql:// is not a store we support: refuse at start, not at first write."""
     with pytest.raises(ValidationError, match="VERDICT_DATABASE_URL"):
         Settings(database_url="mysql://root@localhost/db")
+
+
+SQLITE = "sqlite:///var/ledger.db"
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.mark.parametrize(
+    ("url", "serve_workers", "expected"),
+    [
+        (SQLITE, None, Projections.THREADS),
+        (POSTGRES, None, Projections.THREADS),
+        (SQLITE, 1, Projections.CHILDREN),
+        (POSTGRES, 1, Projections.CHILDREN),
+        (SQLITE, 4, Projections.THREADS),
+        (POSTGRES, 4, Projections.EXTERNAL),
+    ],
+)
+def test_projections_default_per_shape(
+    url: str, serve_workers: int | None, expected: Projections
+) -> None:
+    """Unset: an app not made by `verdict serve` follows in threads, one worker supervises
+    children, N workers on PostgreSQL leave the projections to `verdict project`."""
+    assert Settings(database_url=url).where_projections_run(serve_workers) is expected
+
+
+@pytest.mark.parametrize("where", list(Projections))
+@pytest.mark.parametrize("serve_workers", [None, 1, 4])
+def test_projections_setting_wins_over_the_shape(
+    where: Projections, serve_workers: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VERDICT_PROJECTIONS, when set, is where they run whatever the shape."""
+    monkeypatch.setenv("VERDICT_PROJECTIONS", where.value)
+    settings = Settings(database_url=POSTGRES)
+    assert settings.where_projections_run(serve_workers) is where
+
+
+def test_unknown_projections_value_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo is refused at start rather than read as the default."""
+    monkeypatch.setenv("VERDICT_PROJECTIONS", "thread")
+    with pytest.raises(ValidationError, match="projections"):
+        Settings()
+
+
+def test_retired_follow_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VERDICT_FOLLOW, replaced by VERDICT_PROJECTIONS, is refused with the new name."""
+    monkeypatch.setenv("VERDICT_FOLLOW", "false")
+    with pytest.raises(ValidationError, match="VERDICT_PROJECTIONS"):
+        Settings()

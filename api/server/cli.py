@@ -22,7 +22,7 @@ from api.server.logs import configure_logging, log_config
 from api.server.processes import run_projection
 from api.server.rebuilding import default_jobs, rebuild_views
 from domain.seeding import seed_demo
-from domain.settings import Settings
+from domain.settings import Projections, Settings
 from projections.audit.export import EXPORT_FORMAT, export_lines
 from projections.audit.signed_note import parse_verifier_key, valid_key_name
 from projections.following.follower import Follower
@@ -33,6 +33,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from api.app import create_app
 
+    where = settings.where_projections_run(serve_workers=args.workers)
+    if where is Projections.CHILDREN and args.workers > 1:
+        print(
+            "VERDICT_PROJECTIONS=children takes one worker; with --workers N, set threads or "
+            "external (docs/deploy.md)",
+            file=sys.stderr,
+        )
+        return 2
     configure_logging(settings)
     runtime = open_runtime(settings)
     try:
@@ -53,16 +61,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "http": BoundedHttpToolsProtocol,  # httptools, with h11's 16 KiB bound on a head
     }
     if args.workers == 1:
-        # VERDICT_FOLLOW unset: a `verdict project` child per projection (api/projection_workers);
-        # true: threads of this process; false: processes started elsewhere.
-        children = settings.follow is None
-        app = create_app(settings, follow=False if children else None, projection_workers=children)
-        uvicorn.run(app, **options)
+        uvicorn.run(create_app(settings.model_copy(update={"projections": where})), **options)
         return 0
-    if settings.is_postgres and settings.follow is None:
-        # N workers following the same projections would only race (safely) for the same rows:
-        # leave them to one `verdict project NAME` process each (docs/deploy.md).
-        os.environ["VERDICT_FOLLOW"] = "false"
+    os.environ["VERDICT_PROJECTIONS"] = where  # what each worker's Settings() reads
+    if where is Projections.EXTERNAL:
         names = " and ".join(f"`verdict project {name}`" for name in PROJECTIONS)
         print(f"the workers leave the projections to {names}", flush=True)
     metrics_dir = None

@@ -22,14 +22,14 @@ from eventsourcing.persistence import PersistenceError
 from api.bootstrap import Runtime, open_runtime
 from api.routes import metrics
 from domain.settings import Settings
-from projections.following.follower import POLL_SECONDS
+from projections.following.follower import IDLE_POLL_SECONDS
 
 log = logging.getLogger("verdict.workers")
 
 START_PATIENCE_SECONDS = 60.0
 """How long an API worker waits for the database at start-up before giving up."""
 MAX_BACKOFF_SECONDS = 5.0
-SQLITE_POLL_SECONDS = 0.05
+SQLITE_PROJECT_POLL_SECONDS = 0.05
 """How often `verdict project` looks for new events on SQLite, which cannot tell another process
 that events were stored (PostgreSQL's NOTIFY does). Finding none is one indexed query. Under
 load it sets the batch size: every projection commit takes the file's one write lock, which the
@@ -37,7 +37,7 @@ vote writer then waits for; vote bench, same run, measured while a catch-up stil
 log to its very end: 10 ms polls ~3,200 votes/s, 50 ms ~4,400/s, in-process threads ~3,100/s.
 A vote reaches the views within ~50 ms (reads that must see it
 pass `min_position`)."""
-POSTGRES_BATCH_WINDOW = 0.05
+POSTGRES_BATCH_WINDOW_SECONDS = 0.05
 """On PostgreSQL every commit of a vote batch NOTIFYs `verdict project`; it folds what came in
 the last 50 ms at once rather than waking for each (FollowerThread's `batch_window`). Vote
 bench, PostgreSQL, same run, measured as the poll above: ~1,850 votes/s woken per commit,
@@ -50,7 +50,7 @@ def start_runtime(
     *,
     patience: float | None = START_PATIENCE_SECONDS,
     stopped: Callable[[], bool] = lambda: False,
-    poll_interval: float = POLL_SECONDS,
+    poll_interval: float = IDLE_POLL_SECONDS,
     batch_window: float = 0.0,
 ) -> Runtime | None:
     """Open the runtime and follow the named projections, retrying while the database is
@@ -100,8 +100,8 @@ def run_projection(settings: Settings, name: str, parent: int | None = None) -> 
         [name],
         patience=None,
         stopped=stop.is_set,
-        poll_interval=POLL_SECONDS if postgres else SQLITE_POLL_SECONDS,
-        batch_window=POSTGRES_BATCH_WINDOW if postgres else 0.0,
+        poll_interval=IDLE_POLL_SECONDS if postgres else SQLITE_PROJECT_POLL_SECONDS,
+        batch_window=POSTGRES_BATCH_WINDOW_SECONDS if postgres else 0.0,
     )
     if runtime is None:
         return 0

@@ -23,7 +23,7 @@ from api.server.collector import settle_garbage_collector
 from domain.settings import Settings
 from projections.following.rebuild import rebuild, rebuild_together
 
-POLL_SECONDS = 0.5
+PROGRESS_POLL_SECONDS = 0.5
 """How often the parent reads the children's tracked sizes for its progress bar."""
 
 
@@ -69,7 +69,9 @@ def rebuild_views(
         position = rebuild(runtime.ledger.recorder, runtime.projection(first), progress=report)
         here = Rebuilt(first, position, time.perf_counter() - started)
         while True:
-            done, pending = wait(futures, timeout=POLL_SECONDS, return_when=FIRST_EXCEPTION)
+            done, pending = wait(
+                futures, timeout=PROGRESS_POLL_SECONDS, return_when=FIRST_EXCEPTION
+            )
             report()
             if not pending or any(f.exception() for f in done):
                 break

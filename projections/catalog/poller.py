@@ -19,11 +19,12 @@ from projections.catalog.views import CATALOG, CatalogSnapshot, ViewStore
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.02
+CATALOG_POLL_SECONDS = 0.02
+"""How often the snapshot's process looks whether the catalog's tracked position moved."""
 
 
 class CatalogPoller:
-    def __init__(self, views: ViewStore, *, poll_interval: float = POLL_SECONDS) -> None:
+    def __init__(self, views: ViewStore, *, poll_interval: float = CATALOG_POLL_SECONDS) -> None:
         self.views = views
         self.poll_interval = poll_interval
         self.snapshot: CatalogSnapshot | None = None

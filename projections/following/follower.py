@@ -85,7 +85,7 @@ class Follower:
                 return projection.position
 
 
-POLL_SECONDS = 0.5
+IDLE_POLL_SECONDS = 0.5
 """How often a follower looks for events when nothing woke it: a lost wake-up costs this much
 latency, never an event."""
 
@@ -100,7 +100,7 @@ class FollowerThread:
         self,
         follower: Follower,
         *,
-        poll_interval: float = POLL_SECONDS,
+        poll_interval: float = IDLE_POLL_SECONDS,
         batch_window: float = 0.0,
     ) -> None:
         self.follower = follower

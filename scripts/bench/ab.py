@@ -5,7 +5,7 @@ the variants interleaved round by round so the machine's noise lands on all of t
 
     python scripts/bench/ab.py [--backend sqlite|postgres] [--rounds N] NAME=VAR=VALUE,... ...
 
-e.g. `python scripts/bench/ab.py threads=VERDICT_FOLLOW=true children=` compares projections
+e.g. `python scripts/bench/ab.py threads=VERDICT_PROJECTIONS=threads children=` compares projections
 followed in threads of the API process with `verdict serve`'s default. Prints, per variant,
 durable votes/s, server CPU µs per vote and the p99 of reads during the writes, round by round."""
 

@@ -44,8 +44,8 @@ def seeded(settings: Settings) -> str:
 
 
 @contextmanager
-def app_client(settings: Settings, **kwargs: bool) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, **kwargs)) as client:
+def app_client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
         yield client
 
 

@@ -145,7 +145,7 @@ def test_kill_checker_catches_lost_altered_and_unacknowledged_votes(tmp_path: Pa
 def test_ab_and_floor_scripts_report_their_figures(tmp_path: Path) -> None:
     """scripts/bench/ab.py prints a row per variant, with rates for every round, and
     scripts/bench/floor.py a floor slower than the raw read it compares with."""
-    variants = ["threads=VERDICT_FOLLOW=true", "children="]
+    variants = ["threads=VERDICT_PROJECTIONS=threads", "children="]
     ab = subprocess.run(
         [
             sys.executable,

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from domain.settings import Settings
+from domain.settings import Projections, Settings
 from projections.following.follower import Follower
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.scripts.drill_harness import app_client, seeded
@@ -55,8 +55,8 @@ def test_readyz_reports_the_log_end_and_every_projection(settings: Settings) -> 
 def test_readyz_is_503_while_a_projection_lags_too_far(settings: Settings) -> None:
     """Nobody follows and ready_max_lag is 0: one vote makes it 503; a catch-up makes it 200."""
     seeded(settings)
-    strict = settings.model_copy(update={"ready_max_lag": 0})
-    with app_client(strict, follow=False) as client:
+    strict = settings.model_copy(update={"ready_max_lag": 0, "projections": Projections.EXTERNAL})
+    with app_client(strict) as client:
         runtime = client.app.state.runtime  # type: ignore[attr-defined]
         for projection in runtime.projections():
             Follower(runtime.ledger.recorder, projection).catch_up()
@@ -77,9 +77,9 @@ def test_readyz_is_503_while_a_projection_lags_too_far(settings: Settings) -> No
 def test_readyz_is_503_when_the_database_is_unreachable(postgres_url: str) -> None:
     """The database goes away under a running app: /readyz 503 within its 2 s budget, /healthz
     still 200, and a read answers 503 problem+json with Retry-After (not a 500, no host)."""
-    settings = Settings(database_url=postgres_url)
+    settings = Settings(database_url=postgres_url, projections=Projections.EXTERNAL)
     seeded(settings)
-    with app_client(settings, follow=False) as client:  # no follower threads to wind down
+    with app_client(settings) as client:  # no follower threads to wind down
         runtime = client.app.state.runtime  # type: ignore[attr-defined]
         for projection in runtime.projections():
             Follower(runtime.ledger.recorder, projection).catch_up()

@@ -120,6 +120,15 @@ def test_project_refuses_unknown_names_and_serve_zero_workers() -> None:
         assert exit_.value.code == 2
 
 
+def test_serve_refuses_children_with_several_workers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each of N workers would start its own children: `serve --workers 2` refuses (exit 2)."""
+    monkeypatch.setenv("VERDICT_PROJECTIONS", "children")
+    assert main(["serve", "--workers", "2"]) == 2
+    assert "VERDICT_PROJECTIONS=children takes one worker" in capsys.readouterr().err
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_serve_workers_leave_projections_to_project_processes(
