@@ -45,6 +45,7 @@ if __name__ == "__main__" and Path(sys.prefix).resolve() != VENV.resolve():
         subprocess.run(["bash", "-c", "source scripts/_venv.sh"], cwd=ROOT, check=True)
     os.execv(VENV / "bin" / "python", [str(VENV / "bin" / "python"), __file__, *sys.argv[1:]])
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))  # for verify.py, the independent reference
 
 import argparse
 import base64
@@ -74,6 +75,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import psycopg
+import verify
 
 from api.bootstrap import PROJECTIONS
 from domain.application import Ledger
@@ -403,8 +405,9 @@ class Cluster:
 # -- checks shared by the scenarios ---------------------------------------------------------
 
 
-def canonical(notification: Any) -> bytes:
-    """The event's bytes in the Merkle log, per docs/audit.md (not the service's own code)."""
+def leaf_hash(notification: Any) -> str:
+    """The event's leaf hash in the Merkle log, base64, by scripts/verify.py's definition of
+    docs/audit.md (the independent reference), not the service's own code."""
     event = {
         "originator_id": str(notification.originator_id),
         "originator_version": notification.originator_version,
@@ -412,12 +415,7 @@ def canonical(notification: Any) -> bytes:
         "state": json.loads(notification.state),
         "topic": notification.topic,
     }
-    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode()
-
-
-def leaf_hash(notification: Any) -> str:
-    return base64.b64encode(hashlib.sha256(b"\x00" + canonical(notification)).digest()).decode()
+    return base64.b64encode(verify.leaf_hash(verify.canonical_json(event))).decode()
 
 
 def kind(notification: Any) -> str:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import json
 import os
 import secrets
@@ -75,6 +74,9 @@ from domain.application import Ledger
 from domain.demo_data import TOOLS
 from domain.settings import Settings
 from projections.following.rebuild import read_events
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for verify.py
+import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = Path(__file__).resolve().parent
@@ -528,7 +530,8 @@ def kill_check(backend: Backend, load: Load, kill_after: float) -> dict[str, Any
 
 
 def leaf_hash(event: Any) -> str:
-    """docs/audit.md, recomputed here: SHA-256(0x00 || canonical JSON of the event), base64."""
+    """docs/audit.md's leaf hash of a stored event, base64, by scripts/verify.py's definition
+    (the independent reference), not the service's own code."""
     exported = {
         "originator_id": event.originator_id,
         "originator_version": event.version,
@@ -536,8 +539,7 @@ def leaf_hash(event: Any) -> str:
         "state": event.data,
         "topic": event.topic,
     }
-    canonical = json.dumps(exported, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return base64.b64encode(hashlib.sha256(b"\x00" + canonical.encode()).digest()).decode()
+    return base64.b64encode(verify.leaf_hash(verify.canonical_json(exported))).decode()
 
 
 def check_acks(

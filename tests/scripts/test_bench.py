@@ -180,3 +180,28 @@ def test_ab_and_floor_scripts_report_their_figures(tmp_path: Path) -> None:
     ).stdout
     assert floor.startswith("3,000 events: raw read ")
     assert 0 < float(floor.rsplit(" ", 1)[1]) < 1.5
+
+
+def test_scripts_leaf_hashes_are_the_services(tmp_path: Path) -> None:
+    """bench.py and drill.py, which take the leaf hash from scripts/verify.py, give every stored
+    event of the demo data the leaf the service's audit log records for it."""
+    import base64
+
+    from domain.seeding import seed_demo
+    from projections.audit import merkle
+    from tests.scripts.drill_harness import drill
+
+    bench = _bench()
+    ledger = Ledger(Settings(database_url=f"sqlite:///{tmp_path}/ledger.db", group_commit=False))
+    try:
+        seed_demo(ledger)
+        ledger.cast_vote("smollm3", "voter:v_é", "ship")  # non-ASCII stays UTF-8 as is
+        notifications = ledger.recorder.select_notifications(1, 1000)
+        assert len(notifications) > 10
+        for notification in notifications:
+            event = _event(ledger, notification.id)
+            service = base64.b64encode(merkle.leaf_hash(event.canonical())).decode()
+            assert bench.leaf_hash(event) == service
+            assert drill.leaf_hash(notification) == service
+    finally:
+        ledger.close()
