@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Fill a SQLite ledger with the demo data and about N random ballot events, fast, to time the
+"""Fill a SQLite ledger with the demo data and N random ballot events, fast, to time the
 verifier on a long log:
 
     .venv/bin/python scripts/bench/big_ledger.py var/big.db --events 100000
     VERDICT_DATABASE_URL=sqlite:///var/big.db .venv/bin/verdict serve --port 8001 &
     .venv/bin/python scripts/verify.py http://127.0.0.1:8001
 
-Ballots are built as aggregates (cast, then changes, retractions and recasts, as
-`Ledger.cast_vote` would decide them) and saved many to a transaction; `verdict serve` then folds
+Ballots are built as aggregates (cast, then perhaps a change of mind, as `Ledger.cast_vote`
+would decide them) and saved many to a transaction; `verdict serve` then folds
 and signs them when it starts."""
 
 from __future__ import annotations
@@ -21,33 +21,39 @@ from pathlib import Path
 
 from domain.application import Ledger
 from domain.ballot import Ballot
+from domain.demo_data import TOOLS
 from domain.seeding import seed_demo
 from domain.settings import Settings
 
-SLUGS = ("smollm3", "claude-files-api", "smolvlm2-turbo")
-BATCH = 2000
+CHANGE_RATE = 0.2
+"""Share of ballots that also record a change of mind (a second event on the same ballot)."""
+SAVE_BATCH = 5000
+"""Ballots per `Ledger.save`: one transaction each, as group commit writes them."""
 
 
 def fill(ledger: Ledger, events: int, rng: random.Random) -> int:
-    """About `events` ballot events by fresh voters; returns how many were written."""
-    written, voter = 0, 0
+    """Ballots by fresh voters, each on every demo tool in turn, some with a change of mind,
+    until the log holds exactly `events` events; how many were written. The one big-ledger
+    generator: scripts/bench/replay.py builds the rebuild bench's ledgers with it too."""
+    slugs = [t.slug for t in TOOLS]
+    start = written = ledger.recorder.max_notification_id() or 0
+    voter = 0
     while written < events:
         batch: list[Ballot] = []
-        while len(batch) < BATCH and written < events:
+        while len(batch) < SAVE_BATCH and written < events:
+            actor = f"voter:v_bench{voter:09d}"
             voter += 1
-            ballot = Ballot.cast(
-                rng.choice(SLUGS), f"voter:big{voter}", rng.choice(("ship", "skip"))
-            )
-            written += 1
-            for _ in range(min(rng.choice((0, 0, 0, 1, 2)), events - written)):
-                if ballot.choice is not None and rng.random() < 0.3:
-                    ballot.retract()
-                else:
-                    ballot.vote("ship" if ballot.choice != "ship" else "skip")
+            for slug in slugs:
+                if written >= events:
+                    break
+                ballot = Ballot.cast(slug, actor, rng.choice(("ship", "skip")))
                 written += 1
-            batch.append(ballot)
+                if written < events and rng.random() < CHANGE_RATE:
+                    ballot.vote("skip" if ballot.choice == "ship" else "ship")
+                    written += 1
+                batch.append(ballot)
         ledger.save(*batch)
-    return written
+    return written - start
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ledger = Ledger(Settings(database_url=f"sqlite:///{args.path.resolve()}"))
     try:
         seed_demo(ledger)
-        written = fill(ledger, args.events, random.Random(args.seed))
+        seeded = ledger.recorder.max_notification_id() or 0
+        written = fill(ledger, seeded + args.events, random.Random(args.seed))
         total = ledger.recorder.max_notification_id()
     finally:
         ledger.close()

@@ -29,22 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from big_ledger import fill
 
 from api.bootstrap import open_runtime
 from api.server.rebuilding import default_jobs, rebuild_views
 from domain.application import Ledger
-from domain.ballot import Ballot
-from domain.demo_data import TOOLS
 from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.following.rebuild import read_events
 
 BUILD_FORMAT = 1
 """Bump when the generated ledger changes, so cached files are rebuilt."""
-CHANGE_RATE = 0.2
-"""Share of ballots that also record a change of mind (a second event on the same ballot)."""
-SAVE_BATCH = 5000
-"""Ballots per `Ledger.save`: one transaction each, as group commit writes them."""
 
 
 def _settings(db: Path) -> Settings:
@@ -53,7 +48,7 @@ def _settings(db: Path) -> Settings:
 
 def build(db: Path, events: int) -> dict[str, Any]:
     """A ledger of exactly `events` events: the demo data, then ballots (with changes of mind)
-    saved many per transaction through the application service. Written to a temporary name
+    saved many per transaction (scripts/bench/big_ledger.py's `fill`). Written to a temporary name
     and renamed when complete, with a marker recording how it was made, so a cache hit is
     never a half-built file."""
     marker = db.with_suffix(".json")
@@ -66,25 +61,7 @@ def build(db: Path, events: int) -> dict[str, Any]:
         stale.unlink(missing_ok=True)
     ledger = Ledger(_settings(partial))
     seed_demo(ledger)
-    slugs = [t.slug for t in TOOLS]
-    rng = random.Random(events)
-    written = ledger.recorder.max_notification_id() or 0
-    voter = 0
-    while written < events:
-        batch: list[Any] = []
-        while len(batch) < SAVE_BATCH and written < events:
-            actor = f"voter:v_bench{voter:09d}"
-            voter += 1
-            for slug in slugs:
-                if written >= events:
-                    break
-                ballot = Ballot.cast(slug, actor, rng.choice(("ship", "skip")))
-                written += 1
-                if written < events and rng.random() < CHANGE_RATE:
-                    ballot.vote("skip" if ballot.choice == "ship" else "ship")
-                    written += 1
-                batch.append(ballot)
-        ledger.save(*batch)
+    fill(ledger, events, random.Random(events))
     stored = ledger.recorder.max_notification_id()
     ledger.close()
     if stored != events:
