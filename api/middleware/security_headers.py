@@ -24,13 +24,16 @@ from api.problems import problem
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
-"""HSTS is ignored by browsers over plain HTTP, so it is safe to send on 127.0.0.1 too."""
+"""The one table, for pages too. `same-origin`: no Referer ever leaves for another site, and a
+page's vote form still sends its real Origin, which the form's CSRF check compares (under
+`no-referrer` a browser sends `Origin: null` on every POST). HSTS is ignored by browsers over
+plain HTTP, so it is safe to send on 127.0.0.1 too."""
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HTML_CSP = "frame-ancestors 'none'"
 

@@ -57,13 +57,11 @@ CHOICES = ("ship", "skip", "retract")
 _CSRF = re.compile(r"[A-Za-z0-9_-]{43}")
 _BALLOT = re.compile(r"([a-z0-9][a-z0-9-]{0,63}):(ship|skip):(\d{1,19})")
 _BACK = re.compile(r"/(?:tools/[a-z0-9][a-z0-9-]{0,63}|compare/[a-z0-9-]{3,140})")
-SECURITY_HEADERS = {
+SECURITY_HEADERS = {  # and the rest of api/middleware/security_headers.py's one table
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
         "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
     "Cache-Control": "private, no-cache",
     "Vary": "Cookie",
 }

@@ -50,6 +50,23 @@ def test_pages_keep_their_own_policy_and_gain_the_rest(sqlite: Settings) -> None
         assert docs.headers["content-security-policy"] == "frame-ancestors 'none'"
 
 
+NO_REFERER_TO_OTHER_SITES = {"no-referrer", "same-origin"}
+"""Referrer Policy, §3: the policies under which a request to another origin has no Referer."""
+NULL_ORIGIN_ON_POST = {"no-referrer"}
+"""Fetch, "append a request `Origin` header": a same-origin POST carries `Origin: null`."""
+
+
+def test_one_referrer_policy_leaks_nothing_and_keeps_the_forms_origin(sqlite: Settings) -> None:
+    """API answers, pages and the API docs all carry the one table's Referrer-Policy, a value
+    that sends no Referer to another site and leaves the vote form the Origin its CSRF check
+    reads (the page form refuses `Origin: null`)."""
+    policy = HEADERS["Referrer-Policy"]
+    assert policy in NO_REFERER_TO_OTHER_SITES - NULL_ORIGIN_ON_POST
+    with app_client(sqlite) as client:
+        for path in ("/v1/tools", "/", "/tools/smollm3", "/docs", "/v1/tools/ghost"):
+            assert client.get(path).headers["referrer-policy"] == policy, path
+
+
 def test_cors_is_closed_by_default(sqlite: Settings) -> None:
     """Another site's script gets no Access-Control-Allow-Origin, and its preflight a 403."""
     with app_client(sqlite) as client:
