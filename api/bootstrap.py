@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from api.voting.credentials import Credentials
 from domain.application import Ledger
+from domain.persistence.backoff import Backoff
 from domain.settings import Settings
 from projections.audit.log import AUDIT, AuditProjection, AuditStore
 from projections.audit.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
@@ -21,6 +22,11 @@ PROJECTIONS = (CATALOG, AUDIT)
 run in its own process (`verdict project NAME`)."""
 
 BatchObserver = Callable[[str], Callable[[int], None]]
+FOLLOWER_RETRY_MOST_SECONDS = 10.0
+"""A follower retries a database error after its poll interval, doubling up to this."""
+LISTEN_RETRY_FIRST_SECONDS = 0.2
+LISTEN_RETRY_MOST_SECONDS = 10.0
+"""A dropped LISTEN connection is reopened after 0.2 s, doubling up to this."""
 
 
 @dataclass
@@ -63,6 +69,7 @@ class Runtime:
         followers = [
             FollowerThread(
                 Follower(recorder, self.projection(n), progress=on_batch(n) if on_batch else None),
+                retry=Backoff(poll_interval, max(poll_interval, FOLLOWER_RETRY_MOST_SECONDS)),
                 poll_interval=poll_interval,
                 batch_window=batch_window,
             )
@@ -78,7 +85,9 @@ class Runtime:
                 for follower in followers:
                     follower.wake()
 
-            self._threads.append(PostgresWakeup(self.settings.database_url, channel, wake_all))
+            retry = Backoff(LISTEN_RETRY_FIRST_SECONDS, LISTEN_RETRY_MOST_SECONDS)
+            wakeup = PostgresWakeup(self.settings.database_url, channel, wake_all, retry=retry)
+            self._threads.append(wakeup)
         for t in self._threads:
             t.start()
         return followers

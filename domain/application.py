@@ -28,6 +28,7 @@ from domain.errors import (
 )
 from domain.ids import ballot_id, comparison_id, panel_id, tool_id
 from domain.panel import Panel
+from domain.persistence.backoff import Backoff
 from domain.persistence.event_table import EventTable
 from domain.persistence.group_commit import GroupCommit
 from domain.receipts import Receipt, VoteReceipt
@@ -36,6 +37,9 @@ from domain.tool import Tool
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 50
+CONFLICT_FIRST_SECONDS = 0.002
+CONFLICT_MOST_SECONDS = 0.05
+"""Conflicting writers retry within a few milliseconds, spread apart by jitter."""
 _JITTER = random.Random()
 """Back-off jitter from its own generator: the global one is left to callers' seeds."""
 
@@ -301,9 +305,10 @@ def _vote_fields(voter: str, choice: str | None) -> tuple[str, str | None]:
 
 def _retrying(attempt: Callable[[], T]) -> T:
     """Re-run a load-decide-save attempt after an optimistic-concurrency conflict."""
-    for n in range(MAX_ATTEMPTS):
+    backoff = Backoff(CONFLICT_FIRST_SECONDS, CONFLICT_MOST_SECONDS, jitter=_JITTER)
+    for _ in range(MAX_ATTEMPTS):
         try:
             return attempt()
         except RecordConflictError:
-            time.sleep(_JITTER.uniform(0, 0.002 * (n + 1)))
+            time.sleep(backoff.next())
     raise ConcurrentUpdate(f"gave up after {MAX_ATTEMPTS} conflicting attempts; try again")

@@ -21,6 +21,7 @@ from eventsourcing.persistence import PersistenceError
 
 from api.bootstrap import Runtime, open_runtime
 from api.routes import metrics
+from domain.persistence.backoff import Backoff
 from domain.settings import Settings
 from projections.following.follower import IDLE_POLL_SECONDS
 
@@ -57,7 +58,7 @@ def start_runtime(
     unreachable; None if `stopped()` turned true first. After `patience` seconds (None: wait
     for ever) the last database error is raised."""
     deadline = None if patience is None else time.monotonic() + patience
-    backoff = 0.2
+    backoff = Backoff(0.2, MAX_BACKOFF_SECONDS)
     while not stopped():
         runtime: Runtime | None = None
         try:
@@ -73,11 +74,11 @@ def start_runtime(
         except PersistenceError as error:
             if runtime is not None:
                 runtime.close()
-            if deadline is not None and time.monotonic() + backoff > deadline:
+            delay = backoff.next()
+            if deadline is not None and time.monotonic() + delay > deadline:
                 raise
-            log.warning("database unavailable at start (%s); retrying in %.1fs", error, backoff)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            log.warning("database unavailable at start (%s); retrying in %.1fs", error, delay)
+            time.sleep(delay)
     return None
 
 

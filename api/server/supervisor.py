@@ -18,10 +18,13 @@ import threading
 import time
 from collections.abc import Sequence
 
+from domain.persistence.backoff import Backoff
+
 log = logging.getLogger("verdict.workers")
 
 CHECK_SECONDS = 0.5
 """How often the supervisor looks at its workers."""
+FIRST_RESTART_DELAY = 1.0
 MAX_RESTART_DELAY = 30.0
 STOP_SECONDS = 15.0
 
@@ -75,22 +78,22 @@ class ProjectionWorkers:
     def _supervise(self) -> None:
         """Restart a worker that exited, after a delay that doubles while it keeps dying soon
         after each start."""
-        delays = dict.fromkeys(self.names, 1.0)
+        delays = {name: Backoff(FIRST_RESTART_DELAY, MAX_RESTART_DELAY) for name in self.names}
         while not self._stop.wait(CHECK_SECONDS):
             for name, process in self.processes.items():
                 code = process.poll()
                 if code is None:
                     continue
                 if time.monotonic() - self._started[name] > 2 * MAX_RESTART_DELAY:
-                    delays[name] = 1.0
+                    delays[name].reset()
+                delay = delays[name].next()
                 log.warning(
                     "projection worker %s exited with %s; restarting it in %.0f s",
                     name,
                     code,
-                    delays[name],
+                    delay,
                     extra={"projection": name},
                 )
-                if self._stop.wait(delays[name]):
+                if self._stop.wait(delay):
                     return
                 self.processes[name] = self._spawn(name)
-                delays[name] = min(delays[name] * 2, MAX_RESTART_DELAY)

@@ -21,6 +21,16 @@ from projections.records import LedgerEvent
 log = logging.getLogger(__name__)
 
 
+class RetrySchedule(Protocol):
+    """How long to wait before the next attempt while the store keeps failing, and back to the
+    first delay after a success: the composition root hands in domain/persistence/backoff.py's
+    `Backoff`, the one schedule of every retry loop (projections import nothing of domain/)."""
+
+    def next(self) -> float: ...
+
+    def reset(self) -> None: ...
+
+
 class Projection(Protocol):
     """What the follower needs of a projection: fold in memory, commit with the position."""
 
@@ -94,16 +104,18 @@ class FollowerThread:
     """Runs a follower in a daemon thread until stopped; `wake()` makes it look at once, or,
     with a `batch_window`, once that long has passed since its last catch-up (wake-ups that
     come meanwhile are folded into one: under a stream of writes, batches of a window's events
-    instead of one commit per write)."""
+    instead of one commit per write). After a database error it waits `retry.next()`."""
 
     def __init__(
         self,
         follower: Follower,
         *,
+        retry: RetrySchedule,
         poll_interval: float = IDLE_POLL_SECONDS,
         batch_window: float = 0.0,
     ) -> None:
         self.follower = follower
+        self.retry = retry
         self.poll_interval = poll_interval
         self.batch_window = batch_window
         self._wake = threading.Event()
@@ -128,20 +140,20 @@ class FollowerThread:
 
     def _run(self) -> None:
         name = self.follower.projection.name
-        backoff = self.poll_interval
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 self.follower.catch_up()
-                backoff = self.poll_interval
+                self.retry.reset()
+                delay = self.poll_interval
             except StaleProjection as error:
                 log.warning("%s moved under us, reloaded: %s", name, error)
                 continue
             except PersistenceError as error:
+                delay = self.retry.next()
                 log.warning(
-                    "%s follower: database error, retrying in %.1fs: %s", name, backoff, error
+                    "%s follower: database error, retrying in %.1fs: %s", name, delay, error
                 )
-                backoff = min(backoff * 2, 10.0)
             if self.batch_window and self._stop.wait(self.batch_window):
                 return
-            self._wake.wait(backoff)
+            self._wake.wait(delay)

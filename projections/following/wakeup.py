@@ -12,16 +12,22 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
+from projections.following.follower import RetrySchedule
+
 log = logging.getLogger(__name__)
 
 
 class PostgresWakeup:
-    def __init__(self, conninfo: str, channel: str, wake: Callable[[], None]) -> None:
+    def __init__(
+        self, conninfo: str, channel: str, wake: Callable[[], None], *, retry: RetrySchedule
+    ) -> None:
         self.conninfo = conninfo
         self.channel = channel
         self.wake = wake
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pg-listen", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(retry,), name="pg-listen", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -30,20 +36,19 @@ class PostgresWakeup:
         self._stop.set()
         self._thread.join(timeout)
 
-    def _run(self) -> None:
-        backoff = 0.2
+    def _run(self, retry: RetrySchedule) -> None:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-                    backoff = 0.2
+                    retry.reset()
                     self.wake()  # anything stored while we were not listening
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=0.5, stop_after=1):
                             self.wake()
             except psycopg.Error as error:
+                delay = retry.next()
                 log.warning(
-                    "LISTEN %s lost (%s); reconnecting in %.1fs", self.channel, error, backoff
+                    "LISTEN %s lost (%s); reconnecting in %.1fs", self.channel, error, delay
                 )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                self._stop.wait(delay)
