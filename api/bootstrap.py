@@ -79,7 +79,8 @@ class Runtime:
             self.ledger.add_listener(follower.wake)
         self._threads.extend(followers)
         if self.settings.is_postgres:
-            channel = self.ledger.recorder.channel_name  # type: ignore[attr-defined]
+            # PostgreSQL's recorder has the NOTIFY channel; the base class type does not say so.
+            channel = self.ledger.recorder.channel_name  # type: ignore[attr-defined]  # see above
 
             def wake_all() -> None:
                 for follower in followers:

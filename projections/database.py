@@ -13,7 +13,8 @@ from psycopg.rows import tuple_row
 
 class Database:
     def __init__(self, recorder: ApplicationRecorder) -> None:
-        self.datastore: Any = recorder.datastore  # type: ignore[attr-defined]
+        # Both recorders (SQLite, PostgreSQL) have a datastore; their base class declares none.
+        self.datastore: Any = recorder.datastore  # type: ignore[attr-defined]  # see above
         self.is_postgres = type(recorder).__module__ == "eventsourcing.postgres"
         self.blob = "BYTEA" if self.is_postgres else "BLOB"
 

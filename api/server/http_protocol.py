@@ -77,8 +77,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     _reading_head = False
     _head_bytes = 0
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+    # override: uvicorn's own HttpToolsProtocol narrows BaseProtocol's BaseTransport the same way;
+    # arg-type: CoalescingTransport is a Transport by delegation (__getattr__), not by subclassing.
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # see above
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]  # see above
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

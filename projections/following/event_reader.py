@@ -17,7 +17,8 @@ from projections.records import LedgerEvent
 class EventReader:
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.db = Database(recorder)
-        table: str = recorder.events_table_name  # type: ignore[attr-defined]
+        # Both recorders (SQLite, PostgreSQL) name their table; their base class declares none.
+        table: str = recorder.events_table_name  # type: ignore[attr-defined]  # see above
         key = "notification_id" if self.db.is_postgres else "rowid"
         originator = "CAST(originator_id AS TEXT)" if self.db.is_postgres else "originator_id"
         self._page = self.db.sql(

@@ -130,7 +130,7 @@ def test_time_travel_history_and_score_proof_agree_with_replay(client: TestClien
     vote(client, "smollm3", "skip")
     vote(client, "smollm3", "ship")
     size = signed_size(client, 43)
-    ledger = client.app.state.runtime.ledger  # type: ignore[attr-defined]
+    ledger = client.app.state.runtime.ledger  # type: ignore[attr-defined]  # TestClient.app: any ASGI app
     events = list(read_events(ledger.recorder))[:size]
     for n in (24, 41, 42, size):
         client.get("/v1/tools/smollm3", params={"min_position": events[n - 1].position})

@@ -43,7 +43,7 @@ def test_readyz_reports_the_log_end_and_every_projection(settings: Settings) -> 
     seeded(settings)
     with app_client(settings) as client:
         body = ready_when_caught_up(client)
-        end = client.app.state.runtime.ledger.recorder.max_notification_id()  # type: ignore[attr-defined]
+        end = client.app.state.runtime.ledger.recorder.max_notification_id()  # type: ignore[attr-defined]  # TestClient.app: any ASGI app
         assert body["database"] == "ok"
         assert body["log_position"] == end
         assert body["projections"] == {
@@ -57,7 +57,7 @@ def test_readyz_is_503_while_a_projection_lags_too_far(settings: Settings) -> No
     seeded(settings)
     strict = settings.model_copy(update={"ready_max_lag": 0, "projections": Projections.EXTERNAL})
     with app_client(strict) as client:
-        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]  # TestClient.app: any ASGI app
         for projection in runtime.projections():
             Follower(runtime.ledger.recorder, projection).catch_up()
         assert client.get("/readyz").status_code == 200
@@ -80,7 +80,7 @@ def test_readyz_is_503_when_the_database_is_unreachable(postgres_url: str) -> No
     settings = Settings(database_url=postgres_url, projections=Projections.EXTERNAL)
     seeded(settings)
     with app_client(settings) as client:  # no follower threads to wind down
-        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]  # TestClient.app: any ASGI app
         for projection in runtime.projections():
             Follower(runtime.ledger.recorder, projection).catch_up()
         assert client.get("/readyz").status_code == 200
