@@ -7,8 +7,8 @@ size: a client could make a worker hold a gigabyte of "header". h11 refuses a he
 16 KiB; so does this, with 431 and a closed connection, before the application sees anything.
 
 uvicorn writes a response's head and its body with two `transport.write` calls, and on uvloop
-each is a `send` system call made while holding the GIL (py-spy of the vote bench: a quarter of
-the event loop's time). `CoalescingTransport` joins what is written in one turn of the loop
+each is a `send` system call made while holding the GIL (docs/performance.md).
+`CoalescingTransport` joins what is written in one turn of the loop
 into one send."""
 
 from __future__ import annotations

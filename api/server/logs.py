@@ -99,13 +99,12 @@ class JsonFormatter(logging.Formatter):
 class BackgroundHandler(logging.handlers.QueueHandler):
     """Hands each record to a thread that formats and writes it with `handler`, in order. The
     thread that logs — the event loop, for the access log — never waits on stderr: a write
-    releases the GIL, and taking it back can cost a switch interval (5 ms) while the vote
-    writer runs; and the JSON formatting leaves the event loop too. The thread wakes at most
-    every BATCH_SECONDS and writes what gathered meanwhile in one write: waking it for each
-    line cost the event loop a GIL hand-over per request (vote bench: access log on ~15% slower
-    than off with a wake-up per line). What is queued is written when the handler closes
-    (`logging.shutdown` at exit); a `kill -9` loses at most the lines of the last moments,
-    never an event."""
+    releases the GIL, and taking it back can cost a switch interval while the vote writer runs;
+    and the JSON formatting leaves the event loop too. The thread wakes at most every
+    BATCH_SECONDS and writes what gathered meanwhile in one write, since waking it for each
+    line cost the event loop a GIL hand-over per request (docs/performance.md). What is queued
+    is written when the handler closes (`logging.shutdown` at exit); a `kill -9` loses at most
+    the lines of the last moments, never an event."""
 
     def __init__(self, handler: logging.StreamHandler[Any]) -> None:
         self.records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
@@ -193,7 +192,7 @@ def log_config(settings: Settings) -> dict[str, Any]:
 def configure_logging(settings: Settings) -> None:
     """JSON logs for this process; uncaught exceptions in threads are logged, not printed.
     Records skip what the JSON lines never show (the caller's file and line, thread and
-    process names): the logging HOWTO's "Optimization" switches, worth ~10 µs a request."""
+    process names): the logging HOWTO's "Optimization" switches (docs/performance.md)."""
     logging.config.dictConfig(log_config(settings))
     logging._srcfile = None  # documented in the logging HOWTO
     logging.logThreads = False

@@ -32,17 +32,13 @@ START_PATIENCE_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 5.0
 SQLITE_PROJECT_POLL_SECONDS = 0.05
 """How often `verdict project` looks for new events on SQLite, which cannot tell another process
-that events were stored (PostgreSQL's NOTIFY does). Finding none is one indexed query. Under
-load it sets the batch size: every projection commit takes the file's one write lock, which the
-vote writer then waits for; vote bench, same run, measured while a catch-up still chased the
-log to its very end: 10 ms polls ~3,200 votes/s, 50 ms ~4,400/s, in-process threads ~3,100/s.
-A vote reaches the views within ~50 ms (reads that must see it
-pass `min_position`)."""
+that events were stored (PostgreSQL's NOTIFY does); under load it sets the batch size, and so
+how often a projection commit takes the file's write lock from the vote writer
+(docs/performance.md). Reads that must see a vote pass `min_position`."""
 POSTGRES_BATCH_WINDOW_SECONDS = 0.05
 """On PostgreSQL every commit of a vote batch NOTIFYs `verdict project`; it folds what came in
-the last 50 ms at once rather than waking for each (FollowerThread's `batch_window`). Vote
-bench, PostgreSQL, same run, measured as the poll above: ~1,850 votes/s woken per commit,
-~2,550/s with the window."""
+this window at once rather than waking for each (FollowerThread's `batch_window`;
+docs/performance.md)."""
 
 
 def start_runtime(

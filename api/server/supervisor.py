@@ -2,10 +2,8 @@
 process of its own beside the API process, restarted if it dies, stopped with the server.
 
 Followed by threads inside the API process, the projections competed with the event loop for
-the GIL: a catch-up holds it for milliseconds, and the loop, back from each system call, waits
-for it. Vote bench on SQLite, same run (docs/architecture.md): ~3,100 votes/s with threads,
-~4,400/s with a process per projection. In processes of their own they use the other core, and
-the API process only answers requests. A worker checks every second that `verdict serve` is its
+the GIL; in processes of their own they use the other core, and the API process only answers
+requests (docs/performance.md). A worker checks every second that `verdict serve` is its
 parent still, so a `kill -9` of the server leaves no worker behind for long."""
 
 from __future__ import annotations

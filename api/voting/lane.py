@@ -1,7 +1,6 @@
 """The vote route's fast lane: a well-formed `PUT|DELETE /v1/tools/{slug}/vote` from a voter is
 answered here, before FastAPI's router, dependency solving and response validation, which cost
-several times what deciding and storing the vote does (py-spy of the bench: ~70% of the event
-loop's time per vote was FastAPI's per-request machinery).
+several times what deciding and storing the vote does (docs/performance.md).
 
 It answers only what it is sure of, and exactly as the documented route would: a voter token
 that verifies, a JSON body `{"choice": "ship"|"skip"}` of a few bytes (no escapes, one key) or,

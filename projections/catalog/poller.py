@@ -3,9 +3,8 @@ of `verdict serve`, whose projections run in `verdict project` processes): re-re
 view tables whenever the catalog's tracked position has moved, checked every few milliseconds.
 
 Reads of a tool are then served from memory, as when the follower ran in the process: no query
-and no thread per request. Reading the views per request instead cost each GET a hop to a
-worker thread and back, and under vote load each hop can wait a GIL switch interval (5 ms):
-read p99 roughly doubled in the vote bench."""
+and no thread hop per request, each of which can wait a GIL switch interval under vote load
+(docs/performance.md)."""
 
 from __future__ import annotations
 
