@@ -86,6 +86,8 @@ from projections.catalog.views import CATALOG_TABLES
 HOST = "127.0.0.1"
 ADMIN_URL = os.environ.get("VERDICT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 VERIFY = ROOT / "scripts" / "verify.py"
+VERDICT = (sys.executable, "-m", "api.server.cli")
+"""The `verdict` command, as the drill runs it (from the venv it runs in)."""
 TOOLS = tuple(tool.slug for tool in DEMO_TOOLS)
 DERIVED_TABLES = (*CATALOG_TABLES, "audit_leaf_chunks", "audit_nodes", "view_tracking")
 NO_LIMITS = {
@@ -248,14 +250,9 @@ class Cluster:
     # -- start and stop -------------------------------------------------------------------
 
     def verdict(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run `verdict ARGS` to its end; what it printed is in the result."""
         return subprocess.run(
-            [sys.executable, "-m", "api.server.cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            VERDICT + args, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
         )
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
@@ -263,13 +260,7 @@ class Cluster:
         out = (self.workdir / f"{name}.out").open("a")
         log = (self.workdir / f"{name}.log").open("a")
         self._logs += [out, log]
-        return subprocess.Popen(
-            [sys.executable, "-m", "api.server.cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=log,
-        )
+        return subprocess.Popen(VERDICT + args, cwd=ROOT, env=self.env, stdout=out, stderr=log)
 
     def start(self) -> Cluster:
         migrated = self.verdict("migrate")

@@ -956,21 +956,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def source_version() -> str:
     """The commit measured, and whether the working tree differed from it (read-only git)."""
+
+    def git(*args: str) -> str:
+        argv = ["git", *args]  # read-only git commands, git from PATH
+        run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+        return run.stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607 - git from PATH
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return "unknown commit"
     return f"{head}+local changes" if dirty else head
