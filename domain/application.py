@@ -94,9 +94,9 @@ class Ledger(Application[UUID]):
         self, slug: str, seat: str, reviewer: str, decision: str, text: str, actor: str
     ) -> Receipt:
         def attempt() -> Receipt:
-            panel = self._panel(slug, actor)
+            panel, tool = self._panel(slug, actor)
             panel.publish(seat, reviewer, decision, text, actor)
-            return Receipt("published", self._save(panel))
+            return Receipt("published", self._save(panel, read=[tool]))
 
         return _retrying(attempt)
 
@@ -111,9 +111,9 @@ class Ledger(Application[UUID]):
         actor: str,
     ) -> Receipt:
         def attempt() -> Receipt:
-            panel = self._panel(slug, actor)
+            panel, tool = self._panel(slug, actor)
             panel.amend(seat, reviewer, decision, text, reason, actor)
-            return Receipt("amended", self._save(panel))
+            return Receipt("amended", self._save(panel, read=[tool]))
 
         return _retrying(attempt)
 
@@ -130,20 +130,20 @@ class Ledger(Application[UUID]):
         """Publish into an empty seat, or amend the current verdict (which needs a reason)."""
 
         def attempt() -> Receipt:
-            panel = self._panel(slug, actor)
+            panel, tool = self._panel(slug, actor)
             if rules.seat(seat) in panel.seats:
                 panel.amend(seat, reviewer, decision, text, reason or "", actor)
-                return Receipt("amended", self._save(panel))
+                return Receipt("amended", self._save(panel, read=[tool]))
             panel.publish(seat, reviewer, decision, text, actor)
-            return Receipt("published", self._save(panel))
+            return Receipt("published", self._save(panel, read=[tool]))
 
         return _retrying(attempt)
 
     def retract_verdict(self, slug: str, seat: str, reason: str, actor: str) -> Receipt:
         def attempt() -> Receipt:
-            panel = self._panel(slug, actor)
+            panel, tool = self._panel(slug, actor)
             panel.retract(seat, reason, actor)
-            return Receipt("retracted", self._save(panel))
+            return Receipt("retracted", self._save(panel, read=[tool]))
 
         return _retrying(attempt)
 
@@ -184,9 +184,9 @@ class Ledger(Application[UUID]):
         """One vote (None: a retraction) in its own transaction, retried on conflicts."""
 
         def attempt() -> VoteReceipt:
-            self.active_tool(slug)
+            tool = self.active_tool(slug)
             ballot, outcome = self.decide_vote(self.find_ballot(slug, voter), slug, voter, choice)
-            event = self._save(ballot) if outcome != "unchanged" else None
+            event = self._save(ballot, read=[tool]) if outcome != "unchanged" else None
             return VoteReceipt(outcome, event, ballot.choice)  # type: ignore[arg-type]
 
         return _retrying(attempt)
@@ -232,16 +232,16 @@ class Ledger(Application[UUID]):
 
     def publish_comparison(self, left: str, right: str, actor: str) -> Receipt:
         def attempt() -> Receipt:
-            for slug in (left, right):
-                self.active_tool(slug)
+            tools = [self.active_tool(slug) for slug in (left, right)]
             try:
                 existing: Comparison = self.repository.get(comparison_id(left, right))
             except AggregateNotFoundError:
-                return Receipt("published", self._save(Comparison.publish(left, right, actor)))
+                published = Comparison.publish(left, right, actor)
+                return Receipt("published", self._save(published, read=tools))
             if not existing.withdrawn:
                 raise ComparisonAlreadyPublished(left, right)
             existing.republish(actor)
-            return Receipt("published", self._save(existing))
+            return Receipt("published", self._save(existing, read=tools))
 
         return _retrying(attempt)
 
@@ -268,8 +268,12 @@ class Ledger(Application[UUID]):
             for listener in self._listeners:
                 listener(recordings[-1].notification.id)
 
-    def _save(self, *aggregates: Any) -> Notification:
-        return self.save(*aggregates)[-1].notification
+    def _save(self, *aggregates: Any, read: Collection[Tool] = ()) -> Notification:
+        """Store the aggregates' new events, unless one of the tools `read` (to decide them)
+        has changed since: the store re-checks their versions inside the insert transaction
+        (domain/persistence/recorders.py), so a delisting can never slip in between."""
+        expected = {tool.id: tool.version for tool in read}
+        return self.save(*aggregates, expected_versions=expected)[-1].notification
 
     def _tool(self, slug: str) -> Tool:
         rules.slug(slug)
@@ -286,14 +290,15 @@ class Ledger(Application[UUID]):
             raise ToolDelisted(slug)
         return tool
 
-    def _panel(self, slug: str, actor: str) -> Panel:
-        """The tool's panel, opened (in the same save as its first verdict) if it has none yet."""
-        self.active_tool(slug)
+    def _panel(self, slug: str, actor: str) -> tuple[Panel, Tool]:
+        """The tool's panel, opened (in the same save as its first verdict) if it has none
+        yet, and the listed tool it was read with."""
+        tool = self.active_tool(slug)
         try:
             panel: Panel = self.repository.get(panel_id(slug))
         except AggregateNotFoundError:
             panel = Panel.open(slug, actor)
-        return panel
+        return panel, tool
 
 
 def _vote_fields(voter: str, choice: str | None) -> tuple[str, str | None]:

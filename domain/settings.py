@@ -11,6 +11,11 @@ from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TRANSCODER_TOPIC = "domain.persistence.transcoder:OrjsonTranscoder"
+RECORDER_TOPICS = {
+    "sqlite": "domain.persistence.recorders:ConditionalSQLiteRecorder",
+    "postgres": "domain.persistence.recorders:ConditionalPostgresRecorder",
+}
+"""eventsourcing's recorders, with saves conditional on what was read (persistence/recorders.py)."""
 
 
 class Projections(StrEnum):
@@ -129,11 +134,16 @@ class Settings(BaseSettings):
         if not self.is_postgres:
             path = self.sqlite_path
             path.parent.mkdir(parents=True, exist_ok=True)
-            env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=str(path))
+            env.update(
+                PERSISTENCE_MODULE="eventsourcing.sqlite",
+                APPLICATION_RECORDER_TOPIC=RECORDER_TOPICS["sqlite"],
+                SQLITE_DBNAME=str(path),
+            )
             return env
         url = urlsplit(self.database_url)
         env.update(
             PERSISTENCE_MODULE="eventsourcing.postgres",
+            APPLICATION_RECORDER_TOPIC=RECORDER_TOPICS["postgres"],
             POSTGRES_DBNAME=url.path.lstrip("/") or "postgres",
             POSTGRES_HOST=url.hostname or "127.0.0.1",
             POSTGRES_PORT=str(url.port or 5432),

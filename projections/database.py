@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresRecorder
 from psycopg.rows import tuple_row
 
 
@@ -15,7 +16,7 @@ class Database:
     def __init__(self, recorder: ApplicationRecorder) -> None:
         # Both recorders (SQLite, PostgreSQL) have a datastore; their base class declares none.
         self.datastore: Any = recorder.datastore  # type: ignore[attr-defined]  # see above
-        self.is_postgres = type(recorder).__module__ == "eventsourcing.postgres"
+        self.is_postgres = isinstance(recorder, PostgresRecorder)
         self.blob = "BYTEA" if self.is_postgres else "BLOB"
 
     def sql(self, statement: str) -> str:

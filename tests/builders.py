@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Recording
+
 from domain.application import Ledger
+from domain.ballot import Ballot
+from domain.comparison import Comparison
+from domain.panel import Panel
+from domain.settings import Settings
+from projections.following.rebuild import read_events
+from projections.records import LedgerEvent
 
 EDITOR = "editor:test"
 
@@ -20,3 +31,42 @@ def listing(slug: str) -> dict[str, str]:
 def list_tools(ledger: Ledger, *slugs: str) -> None:
     for slug in slugs:
         ledger.list_tool(slug, listing(slug), EDITOR)
+
+
+class DelistedBeforeSave(Ledger):
+    """A ledger overtaken by another process: the first time it stores a vote, a verdict or a
+    comparison, another ledger on the same store delists `tool` just before the save, after
+    this one has checked that the tool is listed. The window of a race, made certain."""
+
+    name = "Ledger"  # the store's tables are named after the application
+
+    def __init__(self, settings: Settings, tool: str) -> None:
+        self.to_delist: str | None = tool
+        self.rival = Ledger(settings.model_copy(update={"group_commit": False}))
+        super().__init__(settings)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        if self.to_delist and any(isinstance(o, Ballot | Panel | Comparison) for o in objs):
+            slug, self.to_delist = self.to_delist, None
+            self.rival.delist_tool(slug, "delisted meanwhile", EDITOR)
+        return super().save(*objs, **kwargs)
+
+    def close(self) -> None:
+        super().close()
+        self.rival.close()
+
+
+def stored_after_delisting(recorder: ApplicationRecorder, slug: str) -> list[LedgerEvent]:
+    """Every event on the tool other than its own (ballots, verdicts, comparisons) stored after
+    the tool's `Delisted` event: what must never exist."""
+    events = list(read_events(recorder))
+    delisted = next(
+        e.position for e in events if e.kind == "Tool.Delisted" and e.data["tool"] == slug
+    )
+    return [
+        e
+        for e in events
+        if e.position > delisted
+        and not e.kind.startswith("Tool.")
+        and slug in (e.data.get("tool"), e.data.get("left"), e.data.get("right"))
+    ]

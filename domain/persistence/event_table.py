@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresRecorder
 from eventsourcing.utils import retry
 
 
@@ -23,7 +24,7 @@ class EventTable:
         recorder: Any = app.recorder
         self.mapper = app.mapper
         self.datastore = recorder.datastore
-        self.postgres = type(recorder).__module__ == "eventsourcing.postgres"
+        self.postgres = isinstance(recorder, PostgresRecorder)
         self.table: str = recorder.events_table_name
         self._postgres_select = (
             f"SELECT originator_id, originator_version, topic, state FROM {self.table} "  # noqa: S608 - the recorder's table name

@@ -158,7 +158,7 @@ class GroupCommit:
 
     def _write_together(self, batch: list[_Vote]) -> None:
         ledger = self.ledger
-        refusals, ballots = self._load(batch)
+        refusals, ballots, tools = self._load(batch)
         decided: list[tuple[_Vote, str, UUID, int, str | None]] = []
         for vote in batch:
             refusal = refusals.get(vote.slug)
@@ -176,7 +176,9 @@ class GroupCommit:
             ballots[key] = ballot
             decided.append((vote, outcome, key, ballot.version, ballot.choice))
         changed = [b for b in ballots.values() if b is not None and b.pending_events]
-        recordings = ledger.save(*changed) if changed else []
+        read = {tools[vote.slug] for vote, *_ in decided}
+        expected = {i: self._tools[i].version for i in read}
+        recordings = ledger.save(*changed, expected_versions=expected) if changed else []
         stored = {
             (r.domain_event.originator_id, r.domain_event.originator_version): r.notification
             for r in recordings
@@ -187,11 +189,14 @@ class GroupCommit:
         for observe in self.observers:
             observe(len(recordings))
 
-    def _load(self, batch: list[_Vote]) -> tuple[dict[str, LedgerError], dict[UUID, Ballot | None]]:
+    def _load(
+        self, batch: list[_Vote]
+    ) -> tuple[dict[str, LedgerError], dict[UUID, Ballot | None], dict[str, UUID]]:
         """Why votes on each tool of the batch are refused (unknown, delisted; absent: not
-        refused), and the stored ballots the batch votes on: all read in one query. Tools
-        are kept between batches and brought up to date by that query, so an amendment or a
-        delisting stored by any process counts from the next batch on."""
+        refused), the stored ballots the batch votes on, and each slug's tool id: all read in
+        one query. Tools are kept between batches and brought up to date by that query; the
+        save is conditional on the versions read (a delisting stored meanwhile by any process
+        makes it conflict, and each vote is then decided alone, on the tool as it is now)."""
         refusals: dict[str, LedgerError] = {}
         tools: dict[str, UUID] = {}
         for slug in {vote.slug for vote in batch}:
@@ -211,7 +216,7 @@ class GroupCommit:
             self._tools[key] = tool
             if tool.delisted:
                 refusals[slug] = ToolDelisted(slug)
-        return refusals, {key: found.get(key) for key in keys}
+        return refusals, {key: found.get(key) for key in keys}, tools
 
     def _write_alone(self, vote: _Vote) -> None:
         try:

@@ -4,7 +4,9 @@ the semantics of single writes; a conflict inside a batch fails none of the othe
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Collection, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +21,7 @@ from domain.ids import ballot_id
 from domain.persistence.group_commit import _Vote
 from domain.settings import Settings
 from projections.following.rebuild import read_events
-from tests.builders import EDITOR, list_tools
+from tests.builders import EDITOR, DelistedBeforeSave, list_tools, stored_after_delisting
 
 
 class RacedLedger(Ledger):
@@ -169,6 +171,80 @@ def test_a_delisting_elsewhere_refuses_the_very_next_batch(settings: Settings) -
         assert outcomes(commit(ledger, ("gamma", "voter:a", "ship"))) == ["cast"]
     finally:
         other.close()
+        ledger.close()
+
+
+def test_a_delisting_between_the_check_and_the_save_refuses_the_batch(settings: Settings) -> None:
+    """Another process delists a tool after the writer found it listed and before its save:
+    the votes on it are refused, none is stored after the delisting, the others are stored."""
+    ledger = DelistedBeforeSave(settings, "alpha")
+    try:
+        list_tools(ledger, "alpha", "beta")
+        batch = commit(
+            ledger,
+            ("alpha", "voter:a", "ship"),
+            ("beta", "voter:a", "skip"),
+            ("alpha", "voter:b", "ship"),
+        )
+        assert outcomes(batch) == ["tool-delisted", "cast", "tool-delisted"]
+        assert stored_after_delisting(ledger.recorder, "alpha") == []
+        assert ledger.find_ballot("alpha", "voter:a") is None
+    finally:
+        ledger.close()
+
+
+def test_a_delisting_between_the_check_and_the_save_refuses_a_single_write(
+    settings: Settings,
+) -> None:
+    """The same race without group commit: the one vote is refused and nothing is stored."""
+    ledger = DelistedBeforeSave(settings.model_copy(update={"group_commit": False}), "alpha")
+    try:
+        list_tools(ledger, "alpha")
+        with pytest.raises(ToolDelisted):
+            ledger.cast_vote("alpha", "voter:a", "ship")
+        assert stored_after_delisting(ledger.recorder, "alpha") == []
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("group_commit", [True, False], ids=["group-commit", "single-writes"])
+def test_300_voters_racing_a_delisting_never_land_after_it(
+    settings: Settings, group_commit: bool
+) -> None:
+    """300 voters in parallel while an editor of another process delists the tool: every vote
+    answered is stored before the `Delisted` event, every later one is refused, none after."""
+    ledger = Ledger(settings.model_copy(update={"group_commit": group_commit}))
+    editor = Ledger(settings.model_copy(update={"group_commit": False}))
+    try:
+        list_tools(ledger, "alpha")
+        started = threading.Barrier(2)
+        delisted: list[int] = []
+
+        def delist() -> None:
+            started.wait()
+            delisted.append(editor.delist_tool("alpha", "gone", EDITOR).position)
+
+        def vote(i: int) -> int | str:
+            if i == 100:
+                started.wait()
+            try:
+                return ledger.cast_vote("alpha", f"voter:{i}", "ship").position or 0
+            except ToolDelisted as refusal:
+                return refusal.type
+
+        editor_thread = threading.Thread(target=delist)
+        editor_thread.start()
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            answers = list(pool.map(vote, range(300)))
+        editor_thread.join()
+        accepted = [a for a in answers if isinstance(a, int)]
+        assert all(position < delisted[0] for position in accepted)
+        assert stored_after_delisting(ledger.recorder, "alpha") == []
+        casts = [e for e in read_events(ledger.recorder) if e.kind == "Ballot.Cast"]
+        assert len(casts) == len(accepted)
+        assert answers.count("tool-delisted") == 300 - len(accepted)
+    finally:
+        editor.close()
         ledger.close()
 
 

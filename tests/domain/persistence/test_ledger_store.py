@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
@@ -20,7 +21,13 @@ from domain.errors import (
 from domain.ids import ballot_id, tool_id
 from domain.settings import Settings
 from projections.following.rebuild import read_events
-from tests.builders import EDITOR, list_tools, listing
+from tests.builders import (
+    EDITOR,
+    DelistedBeforeSave,
+    list_tools,
+    listing,
+    stored_after_delisting,
+)
 
 
 def test_listing_a_slug_twice_conflicts(ledger: Ledger) -> None:
@@ -47,6 +54,80 @@ def test_no_vote_or_verdict_on_unknown_or_delisted_tools(ledger: Ledger) -> None
     with pytest.raises(ToolDelisted):
         ledger.publish_comparison("alpha", "beta", EDITOR)
     assert ledger.recorder.max_notification_id() == before
+
+
+def test_a_delisting_between_the_check_and_the_save_refuses_a_verdict(settings: Settings) -> None:
+    """Another process delists the tool after the panel found it listed, before the verdict
+    is stored: the verdict is refused and nothing is stored after the delisting."""
+    ledger = DelistedBeforeSave(settings, "alpha")
+    try:
+        list_tools(ledger, "alpha")
+        with pytest.raises(ToolDelisted):
+            ledger.publish_verdict("alpha", "builder", "B", "ship", "t", EDITOR)
+        assert stored_after_delisting(ledger.recorder, "alpha") == []
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("delisted", ["alpha", "beta"])
+def test_a_delisting_between_the_check_and_the_save_refuses_a_comparison(
+    settings: Settings, delisted: str
+) -> None:
+    """The same race on either tool of a comparison: refused, nothing stored after it."""
+    ledger = DelistedBeforeSave(settings, delisted)
+    try:
+        list_tools(ledger, "alpha", "beta")
+        with pytest.raises(ToolDelisted):
+            ledger.publish_comparison("alpha", "beta", EDITOR)
+        assert stored_after_delisting(ledger.recorder, delisted) == []
+    finally:
+        ledger.close()
+
+
+def test_verdicts_and_comparisons_racing_a_delisting_never_land_after_it(
+    settings: Settings,
+) -> None:
+    """Editors publishing verdicts and comparisons in parallel while another process delists
+    the tool: whatever was answered is stored before the `Delisted` event, the rest refused."""
+    ledger = Ledger(settings)
+    editor = Ledger(settings)
+    try:
+        others = [f"other-{i}" for i in range(20)]
+        list_tools(ledger, "alpha", *others)
+        started = threading.Barrier(2)
+
+        def delist() -> None:
+            started.wait()
+            editor.delist_tool("alpha", "gone", EDITOR)
+
+        def publish(i: int) -> str:
+            if i == 10:
+                started.wait()
+            try:
+                if i % 2:
+                    return ledger.publish_verdict(
+                        "alpha", f"seat-{i}", "B", "ship", "t", EDITOR
+                    ).outcome
+                return ledger.publish_comparison("alpha", others[i // 2], EDITOR).outcome
+            except ToolDelisted as refusal:
+                return refusal.type
+
+        editor_thread = threading.Thread(target=delist)
+        editor_thread.start()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(publish, range(40)))
+        editor_thread.join()
+        assert stored_after_delisting(ledger.recorder, "alpha") == []
+        assert set(answers) <= {"published", "tool-delisted"}
+        written = [
+            e
+            for e in read_events(ledger.recorder)
+            if e.kind in ("Panel.VerdictPublished", "Comparison.Published")
+        ]
+        assert len(written) == answers.count("published")
+    finally:
+        editor.close()
+        ledger.close()
 
 
 def test_vote_lifecycle_reports_outcomes_and_positions(ledger: Ledger) -> None:
