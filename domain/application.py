@@ -7,7 +7,6 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import Future
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -22,7 +21,6 @@ from domain.errors import (
     ConcurrentUpdate,
     ToolAlreadyListed,
     ToolDelisted,
-    UnknownBallot,
     UnknownComparison,
     UnknownTool,
 )
@@ -53,7 +51,9 @@ class Ledger(Application[UUID]):
         super().__init__(env=self.settings.eventsourcing_env())
         self._event_table = EventTable(self)
         self.ballots: GroupCommit | None = (
-            GroupCommit(self, self.settings.group_commit_max)
+            GroupCommit(
+                self._load_aggregates, self.save, self._vote_alone, self.settings.group_commit_max
+            )
             if self.settings.group_commit
             else None
         )
@@ -149,49 +149,39 @@ class Ledger(Application[UUID]):
 
     # -- community ballots ------------------------------------------------------------------
 
-    def cast_vote(self, slug: str, voter: str, choice: str) -> VoteReceipt:
-        """Cast, change or repeat a vote. One ballot per (tool, voter) holds under any concurrency:
-        a second creation of the same ballot fails at version 1 inside the store and is retried
-        as a change. With group commit on, concurrent votes share one transaction."""
-        return self.vote(slug, voter, choice)
-
-    def retract_vote(self, slug: str, voter: str) -> VoteReceipt:
-        return self.vote(slug, voter, None)
-
     def vote(self, slug: str, voter: str, choice: str | None) -> VoteReceipt:
-        """Cast (`choice`) or retract (None) a vote, and wait until it is durable."""
-        if self.ballots is not None:
-            return self.vote_later(slug, voter, choice).result()
-        return self.write_vote_alone(slug, *_vote_fields(voter, choice))
-
-    def vote_later(self, slug: str, voter: str, choice: str | None) -> Future[VoteReceipt]:
-        """Queue the vote for the next group commit: the future resolves once it is durable
-        (or refused), so an async caller can wait without holding a thread."""
+        """Cast, change or repeat a vote (`choice`), or retract it (None), and wait until it is
+        durable. One ballot per (tool, voter) holds under any concurrency: a second creation of
+        the same ballot fails at version 1 inside the store and is retried as a change. With
+        group commit on, concurrent votes share one transaction."""
+        voter, choice = _vote_fields(voter, choice)
         if self.ballots is None:
-            raise RuntimeError("vote_later needs group commit (VERDICT_GROUP_COMMIT=true)")
-        return self.ballots.enqueue(slug, *_vote_fields(voter, choice))
+            return self._vote_alone(slug, voter, choice)
+        return self.ballots.enqueue(slug, voter, choice).result()
 
     def vote_in_loop(
         self, slug: str, voter: str, choice: str | None
     ) -> asyncio.Future[VoteReceipt]:
-        """`vote_later` for a coroutine: a future of the running event loop (no thread hop and
-        one loop wake-up per batch, however many votes it holds)."""
+        """`vote` for a coroutine (group commit only): queued at once, answered by a future of
+        the running event loop, with no thread hop and one loop wake-up per batch however many
+        votes it holds."""
         if self.ballots is None:
             raise RuntimeError("vote_in_loop needs group commit (VERDICT_GROUP_COMMIT=true)")
         return self.ballots.enqueue_in_loop(slug, *_vote_fields(voter, choice))
 
-    def write_vote_alone(self, slug: str, voter: str, choice: str | None) -> VoteReceipt:
-        """One vote (None: a retraction) in its own transaction, retried on conflicts."""
+    def _vote_alone(self, slug: str, voter: str, choice: str | None) -> VoteReceipt:
+        """One vote in its own transaction, retried on conflicts: the path without group
+        commit, and the writer's fallback when a batch's save conflicts."""
 
         def attempt() -> VoteReceipt:
-            tool = self.active_tool(slug)
-            ballot, outcome = self.decide_vote(self.find_ballot(slug, voter), slug, voter, choice)
+            tool = self._active_tool(slug)
+            ballot, outcome = Ballot.decide(self._find_ballot(slug, voter), slug, voter, choice)
             event = self._save(ballot, read=[tool]) if outcome != "unchanged" else None
             return VoteReceipt(outcome, event, ballot.choice)  # type: ignore[arg-type]
 
         return _retrying(attempt)
 
-    def load_aggregates(self, ids: Collection[UUID], known: Mapping[UUID, Any]) -> dict[UUID, Any]:
+    def _load_aggregates(self, ids: Collection[UUID], known: Mapping[UUID, Any]) -> dict[UUID, Any]:
         """Aggregates as stored now, read in ONE query (the vote writer's batch): each of
         `known` is brought up to date in place with the events stored after its version, the
         others are rebuilt from their events; an id with neither is left out."""
@@ -206,33 +196,18 @@ class Ledger(Application[UUID]):
                 found[i] = aggregate
         return found
 
-    def find_ballot(self, slug: str, voter: str) -> Ballot | None:
+    def _find_ballot(self, slug: str, voter: str) -> Ballot | None:
         try:
             ballot: Ballot = self.repository.get(ballot_id(slug, voter))
         except AggregateNotFoundError:
             return None
         return ballot
 
-    @staticmethod
-    def decide_vote(
-        ballot: Ballot | None, slug: str, voter: str, choice: str | None
-    ) -> tuple[Ballot, str]:
-        """Apply one vote (None: a retraction) to the voter's ballot, if any; say what it did."""
-        if choice is None:
-            if ballot is None:
-                raise UnknownBallot(slug)
-            ballot.retract()
-            return ballot, "retracted"
-        if ballot is None:
-            return Ballot.cast(slug, voter, choice), "cast"
-        outcome = "recast" if ballot.choice is None else "changed"
-        return ballot, outcome if ballot.vote(choice) else "unchanged"
-
     # -- comparisons ------------------------------------------------------------------------
 
     def publish_comparison(self, left: str, right: str, actor: str) -> Receipt:
         def attempt() -> Receipt:
-            tools = [self.active_tool(slug) for slug in (left, right)]
+            tools = [self._active_tool(slug) for slug in (left, right)]
             try:
                 existing: Comparison = self.repository.get(comparison_id(left, right))
             except AggregateNotFoundError:
@@ -283,7 +258,7 @@ class Ledger(Application[UUID]):
             raise UnknownTool(slug) from None
         return tool
 
-    def active_tool(self, slug: str) -> Tool:
+    def _active_tool(self, slug: str) -> Tool:
         """The tool, unless it is unknown or delisted: votes and verdicts need a listed tool."""
         tool = self._tool(slug)
         if tool.delisted:
@@ -293,7 +268,7 @@ class Ledger(Application[UUID]):
     def _panel(self, slug: str, actor: str) -> tuple[Panel, Tool]:
         """The tool's panel, opened (in the same save as its first verdict) if it has none
         yet, and the listed tool it was read with."""
-        tool = self.active_tool(slug)
+        tool = self._active_tool(slug)
         try:
             panel: Panel = self.repository.get(panel_id(slug))
         except AggregateNotFoundError:

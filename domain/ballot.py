@@ -53,6 +53,22 @@ class Ballot(Aggregate):
         self.choice: str | None = choice
 
     @classmethod
+    def decide(
+        cls, ballot: Ballot | None, slug: str, voter: str, choice: str | None
+    ) -> tuple[Ballot, str]:
+        """Apply one vote (None: a retraction) to the voter's ballot, if any (a first vote
+        creates it), and say what it did: cast, recast, changed, unchanged or retracted."""
+        if choice is None:
+            if ballot is None:
+                raise UnknownBallot(slug)
+            ballot.retract()
+            return ballot, "retracted"
+        if ballot is None:
+            return cls.cast(slug, voter, choice), "cast"
+        outcome = "recast" if ballot.choice is None else "changed"
+        return ballot, outcome if ballot.vote(choice) else "unchanged"
+
+    @classmethod
     def cast(cls, slug: str, voter: str, choice: str) -> Ballot:
         return cls._create(
             cls.Cast,

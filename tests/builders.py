@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import ApplicationRecorder, Recording
 
 from domain.application import Ledger
 from domain.ballot import Ballot
 from domain.comparison import Comparison
+from domain.ids import ballot_id
 from domain.panel import Panel
 from domain.settings import Settings
 from projections.following.rebuild import read_events
@@ -31,6 +33,15 @@ def listing(slug: str) -> dict[str, str]:
 def list_tools(ledger: Ledger, *slugs: str) -> None:
     for slug in slugs:
         ledger.list_tool(slug, listing(slug), EDITOR)
+
+
+def stored_ballot(ledger: Ledger, slug: str, voter: str) -> Ballot | None:
+    """The voter's ballot on the tool as stored, or None."""
+    try:
+        ballot: Ballot = ledger.repository.get(ballot_id(slug, voter))
+    except AggregateNotFoundError:
+        return None
+    return ballot
 
 
 class DelistedBeforeSave(Ledger):

@@ -477,9 +477,9 @@ def _vote(request: Request, slug: str, form: Mapping[str, str]) -> Response:
             voter = Principal("voter", voter_id)
         _limiter(request, "votes").check(voter.name)
         if choice == "retract":
-            receipt = ledger.retract_vote(slug, voter.actor)
+            receipt = ledger.vote(slug, voter.actor, None)
         else:
-            receipt = ledger.cast_vote(slug, voter.actor, choice)
+            receipt = ledger.vote(slug, voter.actor, choice)
     except (LedgerError, RateLimited) as error:
         return _refused(request, error)
     ballots = _ballots(request, voter)

@@ -16,23 +16,34 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError, RecordConflictError
+from eventsourcing.persistence import PersistenceError, RecordConflictError, Recording
 
 from domain import rules
+from domain.ballot import Ballot
 from domain.errors import LedgerError, ToolDelisted, UnknownTool
 from domain.ids import ballot_id, tool_id
 from domain.receipts import VoteReceipt
+from domain.tool import Tool
 
-if TYPE_CHECKING:
-    from domain.application import Ledger
-    from domain.ballot import Ballot
-    from domain.tool import Tool
+Load = Callable[[Collection[UUID], Mapping[UUID, Any]], dict[UUID, Any]]
+"""Aggregates as stored now, in one query: `known` ones brought up to date, the others rebuilt."""
+WriteAlone = Callable[[str, str, str | None], VoteReceipt]
+"""One vote (None: a retraction) in its own transaction, retried on conflicts."""
+
+
+class Save(Protocol):
+    """Store the ballots' new events in one transaction, unless one of the aggregates named in
+    `expected_versions` has moved since it was read (then `RecordConflictError`)."""
+
+    def __call__(
+        self, *ballots: Ballot, expected_versions: Mapping[UUID, int]
+    ) -> list[Recording[UUID]]: ...
 
 
 class Answer(Protocol):
@@ -88,8 +99,12 @@ class _Vote:
 
 
 class GroupCommit:
-    def __init__(self, ledger: Ledger, max_batch: int) -> None:
-        self.ledger = ledger
+    """The writer is handed what it needs of the ledger it writes for (`load`, `save`,
+    `write_alone`: the ledger's own methods) rather than the ledger, so that this module
+    imports nothing that imports it back."""
+
+    def __init__(self, load: Load, save: Save, write_alone: WriteAlone, max_batch: int) -> None:
+        self._read, self._save, self._write_one = load, save, write_alone
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[_Vote | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="vote-writer", daemon=True)
@@ -157,7 +172,6 @@ class GroupCommit:
             _deliver(batch)
 
     def _write_together(self, batch: list[_Vote]) -> None:
-        ledger = self.ledger
         refusals, ballots, tools = self._load(batch)
         decided: list[tuple[_Vote, str, UUID, int, str | None]] = []
         for vote in batch:
@@ -167,7 +181,7 @@ class GroupCommit:
                 continue
             key = ballot_id(vote.slug, vote.voter)
             try:
-                ballot, outcome = ledger.decide_vote(
+                ballot, outcome = Ballot.decide(
                     ballots.get(key), vote.slug, vote.voter, vote.choice
                 )
             except LedgerError as error:
@@ -178,7 +192,7 @@ class GroupCommit:
         changed = [b for b in ballots.values() if b is not None and b.pending_events]
         read = {tools[vote.slug] for vote, *_ in decided}
         expected = {i: self._tools[i].version for i in read}
-        recordings = ledger.save(*changed, expected_versions=expected) if changed else []
+        recordings = self._save(*changed, expected_versions=expected) if changed else []
         stored = {
             (r.domain_event.originator_id, r.domain_event.originator_version): r.notification
             for r in recordings
@@ -207,7 +221,7 @@ class GroupCommit:
         keys = {ballot_id(v.slug, v.voter) for v in batch if v.slug in tools}
         wanted = keys | set(tools.values())
         known = {i: self._tools[i] for i in tools.values() if i in self._tools}
-        found = self.ledger.load_aggregates(wanted, known)
+        found = self._read(wanted, known)
         for slug, key in tools.items():
             tool: Tool | None = found.get(key)
             if tool is None:
@@ -220,7 +234,7 @@ class GroupCommit:
 
     def _write_alone(self, vote: _Vote) -> None:
         try:
-            vote.done.set_result(self.ledger.write_vote_alone(vote.slug, vote.voter, vote.choice))
+            vote.done.set_result(self._write_one(vote.slug, vote.voter, vote.choice))
         except (LedgerError, PersistenceError) as error:
             vote.done.set_exception(error)
 

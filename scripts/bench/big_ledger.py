@@ -6,7 +6,7 @@ verifier on a long log:
     VERDICT_DATABASE_URL=sqlite:///var/big.db .venv/bin/verdict serve --port 8001 &
     .venv/bin/python scripts/verify.py http://127.0.0.1:8001
 
-Ballots are built as aggregates (cast, then perhaps a change of mind, as `Ledger.cast_vote`
+Ballots are built as aggregates (cast, then perhaps a change of mind, as `Ledger.vote`
 would decide them) and saved many to a transaction; `verdict serve` then folds
 and signs them when it starts."""
 

@@ -55,3 +55,19 @@ def test_choice_is_ship_or_skip(choice: str) -> None:
     with pytest.raises(InvalidInput) as error:
         Ballot.cast("example", "voter:v1", choice)
     assert error.value.field == "choice"
+
+
+def test_decide_applies_one_vote_and_names_what_it_did() -> None:
+    """Given no ballot / a ballot, when votes and retractions arrive, then each says its outcome
+    (cast, unchanged, changed, retracted, recast) and a retraction without a ballot is refused."""
+    with pytest.raises(UnknownBallot):
+        Ballot.decide(None, "example", "voter:v1", None)
+    ballot, outcome = Ballot.decide(None, "example", "voter:v1", "ship")
+    outcomes = [outcome]
+    for choice in ("ship", "skip", None, "ship"):
+        same, outcome = Ballot.decide(ballot, "example", "voter:v1", choice)
+        assert same is ballot
+        outcomes.append(outcome)
+    assert outcomes == ["cast", "unchanged", "changed", "retracted", "recast"]
+    kinds = [type(e).__name__ for e in ballot.collect_events()]
+    assert kinds == ["Cast", "Changed", "Retracted", "Recast"]

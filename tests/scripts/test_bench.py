@@ -95,7 +95,7 @@ def _acks(ledger: Ledger, votes: list[tuple[str, str, str]]) -> list[dict[str, A
     bench = _bench()
     acks = []
     for slug, voter, choice in votes:
-        receipt = ledger.cast_vote(slug, f"voter:{voter}", choice)
+        receipt = ledger.vote(slug, f"voter:{voter}", choice)
         assert receipt.event is not None
         acks.append(
             {
@@ -126,7 +126,7 @@ def test_kill_checker_catches_lost_altered_and_unacknowledged_votes(tmp_path: Pa
     seed_demo(ledger)
     acks = _acks(ledger, [("smollm3", "v_a", "ship"), ("smollm3", "v_b", "skip")])
     acks += _acks(ledger, [("smollm3", "v_a", "skip")])  # a change of mind
-    ledger.cast_vote("smolvlm2-turbo", "voter:v_c", "ship")  # stored, in flight at the "kill"
+    ledger.vote("smolvlm2-turbo", "voter:v_c", "ship")  # stored, in flight at the "kill"
     ledger.close()
     in_flight = [{"voter": "v_c", "tool": "smolvlm2-turbo", "choice": "ship"}]
 

@@ -26,8 +26,8 @@ def export(
     monkeypatch.setenv("VERDICT_DATABASE_URL", settings.database_url)
     assert main(["seed"]) == 0
     for voter, choice in (("ann", "ship"), ("bob", "skip"), ("ann", "skip")):
-        ledger.cast_vote("smollm3", f"voter:{voter}", choice)
-    ledger.retract_vote("smollm3", "voter:bob")
+        ledger.vote("smollm3", f"voter:{voter}", choice)
+    ledger.vote("smollm3", "voter:bob", None)
     path = tmp_path / "ledger.ndjson"
     assert main(["export", str(path)]) == 0
     return path

@@ -163,7 +163,7 @@ def test_rebuilding_the_log_reproduces_every_signed_checkpoint(settings: Setting
         rebuild(runtime.ledger.recorder, projection, page_size=10)
         first = runtime.audit.latest_checkpoint()
         assert first is not None and first.size == 41
-        runtime.ledger.cast_vote("smollm3", "voter:v1", "ship")
+        runtime.ledger.vote("smollm3", "voter:v1", "ship")
         rebuild(runtime.ledger.recorder, runtime.audit_projection(), page_size=7)
         assert runtime.audit.mismatched_checkpoints() == []
         assert [c.size for c in runtime.audit.checkpoints()] == [41, 42]

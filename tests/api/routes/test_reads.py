@@ -84,7 +84,7 @@ def test_reads_from_the_snapshot_equal_the_view_tables(client: TestClient) -> No
     view-table document, at the position and size it names."""
     runtime = client.app.state.runtime
     for i, choice in enumerate(("ship", "skip", "ship")):
-        runtime.ledger.cast_vote("smollm3", f"voter:{i}", choice)
+        runtime.ledger.vote("smollm3", f"voter:{i}", choice)
     last = runtime.ledger.recorder.max_notification_id()
     deadline = time.monotonic() + 10
     while getattr(runtime.catalog_snapshot(), "position", 0) < last:

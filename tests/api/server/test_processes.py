@@ -92,14 +92,14 @@ def test_project_resumes_survives_lost_connections_and_stops_on_sigterm(
 
                 eventually(listening, "LISTEN reopened")
         for n in range(3):
-            runtime.ledger.cast_vote("smollm3", f"voter:v_{n}", "ship")
+            runtime.ledger.vote("smollm3", f"voter:v_{n}", "ship")
         eventually(caught_up, "catch-up after the connections were lost")
         assert proc.poll() is None
         assert stop(proc) == 0
         position = tracking.tracked("catalog")[0]
         proc = project(settings, "catalog", log)
         eventually(lambda: f"from log position {position}" in log.read_text(), "resume line")
-        runtime.ledger.cast_vote("smollm3", "voter:v_late", "skip")
+        runtime.ledger.vote("smollm3", "voter:v_late", "skip")
         eventually(caught_up, "catch-up after the restart")
         assert stop(proc) == 0
     finally:

@@ -34,7 +34,7 @@ def test_rebuild_in_two_processes_equals_one_and_the_live_views(settings: Settin
     try:
         seed_demo(runtime.ledger)
         for i in range(150):
-            runtime.ledger.cast_vote("smollm3", f"voter:{i}", "ship" if i % 3 else "skip")
+            runtime.ledger.vote("smollm3", f"voter:{i}", "ship" if i % 3 else "skip")
         for projection in runtime.projections():
             Follower(runtime.ledger.recorder, projection, page_size=17).catch_up()
         live = snapshot(runtime.audit)

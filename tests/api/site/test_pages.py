@@ -294,7 +294,7 @@ def test_tool_page_shows_history_interval_and_chart(site: Site) -> None:
     )
     ledger.retract_verdict("smollm3", "skeptic", "reviewer left the panel", "editor:bob")
     for voter, choice in (("voter:a", "ship"), ("voter:b", "ship"), ("voter:c", "skip")):
-        ledger.cast_vote("smollm3", voter, choice)
+        ledger.vote("smollm3", voter, choice)
     root = site.page("/tools/smollm3")
     panel = text_of(by_id(root, "panel"))
     assert "3 of 3 current verdicts say ship: 100%" in panel

@@ -21,7 +21,13 @@ from domain.ids import ballot_id
 from domain.persistence.group_commit import _Vote
 from domain.settings import Settings
 from projections.following.rebuild import read_events
-from tests.builders import EDITOR, DelistedBeforeSave, list_tools, stored_after_delisting
+from tests.builders import (
+    EDITOR,
+    DelistedBeforeSave,
+    list_tools,
+    stored_after_delisting,
+    stored_ballot,
+)
 
 
 class RacedLedger(Ledger):
@@ -31,20 +37,20 @@ class RacedLedger(Ledger):
     name = "Ledger"  # the store's tables are named after the application
     rival: Ledger
 
-    def find_ballot(self, slug: str, voter: str) -> Ballot | None:
+    def _find_ballot(self, slug: str, voter: str) -> Ballot | None:
         if voter == "voter:racer" and not getattr(self, "raced", False):
             self.raced = True
-            self.rival.cast_vote(slug, voter, "skip")
+            self.rival.vote(slug, voter, "skip")
             return None
-        return super().find_ballot(slug, voter)
+        return super()._find_ballot(slug, voter)
 
-    def load_aggregates(self, ids: Collection[UUID], known: Mapping[UUID, Any]) -> dict[UUID, Any]:
+    def _load_aggregates(self, ids: Collection[UUID], known: Mapping[UUID, Any]) -> dict[UUID, Any]:
         """The group commit reads a batch's ballots in one query: the same race, there."""
         racer = ballot_id("alpha", "voter:racer")
-        found = super().load_aggregates(ids, known)
+        found = super()._load_aggregates(ids, known)
         if racer in ids and not getattr(self, "raced", False):
             self.raced = True
-            self.rival.cast_vote("alpha", "voter:racer", "skip")
+            self.rival.vote("alpha", "voter:racer", "skip")
             found.pop(racer, None)
         return found
 
@@ -139,7 +145,7 @@ def test_a_conflict_in_a_batch_fails_none_of_the_others(raced: RacedLedger) -> N
         ("voter:racer", "Ballot.Cast"),
         ("voter:racer", "Ballot.Changed"),
     ]
-    racer = raced.find_ballot("alpha", "voter:racer")
+    racer = stored_ballot(raced, "alpha", "voter:racer")
     assert racer is not None and racer.choice == "ship"
 
 
@@ -188,7 +194,7 @@ def test_a_delisting_between_the_check_and_the_save_refuses_the_batch(settings: 
         )
         assert outcomes(batch) == ["tool-delisted", "cast", "tool-delisted"]
         assert stored_after_delisting(ledger.recorder, "alpha") == []
-        assert ledger.find_ballot("alpha", "voter:a") is None
+        assert stored_ballot(ledger, "alpha", "voter:a") is None
     finally:
         ledger.close()
 
@@ -201,7 +207,7 @@ def test_a_delisting_between_the_check_and_the_save_refuses_a_single_write(
     try:
         list_tools(ledger, "alpha")
         with pytest.raises(ToolDelisted):
-            ledger.cast_vote("alpha", "voter:a", "ship")
+            ledger.vote("alpha", "voter:a", "ship")
         assert stored_after_delisting(ledger.recorder, "alpha") == []
     finally:
         ledger.close()
@@ -228,7 +234,7 @@ def test_300_voters_racing_a_delisting_never_land_after_it(
             if i == 100:
                 started.wait()
             try:
-                return ledger.cast_vote("alpha", f"voter:{i}", "ship").position or 0
+                return ledger.vote("alpha", f"voter:{i}", "ship").position or 0
             except ToolDelisted as refusal:
                 return refusal.type
 
@@ -255,9 +261,9 @@ def test_ballots_changed_elsewhere_are_read_afresh(settings: Settings) -> None:
     try:
         list_tools(ledger, "alpha")
         assert outcomes(commit(ledger, ("alpha", "voter:a", "ship"))) == ["cast"]
-        other.cast_vote("alpha", "voter:a", "skip")
+        other.vote("alpha", "voter:a", "skip")
         assert outcomes(commit(ledger, ("alpha", "voter:a", "skip"))) == ["unchanged"]
-        other.retract_vote("alpha", "voter:a")
+        other.vote("alpha", "voter:a", None)
         batch = commit(ledger, ("alpha", "voter:a", None), ("alpha", "voter:a", "ship"))
         assert outcomes(batch) == ["unknown-ballot", "recast"]
     finally:
@@ -334,7 +340,7 @@ def test_batches_answer_as_single_writes_do(
         found = []
         for i, batch in enumerate(batches):
             for tool, voter, choice in elsewhere[i : i + 1]:
-                other.cast_vote(tool, f"voter:{voter}", choice or "ship")
+                other.vote(tool, f"voter:{voter}", choice or "ship")
             votes = [(tool, f"voter:{voter}", choice) for tool, voter, choice in batch]
             found.append(outcomes(commit(ledger, *votes)))
         assert found == expected_outcomes(batches, elsewhere)
@@ -343,7 +349,7 @@ def test_batches_answer_as_single_writes_do(
             for step in [*elsewhere[i : i + 1], *batch]:
                 _apply(model, *step)
         for (tool, voter), choice in model.items():
-            stored = ledger.find_ballot(tool, f"voter:{voter}")
+            stored = stored_ballot(ledger, tool, f"voter:{voter}")
             assert stored is not None and stored.choice == choice
     finally:
         other.close()
@@ -370,7 +376,7 @@ def test_votes_awaited_in_an_event_loop_get_their_own_answers(settings: Settings
             return [answer.outcome for answer in answers]
 
         assert asyncio.run(vote_all()) == ["cast"] * 21
-        stored = ledger.find_ballot("alpha", "voter:gone")
+        stored = stored_ballot(ledger, "alpha", "voter:gone")
         assert stored is not None and stored.choice == "skip"
     finally:
         ledger.close()

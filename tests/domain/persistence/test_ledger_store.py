@@ -41,14 +41,14 @@ def test_listing_a_slug_twice_conflicts(ledger: Ledger) -> None:
 def test_no_vote_or_verdict_on_unknown_or_delisted_tools(ledger: Ledger) -> None:
     """Votes, verdicts and comparisons need a listed tool; refusals write nothing."""
     with pytest.raises(UnknownTool):
-        ledger.cast_vote("ghost", "voter:v1", "ship")
+        ledger.vote("ghost", "voter:v1", "ship")
     with pytest.raises(UnknownTool):
         ledger.publish_verdict("ghost", "builder", "B", "ship", "t", EDITOR)
     list_tools(ledger, "alpha", "beta")
     ledger.delist_tool("beta", "gone", EDITOR)
     before = ledger.recorder.max_notification_id()
     with pytest.raises(ToolDelisted):
-        ledger.cast_vote("beta", "voter:v1", "ship")
+        ledger.vote("beta", "voter:v1", "ship")
     with pytest.raises(ToolDelisted):
         ledger.publish_verdict("beta", "builder", "B", "ship", "t", EDITOR)
     with pytest.raises(ToolDelisted):
@@ -133,11 +133,11 @@ def test_verdicts_and_comparisons_racing_a_delisting_never_land_after_it(
 def test_vote_lifecycle_reports_outcomes_and_positions(ledger: Ledger) -> None:
     """cast → unchanged → changed → retracted → recast, each write at a later position."""
     list_tools(ledger, "alpha")
-    cast = ledger.cast_vote("alpha", "voter:v1", "ship")
-    same = ledger.cast_vote("alpha", "voter:v1", "ship")
-    changed = ledger.cast_vote("alpha", "voter:v1", "skip")
-    retracted = ledger.retract_vote("alpha", "voter:v1")
-    recast = ledger.cast_vote("alpha", "voter:v1", "ship")
+    cast = ledger.vote("alpha", "voter:v1", "ship")
+    same = ledger.vote("alpha", "voter:v1", "ship")
+    changed = ledger.vote("alpha", "voter:v1", "skip")
+    retracted = ledger.vote("alpha", "voter:v1", None)
+    recast = ledger.vote("alpha", "voter:v1", "ship")
     assert [r.outcome for r in (cast, same, changed, retracted, recast)] == [
         "cast",
         "unchanged",
@@ -149,7 +149,7 @@ def test_vote_lifecycle_reports_outcomes_and_positions(ledger: Ledger) -> None:
     positions = [r.position for r in (cast, changed, retracted, recast)]
     assert positions == sorted(positions) and len(set(positions)) == 4
     with pytest.raises(UnknownBallot):
-        ledger.retract_vote("alpha", "voter:nobody")
+        ledger.vote("alpha", "voter:nobody", None)
 
 
 def test_verdicts_and_comparisons_refuse_duplicates(ledger: Ledger) -> None:
@@ -172,7 +172,7 @@ def test_every_stored_event_names_its_actor_and_round_trips(ledger: Ledger) -> N
     ledger.amend_listing("alpha", {"tagline": "New line"}, "sharper", EDITOR)
     ledger.publish_verdict("alpha", "builder", "B", "ship", "good ✓ 好", EDITOR)
     ledger.retract_verdict("alpha", "builder", "left the panel", EDITOR)
-    ledger.cast_vote("alpha", "voter:v1", "skip")
+    ledger.vote("alpha", "voter:v1", "skip")
     ledger.publish_comparison("alpha", "beta", EDITOR)
     ledger.withdraw_comparison("alpha", "beta", "stale", EDITOR)
     events = list(read_events(ledger.recorder))
@@ -197,9 +197,7 @@ def test_200_concurrent_casts_by_one_voter_store_one_ballot(ledger: Ledger) -> N
     """One voter hammering one tool from 200 threads ends with exactly one ballot created."""
     list_tools(ledger, "alpha")
     with ThreadPoolExecutor(max_workers=32) as pool:
-        receipts = list(
-            pool.map(lambda _: ledger.cast_vote("alpha", "voter:v1", "ship"), range(200))
-        )
+        receipts = list(pool.map(lambda _: ledger.vote("alpha", "voter:v1", "ship"), range(200)))
     events = [e for e in read_events(ledger.recorder) if e.kind.startswith("Ballot.")]
     assert [e.kind for e in events] == ["Ballot.Cast"]
     assert sum(r.outcome == "cast" for r in receipts) == 1
@@ -211,7 +209,7 @@ def test_200_voters_in_parallel_are_all_counted(ledger: Ledger) -> None:
     list_tools(ledger, "alpha")
     choices = ["ship" if i % 3 else "skip" for i in range(200)]
     with ThreadPoolExecutor(max_workers=32) as pool:
-        list(pool.map(lambda i: ledger.cast_vote("alpha", f"voter:{i}", choices[i]), range(200)))
+        list(pool.map(lambda i: ledger.vote("alpha", f"voter:{i}", choices[i]), range(200)))
     casts = [e for e in read_events(ledger.recorder) if e.kind == "Ballot.Cast"]
     assert len(casts) == 200
     assert len({e.originator_id for e in casts}) == 200
@@ -223,8 +221,8 @@ def test_two_processes_worth_of_apps_share_one_store(settings: Settings) -> None
     first, second = Ledger(settings), Ledger(settings)
     try:
         list_tools(first, "alpha")
-        assert first.cast_vote("alpha", "voter:v1", "ship").outcome == "cast"
-        assert second.cast_vote("alpha", "voter:v1", "skip").outcome == "changed"
+        assert first.vote("alpha", "voter:v1", "ship").outcome == "cast"
+        assert second.vote("alpha", "voter:v1", "skip").outcome == "changed"
     finally:
         first.close()
         second.close()

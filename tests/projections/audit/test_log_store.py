@@ -33,7 +33,7 @@ def test_chunked_log_equals_the_plain_merkle_tree(settings: Settings) -> None:
         rng = random.Random(6)
         for i in range(2 * CHUNK + 11):
             slug = "alpha" if i % 3 else "beta"
-            ledger.cast_vote(slug, f"voter:{i}", rng.choice(("ship", "skip")))
+            ledger.vote(slug, f"voter:{i}", rng.choice(("ship", "skip")))
             if rng.random() < 0.1:
                 Follower(ledger.recorder, runtime.audit_projection(), page_size=7).catch_up()
         Follower(

@@ -126,9 +126,9 @@ def run(ledger: Ledger, cmd: tuple[Any, ...]) -> None:
         case "retract_verdict":
             ledger.retract_verdict(args[0], args[1], "retract", EDITOR)
         case "vote":
-            ledger.cast_vote(args[0], args[1], args[2])
+            ledger.vote(args[0], args[1], args[2])
         case "retract_vote":
-            ledger.retract_vote(args[0], args[1])
+            ledger.vote(args[0], args[1], None)
         case "compare":
             ledger.publish_comparison(args[0], args[1], EDITOR)
 

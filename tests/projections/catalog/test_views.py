@@ -31,8 +31,8 @@ def test_follower_thread_catches_up_on_local_and_foreign_writes(settings: Settin
     try:
         runtime.follow()
         list_tools(runtime.ledger, "alpha")
-        runtime.ledger.cast_vote("alpha", "voter:a", "ship")
-        last = other.cast_vote("alpha", "voter:b", "skip").position
+        runtime.ledger.vote("alpha", "voter:a", "ship")
+        last = other.vote("alpha", "voter:b", "skip").position
         assert last is not None
         assert runtime.views.wait_for(CATALOG, last, timeout=10) >= last
         assert tool_doc(runtime.views, "alpha")["community"] == {
@@ -59,7 +59,7 @@ def test_a_batch_window_folds_a_burst_of_wake_ups_into_few_commits(settings: Set
         time.sleep(2.1)  # the window after the first catch-up is over: the next wake-up counts
         batches.clear()
         for n in range(20):
-            last = runtime.ledger.cast_vote("alpha", f"voter:{n}", "ship").position
+            last = runtime.ledger.vote("alpha", f"voter:{n}", "ship").position
         assert last is not None
         assert runtime.views.wait_for(CATALOG, last, timeout=10) >= last
         assert sum(batches) == 20 and len(batches) <= 2, batches
@@ -75,14 +75,14 @@ def test_resumed_and_racing_followers_never_double_count(settings: Settings) -> 
         ledger, views = runtime.ledger, runtime.views
         list_tools(ledger, "alpha")
         for i in range(30):
-            ledger.cast_vote("alpha", f"voter:{i}", "ship" if i % 2 else "skip")
+            ledger.vote("alpha", f"voter:{i}", "ship" if i % 2 else "skip")
         first = Follower(ledger.recorder, CatalogProjection(views), page_size=10)
         first.catch_up()
         for i in range(30, 45):
-            ledger.cast_vote("alpha", f"voter:{i}", "ship")
+            ledger.vote("alpha", f"voter:{i}", "ship")
         resumed = Follower(ledger.recorder, CatalogProjection(views), page_size=4)
         resumed.catch_up()
-        ledger.cast_vote("alpha", "voter:0", "ship")
+        ledger.vote("alpha", "voter:0", "ship")
         with pytest.raises(StaleProjection):
             first.catch_up()  # behind: its compare-and-set fails and it reloads from the table
         first.catch_up()
@@ -119,7 +119,7 @@ def test_packed_timeline_answers_like_a_fold_across_rows(settings: Settings) -> 
         rng = random.Random(64)
         for i in range(3 * POINTS_PER_ROW + 9):
             slug = "alpha" if i % 4 else "beta"
-            ledger.cast_vote(slug, f"voter:{i}", rng.choice(("ship", "skip")))
+            ledger.vote(slug, f"voter:{i}", rng.choice(("ship", "skip")))
             if i == POINTS_PER_ROW:
                 ledger.publish_verdict("alpha", "builder", "B", "ship", "fine", EDITOR)
             if rng.random() < 0.1:
@@ -166,7 +166,7 @@ def test_a_catalog_in_the_old_layout_is_rebuilt_at_start(settings: Settings) -> 
     runtime = open_runtime(settings)
     try:
         list_tools(runtime.ledger, "alpha")
-        runtime.ledger.cast_vote("alpha", "voter:a", "ship")
+        runtime.ledger.vote("alpha", "voter:a", "ship")
         Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
         live = tool_doc(runtime.views, "alpha")
         runtime.views.db.execute("CREATE TABLE view_tool_timeline (tool TEXT)")

@@ -14,9 +14,7 @@ def test_direct_reads_equal_the_librarys_notifications(ledger: Ledger) -> None:
     list_tools(ledger, "alpha", "beta")
     ledger.publish_verdict("alpha", "builder", "B", "ship", "Fine ✓ 好", EDITOR)
     for i in range(25):
-        ledger.cast_vote(
-            "alpha" if i % 2 else "beta", f"voter:{i % 7}", "ship" if i % 3 else "skip"
-        )
+        ledger.vote("alpha" if i % 2 else "beta", f"voter:{i % 7}", "ship" if i % 3 else "skip")
     expected = [
         LedgerEvent.from_notification(n) for n in ledger.recorder.select_notifications(1, 1000)
     ]
