@@ -21,6 +21,7 @@ from api.server.supervisor import ProjectionWorkers
 from api.site import pages
 from api.voting.lane import VoteLane
 from api.voting.ratelimit import Rate, RateLimiter
+from api.voting.votes import Voting
 from domain.settings import Projections, Settings
 
 log = logging.getLogger("verdict.workers")
@@ -37,6 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     where = settings.where_projections_run()
     in_threads = where is Projections.THREADS
+    registrations = RateLimiter(
+        Rate(settings.voter_registrations_per_minute, settings.voter_registrations_per_minute)
+    )
+    votes = RateLimiter(Rate(settings.votes_per_minute, max(1, settings.votes_per_minute // 5)))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if runtime.ledger.ballots is not None:
             runtime.ledger.ballots.observers.append(metrics.observe_write_batch)
         app.state.runtime = runtime
+        app.state.voting = Voting(runtime.ledger, runtime.credentials, registrations, votes)
         settle_garbage_collector()
         try:
             yield
@@ -73,12 +79,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Prometheus (/metrics) is this service's telemetry: no OpenTelemetry provider is ever
         # configured, and FastAPI would look for one on every request (docs/performance.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
-    )
-    app.state.registrations = RateLimiter(
-        Rate(settings.voter_registrations_per_minute, settings.voter_registrations_per_minute)
-    )
-    app.state.votes = RateLimiter(
-        Rate(settings.votes_per_minute, max(1, settings.votes_per_minute // 5))
     )
     app.add_middleware(VoteLane)  # innermost: the observers and limits below see its answers
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -119,7 +119,7 @@ async def _forbidden(_: Request, error: Exception) -> Response:
 async def _rate_limited(_: Request, error: Exception) -> Response:
     assert isinstance(error, RateLimited)
     retry = str(max(1, math.ceil(error.retry_after)))
-    return problem(429, "rate-limited", "Too many requests", str(error), {"Retry-After": retry})
+    return problem(429, error.type, "Too many requests", str(error), {"Retry-After": retry})
 
 
 async def _unavailable(request: Request, error: Exception) -> Response:

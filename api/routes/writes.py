@@ -6,8 +6,6 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import State
 
 from api.problems import RESPONSES
 from api.schemas import (
@@ -24,8 +22,7 @@ from api.schemas import (
     WriteResult,
 )
 from api.voting.auth import Editor, Voter
-from api.voting.credentials import Principal
-from api.voting.ratelimit import RateLimiter
+from api.voting.votes import Voting
 from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.receipts import Receipt as DomainReceipt
@@ -41,9 +38,9 @@ def _ledger(request: Request) -> Ledger:
     return ledger
 
 
-def _limiter(request: Request, name: str) -> RateLimiter:
-    limiter: RateLimiter = getattr(request.app.state, name)
-    return limiter
+def _voting(request: Request) -> Voting:
+    voting: Voting = request.app.state.voting
+    return voting
 
 
 def _receipt(receipt: DomainReceipt) -> Receipt:
@@ -90,10 +87,8 @@ OptionalReasonBody = Annotated[ReasonBody | None, Body()]
 
 @router.post("/voters", status_code=201, summary="Get an anonymous voter identity")
 def register_voter(request: Request) -> VoterCreated:
-    client = request.client.host if request.client else "unknown"
-    _limiter(request, "registrations").check(client)
-    voter_id, token = request.app.state.runtime.credentials.register_voter()
-    return VoterCreated(voter_id=voter_id, token=token)
+    voter, token = _voting(request).register(request.client.host if request.client else "unknown")
+    return VoterCreated(voter_id=voter.name, token=token)
 
 
 @router.put(
@@ -106,27 +101,14 @@ def register_voter(request: Request) -> VoterCreated:
 async def put_vote(
     request: Request, response: Response, slug: str, body: VoteCast, who: Voter
 ) -> VoteResult:
-    receipt = await vote(request.app.state, slug, who, body.choice)
+    receipt = (await _voting(request).vote(slug, body.choice, who)).receipt
     response.status_code = vote_status(receipt)
     return voted(slug, who.name, receipt)
 
 
 @router.delete("/tools/{slug}/vote", summary="Retract your vote")
 async def delete_vote(request: Request, slug: str, who: Voter) -> VoteResult:
-    return voted(slug, who.name, await vote(request.app.state, slug, who, None))
-
-
-async def vote(state: State, slug: str, who: Principal, choice: str | None) -> VoteReceipt:
-    """The vote path is async end to end: a vote waits for its group commit without holding a
-    worker thread (each thread hop costs more than deciding the vote). Without group commit,
-    the blocking write runs in the thread pool like any other. Shared by the routes above and
-    the vote lane (api/voting/lane.py), which answers well-formed votes before FastAPI does."""
-    limiter: RateLimiter = state.votes
-    limiter.check(who.name)
-    ledger: Ledger = state.runtime.ledger
-    if ledger.ballots is None:
-        return await run_in_threadpool(ledger.vote, slug, who.actor, choice)
-    return await ledger.vote_in_loop(slug, who.actor, choice)
+    return voted(slug, who.name, (await _voting(request).vote(slug, None, who)).receipt)
 
 
 # -- listings -------------------------------------------------------------------------------

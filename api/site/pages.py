@@ -1,9 +1,9 @@
 """The comparison site: server-rendered HTML over the views, and voting by plain HTML forms.
 
 Routes translate only. Each page reads the view tables in one statement, so it shows one
-committed log prefix and says which. Votes go through the API's use cases (`Ledger.cast_vote`,
-`retract_vote`) and answer 303 to the page with `?min_position=<receipt>`, so the visitor sees
-their vote at once. Everything works without JavaScript; static/vote.js only saves the reload.
+committed log prefix and says which. Votes go through the vote use case the API calls
+(api/voting/votes.py) and answer 303 to the page with `?min_position=<receipt>`, so the visitor
+sees their vote at once. Everything works without JavaScript; static/vote.js only saves the reload.
 
 Cookies (all Secure, HttpOnly, SameSite=Lax, Path=/, `__Host-` so no subdomain can plant them):
 - voter: the voter token, issued at the first vote (a visitor who only reads gets no identity);
@@ -38,9 +38,9 @@ from api.routes.reads import views_at
 from api.site.charts import score_chart
 from api.site.wilson import percent_bounds, wilson_interval
 from api.voting.credentials import Credentials, Principal
-from api.voting.ratelimit import RateLimited, RateLimiter
+from api.voting.ratelimit import RateLimited
+from api.voting.votes import Voted, Voting
 from domain import rules
-from domain.application import Ledger
 from domain.errors import LedgerError
 from projections.catalog.views import CATALOG, Documents, ViewStore
 
@@ -53,7 +53,6 @@ MAX_BALLOTS = 100  # keeps the ballots cookie under the 4 KiB browsers accept
 CHART_POINTS = 120
 FEED_CHANGES = 50
 AUDIT_CHECKPOINTS = 10
-CHOICES = ("ship", "skip", "retract")
 _CSRF = re.compile(r"[A-Za-z0-9_-]{43}")
 _BALLOT = re.compile(r"([a-z0-9][a-z0-9-]{0,63}):(ship|skip):(\d{1,19})")
 _BACK = re.compile(r"/(?:tools/[a-z0-9][a-z0-9-]{0,63}|compare/[a-z0-9-]{3,140})")
@@ -215,14 +214,16 @@ def _error(
     *,
     found: Documents | None = None,
     headers: Mapping[str, str] | None = None,
+    problem: str | None = None,
 ) -> Response:
+    """An error page; `problem` names a refusal as the API's problem+json `type` would."""
     if found is None:
         views: ViewStore = request.app.state.runtime.views
         found = Documents(*views.tracking.tracked(CATALOG), [])
     return _page(
         request,
         "error.html",
-        {"title": title, "detail": detail, "at": found},
+        {"title": title, "detail": detail, "at": found, "problem": problem},
         status=status,
         headers=headers,
     )
@@ -238,8 +239,11 @@ def _refused(request: Request, error: LedgerError | RateLimited) -> Response:
             "Too many votes",
             f"Please wait {retry} seconds and try again.",
             headers={"Retry-After": retry},
+            problem=error.type,
         )
-    return _error(request, status_of(error), "Your vote was not recorded", error.detail)
+    return _error(
+        request, status_of(error), "Your vote was not recorded", error.detail, problem=error.type
+    )
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -438,50 +442,49 @@ def feed(request: Request) -> Response:
 
 @router.post("/tools/{slug}/vote", name="vote")
 async def vote(request: Request, slug: str) -> Response:
-    """A vote form: ship, skip or retract. Refused with 403 unless the form carries the
-    visitor's CSRF value and comes from this site."""
+    """A vote form: ship, skip or retract, through the vote use case every entrance calls
+    (api/voting/votes.py; a first vote registers the visitor there). Refused with 403 unless
+    the form carries the visitor's CSRF value and comes from this site."""
     body = (await request.body()).decode("utf-8", "replace")
     form = {k: v[-1] for k, v in parse_qs(body).items()}
-    return await run_in_threadpool(_vote, request, slug, form)
-
-
-def _vote(request: Request, slug: str, form: Mapping[str, str]) -> Response:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = form.get("csrf", "")
-    if not (
-        _same_origin(request)
-        and _CSRF.fullmatch(cookie)
-        and hmac.compare_digest(sent.encode(), cookie.encode())
-    ):
-        return _error(
+    if not _from_this_site(request, form):
+        return await run_in_threadpool(
+            _error,
             request,
             403,
             "Vote refused",
             "This form did not come from this site, or it has expired. Go back, reload the "
             "page and vote again (voting needs cookies).",
         )
-    choice, back = form.get("choice", ""), form.get("back", "")
-    if choice not in CHOICES:
-        return _error(request, 400, "Unknown choice", "Choose ship, skip or retract.")
+    choice = form.get("choice", "")
+    back = form.get("back", "")
     if not _BACK.fullmatch(back):
         back = f"/tools/{slug}"
-    voter, token = _voter(request), None
-    ledger: Ledger = request.app.state.runtime.ledger
+    voting: Voting = request.app.state.voting
+    client = request.client.host if request.client else "unknown"
     try:
-        if voter is None:
-            if choice == "retract":
-                return _error(request, 404, "Nothing to retract", "You have not voted yet.")
-            client = request.client.host if request.client else "unknown"
-            _limiter(request, "registrations").check(client)
-            voter_id, token = _credentials(request).register_voter()
-            voter = Principal("voter", voter_id)
-        _limiter(request, "votes").check(voter.name)
-        if choice == "retract":
-            receipt = ledger.vote(slug, voter.actor, None)
-        else:
-            receipt = ledger.vote(slug, voter.actor, choice)
+        voted = await voting.vote(
+            slug, None if choice == "retract" else choice, _voter(request), client
+        )
     except (LedgerError, RateLimited) as error:
-        return _refused(request, error)
+        return await run_in_threadpool(_refused, request, error)
+    return _back_to_the_page(request, slug, back, voted)
+
+
+def _from_this_site(request: Request, form: Mapping[str, str]) -> bool:
+    """The form repeats the visitor's CSRF cookie and its Origin (or Referer) is this site."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = form.get("csrf", "")
+    return bool(
+        _same_origin(request)
+        and _CSRF.fullmatch(cookie)
+        and hmac.compare_digest(sent.encode(), cookie.encode())
+    )
+
+
+def _back_to_the_page(request: Request, slug: str, back: str, voted: Voted) -> Response:
+    """303 to the page voted from, at the receipt's position, with the visitor's cookies."""
+    receipt, voter = voted.receipt, voted.voter
     ballots = _ballots(request, voter)
     previous = ballots.pop(slug, None)
     if receipt.choice is not None:
@@ -492,12 +495,7 @@ def _vote(request: Request, slug: str, form: Mapping[str, str]) -> Response:
     if receipt.position is not None:
         query["min_position"] = receipt.position
     response = RedirectResponse(f"{back}?{urlencode(query)}#vote-{slug}", status_code=303)
-    if token is not None:
-        _set_cookie(response, VOTER_COOKIE, token, max_age=COOKIE_MAX_AGE)
+    if voted.token is not None:
+        _set_cookie(response, VOTER_COOKIE, voted.token, max_age=COOKIE_MAX_AGE)
     _set_cookie(response, BALLOTS_COOKIE, _ballots_cookie(voter, ballots), max_age=COOKIE_MAX_AGE)
     return response
-
-
-def _limiter(request: Request, name: str) -> RateLimiter:
-    limiter: RateLimiter = getattr(request.app.state, name)
-    return limiter

@@ -1,1 +1,2 @@
-"""Who may write and how fast: the vote use case's fast lane, credentials, auth and rate limits."""
+"""Voting and who may write: the vote use case every entrance calls (votes.py), its fast lane,
+credentials, auth and rate limits."""

@@ -4,7 +4,7 @@ several times what deciding and storing the vote does (docs/performance.md).
 
 It answers only what it is sure of, and exactly as the documented route would: a voter token
 that verifies, a JSON body `{"choice": "ship"|"skip"}` of a few bytes (no escapes, one key) or,
-for a DELETE, no body. It then calls the same use case as the route (`api.routes.writes.vote`) and
+for a DELETE, no body. It then calls the same use case as the route (api/voting/votes.py) and
 shapes the same `VoteResult`; refusals become problem+json through api/problems.py, as anywhere.
 Anything else — a bad or missing credential, an editor key, malformed or odd JSON, another
 media type, a chunked body — goes on to the route unchanged (with the body it read, replayed),
@@ -22,9 +22,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
-from api.routes.writes import router, vote, vote_status, voted
+from api.routes.writes import router, vote_status, voted
 from api.schemas import VoteResult
 from api.voting.credentials import EDITOR_KEY_PREFIX, Credentials, Principal
+from api.voting.votes import Voting
 
 VOTE_PATH = re.compile(r"/v1/tools/([^/]+)/vote")
 ROUTE_PATH = "/v1/tools/{slug}/vote"
@@ -96,7 +97,8 @@ class VoteLane:
     ) -> None:
         scope["route"] = self._route(scope)
         try:
-            receipt = await vote(scope["app"].state, slug, who, choice)
+            voting: Voting = scope["app"].state.voting
+            receipt = (await voting.vote(slug, choice, who)).receipt
         except problems.HANDLED as error:
             refusal = await problems.answer(Request(scope, receive), error)
             await refusal(scope, receive, send)

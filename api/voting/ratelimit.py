@@ -19,6 +19,9 @@ class Rate:
 class RateLimited(Exception):
     """Raised with the seconds after which a retry will be admitted."""
 
+    type = "rate-limited"
+    """The problem+json type slug, as `LedgerError.type`."""
+
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"rate limited; retry after {retry_after:.1f}s")
         self.retry_after = retry_after

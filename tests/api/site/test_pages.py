@@ -267,8 +267,8 @@ def test_csrf_and_cross_site_votes_are_refused_and_write_nothing(site: Site) -> 
 
 
 def test_refused_votes_are_pages_with_the_api_status(site: Site) -> None:
-    """A bad choice is 400, an unknown tool 404, a delisted tool 409: HTML, not JSON."""
-    assert site.vote("smollm3", "maybe").status_code == 400
+    """A bad choice is 422, an unknown tool 404, a delisted tool 409: HTML, not JSON."""
+    assert site.vote("smollm3", "maybe").status_code == 422
     ghost = site.vote("ghost", "ship")
     assert ghost.status_code == 404 and "no tool is listed" in ghost.text
     site.ledger.delist_tool("smolvlm2-turbo", "gone", "editor:ann")
