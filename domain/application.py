@@ -177,7 +177,7 @@ class Ledger(Application[UUID]):
             tool = self._active_tool(slug)
             ballot, outcome = Ballot.decide(self._find_ballot(slug, voter), slug, voter, choice)
             event = self._save(ballot, read=[tool]) if outcome != "unchanged" else None
-            return VoteReceipt(outcome, event, ballot.choice)  # type: ignore[arg-type]
+            return VoteReceipt(outcome, event, ballot.choice)
 
         return _retrying(attempt)
 

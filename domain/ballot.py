@@ -50,7 +50,7 @@ class Ballot(Aggregate):
     def __init__(self, tool: str, choice: str, actor: str) -> None:
         self.tool = tool
         self.voter = actor
-        self.choice: str | None = choice
+        self.choice: rules.Decision | None = rules.decision(choice, "choice")
 
     @classmethod
     def decide(

@@ -1,1 +1,2 @@
-"""How the write side meets its store: the event table query, group commit, the transcoder."""
+"""How the write side meets its store: the event table query, group commit, the recorders with
+conditional saves, the transcoder."""

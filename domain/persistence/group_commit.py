@@ -83,10 +83,10 @@ class _InLoop:
         """In the loop: pass the outcome on, unless the caller stopped waiting."""
         if self.future.cancelled():
             return
-        if self.error is not None:
-            self.future.set_exception(self.error)
+        if self.error is None and self.result is not None:
+            self.future.set_result(self.result)
         else:
-            self.future.set_result(self.result)  # type: ignore[arg-type]
+            self.future.set_exception(self.error or RuntimeError("the vote writer gave no answer"))
 
 
 @dataclass
@@ -173,7 +173,7 @@ class GroupCommit:
 
     def _write_together(self, batch: list[_Vote]) -> None:
         refusals, ballots, tools = self._load(batch)
-        decided: list[tuple[_Vote, str, UUID, int, str | None]] = []
+        decided: list[tuple[_Vote, str, UUID, int, rules.Decision | None]] = []
         for vote in batch:
             refusal = refusals.get(vote.slug)
             if refusal is not None:
@@ -199,7 +199,7 @@ class GroupCommit:
         }
         for vote, outcome, key, version, choice in decided:
             event = None if outcome == "unchanged" else stored[(key, version)]
-            vote.done.set_result(VoteReceipt(outcome, event, choice))  # type: ignore[arg-type]
+            vote.done.set_result(VoteReceipt(outcome, event, choice))
         for observe in self.observers:
             observe(len(recordings))
 

@@ -195,7 +195,7 @@ def test_scripts_leaf_hashes_are_the_services(tmp_path: Path) -> None:
     ledger = Ledger(Settings(database_url=f"sqlite:///{tmp_path}/ledger.db", group_commit=False))
     try:
         seed_demo(ledger)
-        ledger.cast_vote("smollm3", "voter:v_é", "ship")  # non-ASCII stays UTF-8 as is
+        ledger.vote("smollm3", "voter:v_é", "ship")  # non-ASCII stays UTF-8 as is
         notifications = ledger.recorder.select_notifications(1, 1000)
         assert len(notifications) > 10
         for notification in notifications:
