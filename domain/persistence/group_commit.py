@@ -7,6 +7,8 @@ ledger still writes each vote at once. Semantics are those of a single write:
 
 - votes of one batch on the same ballot apply in arrival order to the same aggregate;
 - a refused vote (unknown tool, no ballot to retract) fails alone, before the save;
+- the save is conditional on the versions of the tools the batch read (domain/persistence/
+  recorders.py), so a delisting stored meanwhile by any process conflicts like a ballot would;
 - if the save conflicts (another process wrote one of the ballots meanwhile), nothing of the
   batch was stored; each of its votes is then written alone with the usual retries, so one
   conflict never fails the others."""

@@ -4,12 +4,16 @@ the semantics of single writes; a conflict inside a batch fails none of the othe
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 from collections.abc import Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,9 +21,10 @@ from hypothesis import strategies as st
 from domain.application import Ledger
 from domain.ballot import Ballot
 from domain.errors import LedgerError, ToolDelisted, UnknownBallot, UnknownTool
-from domain.ids import ballot_id
+from domain.ids import ballot_id, tool_id
 from domain.persistence.group_commit import _Vote
 from domain.settings import Settings
+from domain.tool import Tool
 from projections.following.rebuild import read_events
 from tests.builders import (
     EDITOR,
@@ -208,6 +213,74 @@ def test_a_delisting_between_the_check_and_the_save_refuses_a_single_write(
         list_tools(ledger, "alpha")
         with pytest.raises(ToolDelisted):
             ledger.vote("alpha", "voter:a", "ship")
+        assert stored_after_delisting(ledger.recorder, "alpha") == []
+    finally:
+        ledger.close()
+
+
+@contextmanager
+def delisting_held_open(ledger: Ledger, settings: Settings, slug: str) -> Iterator[None]:
+    """Another process's delisting of `slug`, stored but not committed, holding the store's
+    write lock (on PostgreSQL the EXCLUSIVE table lock eventsourcing takes), until the block
+    ends; it commits then."""
+    tool: Tool = ledger.repository.get(tool_id(slug))
+    tool.delist("gone", EDITOR)
+    stored = ledger.mapper.to_stored_event(tool.collect_events()[0])
+    table = ledger.recorder.events_table_name  # type: ignore[attr-defined]  # both recorders
+    row = (stored.originator_id, stored.originator_version, stored.topic, stored.state)
+    if settings.is_postgres:
+        with psycopg.connect(settings.database_url) as editor:
+            editor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+            editor.execute(
+                f"INSERT INTO {table} (originator_id, originator_version, topic, state) "  # noqa: S608 - the recorder's table name
+                "VALUES (%s, %s, %s, %s)",
+                row,
+            )
+            yield
+    else:
+        editor = sqlite3.connect(settings.sqlite_path, isolation_level=None)
+        try:
+            editor.execute("BEGIN IMMEDIATE")
+            insert = f"INSERT INTO {table} VALUES (?, ?, ?, ?)"  # noqa: S608 - the recorder's table name
+            editor.execute(insert, (row[0].hex, *row[1:]))
+            yield
+            editor.execute("COMMIT")
+        finally:
+            editor.close()
+
+
+def wait_for_a_blocked_writer(settings: Settings) -> None:
+    """Until another connection waits for the write lock (PostgreSQL shows it in pg_locks;
+    SQLite does not, so there a pause lets the writer reach the lock)."""
+    if not settings.is_postgres:
+        time.sleep(0.5)
+        return
+    with psycopg.connect(settings.database_url, autocommit=True) as watcher:
+        for _ in range(500):
+            row = watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the vote never waited for the write lock")
+
+
+@pytest.mark.parametrize("group_commit", [True, False], ids=["group-commit", "single-writes"])
+def test_a_vote_saved_while_a_delisting_commits_is_refused(
+    settings: Settings, group_commit: bool
+) -> None:
+    """The vote finds the tool listed, then waits for the write lock that a delisting being
+    committed holds: once it has the lock it must see the delisting (on PostgreSQL, under READ
+    COMMITTED, only a read after taking the lock does) and refuse, storing nothing after it."""
+    ledger = Ledger(settings.model_copy(update={"group_commit": group_commit}))
+    try:
+        list_tools(ledger, "alpha")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            with delisting_held_open(ledger, settings, "alpha"):
+                voting = pool.submit(ledger.vote, "alpha", "voter:a", "ship")
+                wait_for_a_blocked_writer(settings)
+                assert not voting.done()
+            with pytest.raises(ToolDelisted):
+                voting.result(timeout=30)
         assert stored_after_delisting(ledger.recorder, "alpha") == []
     finally:
         ledger.close()
