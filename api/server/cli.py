@@ -1,5 +1,5 @@
-"""The `verdict` command: serve, project, seed, rebuild, migrate, export, keys; all honour
-VERDICT_DATABASE_URL and the other VERDICT_* settings. And witness, which needs no ledger."""
+"""The `verdict` command: serve, project, seed, rebuild, migrate, export, copy, backup, keys; all
+honour VERDICT_DATABASE_URL and the other VERDICT_* settings. And witness, which needs no ledger."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from api.bootstrap import PROJECTIONS, open_runtime
 from api.routes.metrics import MULTIPROC_ENV
+from api.server.copying import BATCH, CopyRefused, copy_ledger
 from api.server.http_protocol import BoundedHttpToolsProtocol
 from api.server.logs import configure_logging, log_config
 from api.server.processes import run_projection
@@ -138,6 +140,43 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         runtime.close()
     print(f"exported {size} events to {args.file}")
     return 0
+
+
+def _copy(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 2 on a refusal (nothing written), 1 when a copied checkpoint does not match."""
+    try:
+        to = Settings.model_validate({**settings.model_dump(), "database_url": args.to})
+    except ValidationError:
+        print("verdict copy: --to must start with sqlite:/// or postgresql://", file=sys.stderr)
+        return 2
+    bars: list[Any] = []
+
+    def bar(total: int, unit: str, initial: int = 0) -> Any:
+        bars.append(_progress(total, unit))
+        bars[-1].update(initial)
+        return bars[-1].update
+
+    try:
+        copied = copy_ledger(
+            settings,
+            to,
+            batch=args.batch,
+            events_bar=lambda total, held: bar(total, "event", held),
+            rebuild_bar=lambda total: bar(total, "event"),
+        )
+    except CopyRefused as refused:
+        print(f"verdict copy: refused: {refused}", file=sys.stderr)
+        return 2
+    finally:
+        for each in bars:
+            each.close()
+    print(
+        f"copied {copied.copied} events ({copied.held} were there already), "
+        f"{copied.checkpoints} checkpoints; views rebuilt at log position {copied.position}"
+    )
+    for size in copied.mismatched:
+        print(f"CHECKPOINT MISMATCH: the events no longer give the signed tree of size {size}")
+    return 1 if copied.mismatched else 0
 
 
 def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -264,6 +303,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     export = commands.add_parser("export", help="write the events and latest checkpoint (NDJSON)")
     export.add_argument("file")
     export.set_defaults(run=_export)
+    copy = commands.add_parser(
+        "copy",
+        help="copy this ledger into another store (SQLite <-> PostgreSQL); resumable",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="sqlite:///… or postgresql://…")
+    copy.add_argument("--batch", type=_positive, default=BATCH, help="events per transaction")
+    copy.set_defaults(run=_copy)
     keys = commands.add_parser("keys", help="editor keys").add_subparsers(
         dest="keys", required=True
     )
