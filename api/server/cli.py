@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from tqdm import tqdm
 
 from api.bootstrap import PROJECTIONS, open_runtime
 from api.routes.metrics import MULTIPROC_ENV
+from api.server.backup import BackupRefused, backup_sqlite
 from api.server.copying import BATCH, CopyRefused, copy_ledger
 from api.server.http_protocol import BoundedHttpToolsProtocol
 from api.server.logs import configure_logging, log_config
@@ -179,6 +181,26 @@ def _copy(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if copied.mismatched else 0
 
 
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.is_postgres:
+        print(
+            "verdict backup: a PostgreSQL ledger is backed up with pg_dump "
+            '(docs/deploy.md, "Backups")',
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        done = backup_sqlite(settings.sqlite_path, Path(args.file))
+    except BackupRefused as refused:
+        print(f"verdict backup: refused: {refused}", file=sys.stderr)
+        return 2
+    print(
+        f"backed up {done.pages} pages to {args.file} in {done.seconds:.2f} s: events up to "
+        f"log position {done.position}, latest checkpoint of size {done.checkpoint}"
+    )
+    return 0
+
+
 def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
     runtime = open_runtime(settings)
     try:
@@ -310,6 +332,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     copy.add_argument("--to", required=True, metavar="URL", help="sqlite:///… or postgresql://…")
     copy.add_argument("--batch", type=_positive, default=BATCH, help="events per transaction")
     copy.set_defaults(run=_copy)
+    backup = commands.add_parser(
+        "backup", help="a consistent copy of a serving SQLite ledger into a new FILE"
+    )
+    backup.add_argument("file")
+    backup.set_defaults(run=_backup)
     keys = commands.add_parser("keys", help="editor keys").add_subparsers(
         dest="keys", required=True
     )
