@@ -4,7 +4,7 @@ SQLite's online backup API copies the database page by page from a read snapshot
 runs in WAL mode, where a reader never blocks a writer, so the copy is taken in ONE step: it
 sees one instant of the file and votes carry on beside it. Taken in steps it would not finish
 reliably: a write by any other connection between two steps restarts the backup from the first
-page, and the vote writer commits many times a second (docs/deploy.md, "Backups"). A file in
+page, and the vote writer commits many times a second (docs/performance.md). A file in
 rollback-journal mode, where a reader does block writers, is copied in short steps with a pause
 between them instead. The copy is written beside FILE and renamed onto it once complete, so a
 backup killed halfway leaves no file that looks like one."""
