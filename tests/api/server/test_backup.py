@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from api.bootstrap import open_runtime
+from api.server import backup
 from api.server.cli import main
 from api.server.copying import RawEvents, held_prefix
 from domain.application import Ledger
@@ -81,7 +82,7 @@ def test_a_backup_taken_while_votes_are_written_misses_nothing_and_continues_the
     completed with the events written since (`verdict copy`), every checkpoint the live ledger
     signed after it checks, and its export verifies with the live ledger's key."""
     live = Settings(database_url=f"sqlite:///{tmp_path}/live.db")
-    backup = tmp_path / "backup.db"
+    copy_file = tmp_path / "backup.db"
     stop, acks = threading.Event(), list[tuple[float, int]]()
     with (
         serving(live, tmp_path / "serve.log") as served,
@@ -98,7 +99,7 @@ def test_a_backup_taken_while_votes_are_written_misses_nothing_and_continues_the
             while len(acks) < 30:
                 time.sleep(0.05)
             began = time.monotonic()
-            done = verdict("backup", str(backup), url=live.database_url)
+            done = verdict("backup", str(copy_file), url=live.database_url)
             ended = time.monotonic()
             while not [t for t, _ in acks if t > ended + 0.5]:
                 time.sleep(0.05)
@@ -109,23 +110,23 @@ def test_a_backup_taken_while_votes_are_written_misses_nothing_and_continues_the
         assert done.stdout.startswith("backed up ")
         before = {position for t, position in acks if t < began}
         assert before, "no vote was acknowledged before the backup began"
-        assert before <= positions(backup)
-        assert max(p for _, p in acks) not in positions(backup), "votes after it, in it?"
+        assert before <= positions(copy_file)
+        assert max(p for _, p in acks) not in positions(copy_file), "votes after it, in it?"
         with served.http() as http:
             key = http.get("/v1/audit/public-key").json()["verifier_key"]
-    restored = Settings(database_url=f"sqlite:///{backup}")
+    restored = Settings(database_url=f"sqlite:///{copy_file}")
     rebuilt = verdict("rebuild", url=restored.database_url)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     ours, theirs = Ledger(live), Ledger(restored)
     try:
         held = held_prefix(RawEvents(ours.recorder), RawEvents(theirs.recorder))
-        assert held[1] == len(positions(backup))
+        assert held[1] == len(positions(copy_file))
     finally:
         ours.close()
         theirs.close()
     completed = verdict("copy", "--to", restored.database_url, url=live.database_url)
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert positions(backup) == positions(tmp_path / "live.db")
+    assert positions(copy_file) == positions(tmp_path / "live.db")
     assert verdict("export", str(tmp_path / "x.ndjson"), url=restored.database_url).returncode == 0
     code, out = verify("--export", str(tmp_path / "x.ndjson"), "--public-key", key)
     assert code == 0, out
@@ -150,6 +151,29 @@ def test_backup_refuses_postgres_an_existing_file_and_a_missing_ledger(
     err = capsys.readouterr().err.strip()
     assert err == f"verdict backup: refused: {tmp_path / 'b.db'} exists; give a new file"
     assert (tmp_path / "b.db").read_bytes() == b"keep me"
+
+
+def test_a_file_in_rollback_journal_mode_is_copied_in_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not our ledgers' mode, but a file someone switched back: copied whole, in many steps."""
+    source = tmp_path / "journal.db"
+    with closing(sqlite3.connect(source)) as db, db:
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.execute("CREATE TABLE stored_events (originator_id TEXT, state BLOB)")
+        db.executemany(
+            "INSERT INTO stored_events VALUES (?, ?)", [(str(i), b"s" * 2000) for i in range(3000)]
+        )
+    steps: list[int] = []
+    monkeypatch.setattr(backup, "_pause", lambda status, remaining, total: steps.append(remaining))
+    done = backup.backup_sqlite(source, tmp_path / "copy.db")
+    assert len(steps) > 5
+    assert done.position == 3000
+    with closing(sqlite3.connect(tmp_path / "copy.db")) as db:
+        assert db.execute("SELECT COUNT(*), SUM(LENGTH(state)) FROM stored_events").fetchone() == (
+            3000,
+            6_000_000,
+        )
 
 
 @pytest.mark.postgres

@@ -8,10 +8,12 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from tests.scripts.serving_audit import verdict_line, verify
 from tests.serving import ROOT
 
 SLUGS = ("smollm3", "claude-files-api", "smolvlm2-turbo")
+SIGNING = "checkpoint-ed25519"
 HISTORY = ("ledger_secrets", "api_keys", "audit_checkpoints")
 
 
@@ -231,6 +234,25 @@ def test_a_target_holding_another_log_is_refused_and_left_alone(
         ledger.close()
     assert copy(source, fresh, monkeypatch) == 2
     assert "events the source does not have" in refused(capsys)
+
+
+def test_another_signing_key_or_origin_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy whose signing key was replaced since, and a run with another VERDICT_LOG_ORIGIN
+    than the one the checkpoints name: refused, one line each."""
+    source, target = sqlite(tmp_path / "a.db"), sqlite(tmp_path / "b.db")
+    build(source, rounds=1, votes=5)
+    assert copy(source, target, monkeypatch) == 0
+    with closing(sqlite3.connect(tmp_path / "b.db")) as db, db:
+        db.execute("UPDATE ledger_secrets SET value = ? WHERE name = ?", (b"x" * 32, SIGNING))
+    capsys.readouterr()
+    assert copy(source, target, monkeypatch) == 2
+    assert f"another secret {SIGNING!r}" in refused(capsys)
+    monkeypatch.setenv("VERDICT_LOG_ORIGIN", "elsewhere.example/ledger")
+    assert copy(source, sqlite(tmp_path / "c.db"), monkeypatch) == 2
+    assert "VERDICT_LOG_ORIGIN" in refused(capsys)
+    assert not events_of(sqlite(tmp_path / "c.db"))
 
 
 def test_a_target_prefix_is_completed(
