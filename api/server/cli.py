@@ -153,8 +153,9 @@ def _copy(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     bars: list[Any] = []
 
-    def bar(total: int, unit: str, initial: int = 0) -> Any:
-        bars.append(_progress(total, unit))
+    def bar(name: str, total: int, initial: int = 0) -> Any:
+        bars.append(_progress(total, "event"))
+        bars[-1].set_description(name)
         bars[-1].update(initial)
         return bars[-1].update
 
@@ -163,8 +164,9 @@ def _copy(args: argparse.Namespace, settings: Settings) -> int:
             settings,
             to,
             batch=args.batch,
-            events_bar=lambda total, held: bar(total, "event", held),
-            rebuild_bar=lambda total: bar(total, "event"),
+            check_bar=lambda held: bar("check what the target holds", held),
+            events_bar=lambda total, held: bar("copy events", total, held),
+            rebuild_bar=lambda total: bar("rebuild the views", total),
         )
     except CopyRefused as refused:
         print(f"verdict copy: refused: {refused}", file=sys.stderr)

@@ -128,7 +128,12 @@ class RawEvents:
                 )
 
 
-def held_prefix(source: RawEvents, target: RawEvents, page_size: int = BATCH) -> tuple[int, int]:
+def held_prefix(
+    source: RawEvents,
+    target: RawEvents,
+    page_size: int = BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
     """The last position and the number of the events the target holds, having checked row for
     row that they are the source's first events at the same positions."""
     after, held = 0, 0
@@ -147,6 +152,8 @@ def held_prefix(source: RawEvents, target: RawEvents, page_size: int = BATCH) ->
                 f"position {mine[0]}: it holds another log, not a prefix of this one"
             )
         after, held = theirs[-1][0], held + len(theirs)
+        if progress is not None:
+            progress(len(theirs))
     return after, held
 
 
@@ -233,11 +240,14 @@ def copy_ledger(
     to: Settings,
     *,
     batch: int = BATCH,
+    check_bar: Callable[[int], Callable[[int], None]] | None = None,
     events_bar: Callable[[int, int], Callable[[int], None]] | None = None,
     rebuild_bar: Callable[[int], Callable[[int], None]] | None = None,
 ) -> Copied:
     """Copy the ledger at `settings` into the store at `to` (see the module's docstring).
-    `events_bar(total, held)` and `rebuild_bar(total)` may return a callable told each step."""
+    `check_bar(held)`, `events_bar(total, held)` and `rebuild_bar(total)` may return a callable
+    told the events of each step: of the check of what the target holds, of the copy, of the
+    rebuild."""
     if _same_store(settings, to):
         raise CopyRefused("the target is the source's own store")
     source_runtime = open_runtime(settings)
@@ -259,7 +269,9 @@ def copy_ledger(
             source = RawEvents(source_runtime.ledger.recorder)
             target = RawEvents(target_ledger.recorder)
             total = source.count()
-            after, held = held_prefix(source, target, batch)
+            checking = target.count()
+            step = check_bar(checking) if check_bar and checking else None
+            after, held = held_prefix(source, target, batch, step)
             check_history(source.db, target.db, held, total)
             checkpoints = copy_history(source.db, target.db)
             step = events_bar(total, held) if events_bar else None
