@@ -294,7 +294,7 @@ def fill(settings: Settings, events: int) -> None:
 def copy_process(source: Settings, to: Settings) -> subprocess.Popen[bytes]:
     env = {**os.environ, "VERDICT_DATABASE_URL": source.database_url}
     return subprocess.Popen(
-        [sys.executable, "-m", "api.server.cli", "copy", "--to", to.database_url, "--batch", "300"],
+        [sys.executable, "-m", "api.server.cli", "copy", "--to", to.database_url, "--batch", "100"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -306,25 +306,40 @@ def copy_process(source: Settings, to: Settings) -> subprocess.Popen[bytes]:
 def test_a_copy_killed_at_random_moments_finishes_exactly(
     tmp_path: Path, settings: Settings
 ) -> None:
-    """`kill -9` of a real `verdict copy` at random moments (during the events and during the
-    rebuild), then a run to the end: the target holds the source's events, none twice, none
-    missing, and its checkpoints match."""
+    """`kill -9` of a real `verdict copy` at random moments, every other one as soon as that
+    run has written (mid-events, then), the others anywhere (start-up, events, rebuild); then a
+    run to the end: the target holds the source's events, none twice, none missing, and its
+    checkpoints match."""
     source = sqlite(tmp_path / "a.db")
-    fill(source, 12_000)
+    fill(source, 6_000)
+    total = len(events_of(source))
     started = time.monotonic()
     whole = copy_process(source, sqlite(tmp_path / "timing.db"))
     assert whole.wait(timeout=120) == 0
     seconds = time.monotonic() - started
     rng = random.Random()
-    kills = 0
-    for _ in range(5):
-        proc = copy_process(source, settings)
-        time.sleep(rng.uniform(0.2, seconds))
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=30)
+    watched = Ledger(settings)  # creates the empty event table: a prefix like any other
+    try:
+        held = RawEvents(watched.recorder)
+        kills, mid_events = 0, 0
+        for i in range(6):
+            before = held.count()
+            proc = copy_process(source, settings)
+            if i % 2 == 0:
+                while held.count() == before and proc.poll() is None:
+                    time.sleep(0.005)
+                time.sleep(rng.uniform(0, 0.05))
+            else:
+                time.sleep(rng.uniform(0.2, seconds))
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+            proc.wait(timeout=30)
+            mid_events += before < held.count() < total
+    finally:
+        watched.close()
     assert kills, "no run was killed: the copy finished before every kill"
+    assert mid_events, "no run was killed in the middle of the events"
     assert copy_process(source, settings).wait(timeout=120) == 0
     runtime, target = open_runtime(source), open_runtime(settings)
     try:
