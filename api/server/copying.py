@@ -47,11 +47,12 @@ class HistoryTable:
     the target holds already stays (a checkpoint, once signed, never changes)."""
 
 
+CHECKPOINTS = HistoryTable("audit_checkpoints", ("size", "root", "at", "note"), ("size",), False)
 HISTORY_TABLES = (
     HistoryTable(
         "api_keys", ("name", "role", "key_hash", "created_at", "revoked_at"), ("name",), True
     ),
-    HistoryTable("audit_checkpoints", ("size", "root", "at", "note"), ("size",), False),
+    CHECKPOINTS,
     # TODO(issue 18): once projections/audit/witness_store.py is on main, add
     # audit_cosignatures (key size, witness) and audit_witnesses (key url) here.
 )
@@ -174,13 +175,18 @@ def check_history(source: Database, target: Database, held: int, source_size: in
     """Refuse a target whose secrets or checkpoints are not the source's. A target with no
     events and no checkpoints (say, after `verdict migrate`) may hold secrets of its own: they
     signed and authorised nothing yet, so the source's replace them."""
-    theirs_checkpoints = {row[0]: row[1] for row in _rows(target, HISTORY_TABLES[1])}
-    ours_checkpoints = {row[0]: row[1] for row in _rows(source, HISTORY_TABLES[1])}
+    theirs_checkpoints = {row[0]: row[1] for row in _rows(target, CHECKPOINTS)}
+    ours_checkpoints = {row[0]: row[1] for row in _rows(source, CHECKPOINTS)}
     for size, root in sorted(theirs_checkpoints.items()):
-        if size > source_size or ours_checkpoints.get(size, root) != root:
+        if size > source_size:
             raise CopyRefused(
-                f"the target holds a checkpoint of size {size} this ledger never signed: "
-                "it holds another log"
+                f"the target holds a checkpoint of size {size}, beyond this ledger's "
+                f"{source_size} events: it holds another log"
+            )
+        if ours_checkpoints.get(size, root) != root:
+            raise CopyRefused(
+                f"the target's checkpoint of size {size} signs another tree than this "
+                "ledger's of that size: it holds another log"
             )
     if not held and not theirs_checkpoints:
         return
@@ -220,7 +226,7 @@ def copy_history(source: Database, target: Database) -> int:
                 ),
                 rows,
             )
-            if table.name == "audit_checkpoints":
+            if table is CHECKPOINTS:
                 copied = len(rows)
     return copied
 

@@ -236,14 +236,22 @@ def test_a_target_holding_another_log_is_refused_and_left_alone(
     assert "events the source does not have" in refused(capsys)
 
 
-def test_another_signing_key_or_origin_is_refused(
+def test_another_checkpoint_signing_key_or_origin_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A copy whose signing key was replaced since, and a run with another VERDICT_LOG_ORIGIN
-    than the one the checkpoints name: refused, one line each."""
+    """A copy whose checkpoint was replaced since, or its signing key, and a run with another
+    VERDICT_LOG_ORIGIN than the one the checkpoints name: refused, one line each."""
     source, target = sqlite(tmp_path / "a.db"), sqlite(tmp_path / "b.db")
     build(source, rounds=1, votes=5)
     assert copy(source, target, monkeypatch) == 0
+    with closing(sqlite3.connect(tmp_path / "b.db")) as db, db:
+        (size, root) = db.execute("SELECT size, root FROM audit_checkpoints").fetchone()
+        db.execute("UPDATE audit_checkpoints SET root = ? WHERE size = ?", (b"y" * 32, size))
+    capsys.readouterr()
+    assert copy(source, target, monkeypatch) == 2
+    assert f"checkpoint of size {size} signs another tree" in refused(capsys)
+    with closing(sqlite3.connect(tmp_path / "b.db")) as db, db:
+        db.execute("UPDATE audit_checkpoints SET root = ? WHERE size = ?", (root, size))
     with closing(sqlite3.connect(tmp_path / "b.db")) as db, db:
         db.execute("UPDATE ledger_secrets SET value = ? WHERE name = ?", (b"x" * 32, SIGNING))
     capsys.readouterr()
