@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from eventsourcing.persistence import OperationalError
 from pydantic import ValidationError
 from tqdm import tqdm
 
@@ -170,6 +171,13 @@ def _copy(args: argparse.Namespace, settings: Settings) -> int:
         )
     except CopyRefused as refused:
         print(f"verdict copy: refused: {refused}", file=sys.stderr)
+        return 2
+    except OperationalError as unreachable:
+        print(
+            f"verdict copy: a store did not answer (check VERDICT_DATABASE_URL and --to): "
+            f"{unreachable}",
+            file=sys.stderr,
+        )
         return 2
     finally:
         for each in bars:
