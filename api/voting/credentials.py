@@ -97,8 +97,8 @@ class Credentials:
             return c.fetchone() is not None
 
     def editor(self, key: str) -> Principal | None:
-        """The editor holding this key, unless it is unknown or revoked."""
-        if not key.startswith(EDITOR_KEY_PREFIX):
+        """The editor holding this key, unless it is unknown, revoked or not even ASCII."""
+        if not key.isascii() or not key.startswith(EDITOR_KEY_PREFIX):
             return None
         rows = self.db.fetch(
             "SELECT name, role FROM api_keys WHERE key_hash=? AND revoked_at IS NULL", (_hash(key),)
@@ -113,10 +113,14 @@ class Credentials:
         return voter_id, f"{voter_id}.{self._mac(voter_id)}"
 
     def voter(self, token: str) -> Principal | None:
+        """The voter this ledger issued `token` to, or None for anything else: tokens are ASCII,
+        so any other text (a header or cookie a client made up) is nobody's, never an error."""
+        if not token.isascii():
+            return None
         voter_id, _, mac = token.partition(".")
         if not voter_id.startswith("v_") or not mac:
             return None
-        if not hmac.compare_digest(mac, self._mac(voter_id)):
+        if not hmac.compare_digest(mac.encode(), self._mac(voter_id).encode()):
             return None
         return Principal("voter", voter_id)
 
