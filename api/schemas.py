@@ -11,6 +11,18 @@ from domain.rules import MAX_LENGTH, SLUG_PATTERN
 
 MAX_INT = 2**63 - 1
 """Positions, sizes and indexes are 64-bit in both databases: larger numbers are refused (422)."""
+_MAX_DIGITS = len(str(MAX_INT))
+
+
+def position_or_none(text: str) -> int | None:
+    """`text` as a log position when it is one written plainly (ASCII digits, at most 64 bits),
+    else None. `str.isdigit()` and `int()` accept far more (superscripts, other scripts' digits,
+    numbers of any length, the longest of which `int()` refuses with an error)."""
+    if not text.isascii() or not text.isdigit() or len(text) > _MAX_DIGITS:
+        return None
+    value = int(text)
+    return value if value <= MAX_INT else None
+
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 Choice = Literal["ship", "skip"]

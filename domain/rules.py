@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime
 from typing import Final, Literal, cast
 
 from domain.errors import InvalidInput
@@ -59,6 +60,17 @@ def text(field: str, value: str, *, required: bool = True) -> str:
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
         raise InvalidInput(field, "must not contain control characters")
     return value
+
+
+def instant(value: datetime, field: str = "at") -> datetime:
+    """A moment as UTC (a naive one is taken as UTC already). The calendar holds years 1 to 9999,
+    so a time whose UTC form falls outside them (9999-12-31T23:59:59-00:01) is refused."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(field, "is outside the years 1 to 9999 in UTC") from None
 
 
 def listing_changes(changes: dict[str, str]) -> dict[str, str]:

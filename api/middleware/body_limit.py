@@ -6,6 +6,13 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+def _exceeds(length: bytes, limit: int) -> bool:
+    """Whether a Content-Length of ASCII digits is over `limit`; one longer than the limit's own
+    digits is, without asking `int()` (which refuses numbers over 4,300 digits with an error)."""
+    digits = length.lstrip(b"0") or b"0"
+    return len(digits) > len(str(limit)) or int(digits) > limit
+
+
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -16,7 +23,7 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and _exceeds(value, self.max_bytes):
                 scope["verdict.too_large"] = True
         seen = 0
 

@@ -110,7 +110,7 @@ def _tool_from_views(
             raise InvalidInput("as_of", f"the log has {size} events in the views so far")
         return _past(slug, views.tool_as_of(slug, as_of), {"size": as_of})
     if at is not None:
-        moment = at.isoformat()
+        moment = rules.instant(at, "at").isoformat()
         return _past(slug, views.tool_at_time(slug, moment), {"at": moment})
     found = views.tool_documents(CATALOG, [slug])
     if not found.docs:

@@ -35,6 +35,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.problems import status_of
 from api.routes.reads import views_at
+from api.schemas import position_or_none
 from api.site.charts import score_chart
 from api.site.wilson import percent_bounds, wilson_interval
 from api.voting.credentials import Credentials, Principal
@@ -54,7 +55,7 @@ CHART_POINTS = 120
 FEED_CHANGES = 50
 AUDIT_CHECKPOINTS = 10
 _CSRF = re.compile(r"[A-Za-z0-9_-]{43}")
-_BALLOT = re.compile(r"([a-z0-9][a-z0-9-]{0,63}):(ship|skip):(\d{1,19})")
+_BALLOT = re.compile(r"([a-z0-9][a-z0-9-]{0,63}):(ship|skip):([0-9]{1,18})")
 _BACK = re.compile(r"/(?:tools/[a-z0-9][a-z0-9-]{0,63}|compare/[a-z0-9-]{3,140})")
 SECURITY_HEADERS = {  # and the rest of api/middleware/security_headers.py's one table
     "Content-Security-Policy": (
@@ -113,8 +114,8 @@ templates = Jinja2Templates(env=_env)
 
 def _views(request: Request) -> ViewStore:
     """The views, once they reflect `?min_position=` (a vote's receipt): see `views_at`."""
-    wanted = request.query_params.get("min_position", "")
-    return views_at(request, int(wanted) if wanted.isdigit() else None, strict=False)
+    wanted = position_or_none(request.query_params.get("min_position", ""))
+    return views_at(request, wanted, strict=False)
 
 
 def _docs(found: Documents) -> list[dict[str, Any]]:

@@ -97,3 +97,54 @@ def test_reads_from_the_snapshot_equal_the_view_tables(client: TestClient) -> No
         assert served == {**orjson.loads(stored.docs[0]), "as_of": as_of}
     assert client.get("/v1/tools/smollm3").json()["community"]["total"] == 3
     assert client.get("/v1/tools/no-such-tool").status_code == 404
+
+
+ODD_INTEGERS = ["\u00b2", "\u0663", "\uff11", "9" * 5000, "9" * 20, "-1", "1e3", "0x10"]
+"""Superscript two, Arabic-Indic three, fullwidth one (all `str.isdigit()`, and the last two read
+by `int()`), a number `int()` refuses to read, one past 64 bits, and other non-integers."""
+ODD_TIMES = [
+    "9999-12-31T23:59:59-00:01",
+    "0001-01-01T00:00:00+00:01",
+    "0001-01-01T00:00:00+23:59",
+    "9" * 5000,
+    "2026-02-30T00:00:00Z",
+    "99999999999999999999",
+]
+"""Instants UTC cannot hold (the calendar ends in year 9999 and starts in year 1), a day that does
+not exist and numbers no date is made of."""
+EXAMPLES = {"slug": "smollm3", "seat": "builder", "left": "claude-files-api", "right": "smollm3"}
+REQUIRED = {"first": "1", "second": "2"}
+
+
+def _odd_queries(client: TestClient) -> list[tuple[str, str, str]]:
+    """(path, parameter, value) for every integer and date-time query parameter of every GET
+    route in the OpenAPI schema, and every odd value of its kind."""
+    found = []
+    for template, operations in client.app.openapi()["paths"].items():
+        operation = operations.get("get")
+        if operation is None:
+            continue
+        path = template.format(**EXAMPLES)
+        for parameter in operation.get("parameters", []):
+            schema = parameter["schema"]
+            kinds = {(s.get("type"), s.get("format")) for s in schema.get("anyOf", [schema])}
+            if parameter["in"] != "query":
+                continue
+            if ("integer", None) in kinds:
+                found += [(path, parameter["name"], v) for v in ODD_INTEGERS]
+            if ("string", "date-time") in kinds:
+                found += [(path, parameter["name"], v) for v in ODD_TIMES]
+    return found
+
+
+def test_odd_numbers_and_times_are_problems_on_every_route(client: TestClient) -> None:
+    """Unicode digits, 5,000-digit numbers and instants outside UTC's calendar: a 4xx
+    problem+json naming the parameter on every route, never a 500."""
+    queries = _odd_queries(client)
+    assert len({(p, name) for p, name, _ in queries}) >= 15, "the walk found the parameters"
+    for path, name, value in queries:
+        params = {k: v for k, v in REQUIRED.items() if k != name} | {name: value}
+        answer = client.get(path, params=params)
+        assert 400 <= answer.status_code < 500, (path, name, value, answer.text[:200])
+        assert answer.headers["content-type"] == "application/problem+json", (path, name)
+        assert answer.json()["field"] == name, (path, name, value, answer.text[:200])

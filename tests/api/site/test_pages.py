@@ -112,6 +112,18 @@ def test_every_page_is_valid_html_and_names_its_log_position(site: Site) -> None
     site.page("/compare/smollm3-vs-smollm3", 404)
 
 
+PAGES = ["/", COMPARE, "/tools/smollm3", "/audit", "/feed.xml"]
+
+
+def test_odd_min_positions_are_ignored_by_every_page(site: Site) -> None:
+    """A page's `?min_position=` is a receipt it was linked with: one it cannot read as a
+    position (Unicode digits, 5,000 digits, past 64 bits, negative) is ignored, never a 500."""
+    for value in ["\u00b2", "\u0663", "\uff11", "9" * 5000, "9" * 20, "-1", "1e3", " 1"]:
+        for path in PAGES:
+            answer = site.client.get(path, params={"min_position": value})
+            assert answer.status_code == 200, (path, value, answer.text[:200])
+
+
 def test_front_page_lists_comparisons_and_tools_newest_first(site: Site) -> None:
     """Comparisons newest first with both tools' scores; the six tools with theirs."""
     root = site.page("/")
