@@ -12,7 +12,8 @@ from domain.errors import InvalidInput
 Decision = Literal["ship", "skip"]
 DECISIONS: Final = ("ship", "skip")
 
-SLUG_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,63}$"
+MAX_SLUG_LENGTH: Final = 64
+SLUG_PATTERN: Final = rf"^[a-z0-9][a-z0-9-]{{0,{MAX_SLUG_LENGTH - 1}}}$"
 _SLUG = re.compile(SLUG_PATTERN)
 
 LISTING_FIELDS: Final = ("name", "category", "tagline", "description", "pricing")

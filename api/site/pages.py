@@ -56,7 +56,11 @@ FEED_CHANGES = 50
 AUDIT_CHECKPOINTS = 10
 _CSRF = re.compile(r"[A-Za-z0-9_-]{43}")
 _BALLOT = re.compile(r"([a-z0-9][a-z0-9-]{0,63}):(ship|skip):([0-9]{1,18})")
-_BACK = re.compile(r"/(?:tools/[a-z0-9][a-z0-9-]{0,63}|compare/[a-z0-9-]{3,140})")
+MAX_PAIR_LENGTH = 2 * rules.MAX_SLUG_LENGTH + len("-vs-")
+_PAIR = re.compile(r"[a-z0-9-]+")
+_BACK = re.compile(
+    rf"/(?:tools/[a-z0-9][a-z0-9-]{{0,63}}|compare/[a-z0-9-]{{3,{MAX_PAIR_LENGTH}}})"
+)
 SECURITY_HEADERS = {  # and the rest of api/middleware/security_headers.py's one table
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
@@ -123,7 +127,11 @@ def _docs(found: Documents) -> list[dict[str, Any]]:
 
 
 def _sides(pair: str) -> list[tuple[str, str]]:
-    """Every way to read `a-vs-b` as two slugs: slugs may themselves contain "-vs-"."""
+    """Every way to read `a-vs-b` as two slugs: slugs may themselves contain "-vs-". A pair
+    longer than two slugs can be, or with a character no slug has, has none: refused before any
+    split is tried (a long path of "-vs-" would otherwise cost work quadratic in its length)."""
+    if len(pair) > MAX_PAIR_LENGTH or not _PAIR.fullmatch(pair):
+        return []
     parts = pair.split("-vs-")
     splits = [("-vs-".join(parts[:i]), "-vs-".join(parts[i:])) for i in range(1, len(parts))]
     return [(a, b) for a, b in splits if a != b and _is_slug(a) and _is_slug(b)]

@@ -21,6 +21,7 @@ from api.app import create_app
 from api.bootstrap import open_runtime
 from api.site.pages import BALLOTS_COOKIE, CSRF_COOKIE, VOTER_COOKIE
 from api.site.wilson import percent_bounds, wilson_interval
+from domain import rules
 from domain.demo_data import COMPARISONS, TOOLS
 from domain.seeding import seed_demo
 from domain.settings import Settings
@@ -171,6 +172,32 @@ def test_compare_reads_slugs_that_contain_vs(site: Site) -> None:
     assert text_of(by_id(root, "card-green")) == "Green"
     site.page("/compare/green-vs-red-vs-blue")
     site.page("/compare/red-vs-green", 404)
+
+
+def test_a_long_compare_path_is_refused_before_any_split_is_read(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 60 KB `/compare/a-vs-a-vs-...` path (12,000 places to split) is a 404 at once: no side
+    can be longer than a slug, so no slug is checked and nothing is looked up. Counted, not
+    timed: every split read costs one `rules.slug` per side."""
+    checked: list[str] = []
+    real_slug = rules.slug
+
+    def counting_slug(value: str, field: str = "slug") -> str:
+        checked.append(value)
+        return real_slug(value, field)
+
+    monkeypatch.setattr(rules, "slug", counting_slug)
+    looked_up: list[object] = []
+    views = site.client.app.state.runtime.views
+    real_lookup = views.tool_documents
+    monkeypatch.setattr(views, "tool_documents", lambda *a: looked_up.append(a) or real_lookup(*a))
+    pair = "-vs-".join(["a"] * 12_000)
+    answer = site.client.get(f"/compare/{pair}")
+    assert answer.status_code == 404
+    assert checked == [] and looked_up == []
+    assert site.get(COMPARE).status_code == 200
+    assert len(checked) <= 2 * 2 and len(looked_up) == 1, "a real pair still reads as one"
 
 
 def test_vote_change_and_retract_through_the_form(site: Site) -> None:
