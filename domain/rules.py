@@ -48,8 +48,17 @@ def decision(value: str, field: str = "decision") -> Decision:
     return cast(Decision, value)
 
 
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+)
+NOT_TEXT: Final = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]")
+"""What free text may not hold: control characters but tab and newline, surrogates, and the 66
+noncharacters (U+FFFE, U+FFFF among them). XML 1.0, which the feed and the charts are written
+in, cannot carry most of these at all; none of them is text a reader could see."""
+
+
 def text(field: str, value: str, *, required: bool = True) -> str:
-    """Free text: NFC-normalised, stripped, no control characters, bounded in length."""
+    """Free text: NFC-normalised, stripped, nothing in NOT_TEXT, bounded in length."""
     if not isinstance(value, str):
         raise InvalidInput(field, "must be a string")
     value = unicodedata.normalize("NFC", value).strip()
@@ -58,8 +67,13 @@ def text(field: str, value: str, *, required: bool = True) -> str:
     limit = MAX_LENGTH[field]
     if len(value) > limit:
         raise InvalidInput(field, f"must be at most {limit} characters")
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
-        raise InvalidInput(field, "must not contain control characters")
+    found = NOT_TEXT.search(value)
+    if found:
+        raise InvalidInput(
+            field,
+            f"must not contain control characters, surrogates or noncharacters "
+            f"(U+{ord(found[0]):04X} at {found.start()})",
+        )
     return value
 
 

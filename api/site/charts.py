@@ -6,12 +6,13 @@ style and marker shape as well as colour, so the chart reads in greyscale too.""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from markupsafe import Markup
 from markupsafe import escape as _escape
+
+from api.site.xml_text import NOT_XML
 
 Point = Mapping[str, Any]
 
@@ -19,12 +20,11 @@ WIDTH, HEIGHT = 480, 220
 LEFT, RIGHT, TOP, BOTTOM = 42, 10, 12, 32
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 SERIES = ("panel", "community")
-_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def escape(value: object) -> Markup:
     """Escaped for XML and HTML alike, without the control characters neither allows."""
-    return _escape(_NOT_XML.sub("\ufffd", str(value)))
+    return _escape(NOT_XML.sub("\ufffd", str(value)))
 
 
 def score_chart(

@@ -38,6 +38,7 @@ from api.routes.reads import views_at
 from api.schemas import position_or_none
 from api.site.charts import score_chart
 from api.site.wilson import percent_bounds, wilson_interval
+from api.site.xml_text import xml_safe
 from api.voting.credentials import Credentials, Principal
 from api.voting.ratelimit import RateLimited
 from api.voting.votes import Voted, Voting
@@ -435,10 +436,9 @@ def feed(request: Request) -> Response:
         request,
         "feed.xml",
         {
-            "entries": entries,
-            "updated": updated,
-            "base": base,
-            "feed_url": feed_url,
+            **xml_safe(
+                {"entries": entries, "updated": updated, "base": base, "feed_url": feed_url}
+            ),
             "at": found["tool"],
         },
         media_type="application/atom+xml",

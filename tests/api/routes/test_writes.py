@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.bootstrap import open_runtime
+from domain import rules
 from domain.seeding import seed_demo
 from domain.settings import Settings
 
@@ -231,3 +232,29 @@ def test_rate_limits_answer_429_with_retry_after(settings: Settings) -> None:
             headers=bearer(tokens[1].json()["token"]),
         )
         assert other.status_code == 201, "one voter's limit must not throttle another"
+
+
+def test_text_xml_cannot_carry_is_a_422_naming_the_field(api: Api) -> None:
+    """U+FFFF (and the rest of what domain.rules.NOT_TEXT names) in any text field of any write:
+    a 422 whose `field` is that field, and nothing written."""
+    bad = "bad\uffffvalue"
+    ledger = api.client.app.state.runtime.ledger
+    before = ledger.recorder.max_notification_id()
+    cases: list[tuple[str, str, dict[str, Any], str]] = [
+        *(("POST", "/v1/tools", {**NEW_TOOL, f: bad}, f) for f in rules.LISTING_FIELDS),
+        *(
+            ("PATCH", "/v1/tools/smollm3", {f: bad, "reason": "tests"}, f)
+            for f in rules.LISTING_FIELDS
+        ),
+        ("PATCH", "/v1/tools/smollm3", {"pricing": "Paid", "reason": bad}, "reason"),
+        ("PUT", "/v1/tools/smollm3/verdicts/newcomer", {**VERDICT, "reviewer": bad}, "reviewer"),
+        ("PUT", "/v1/tools/smollm3/verdicts/newcomer", {**VERDICT, "text": bad}, "text"),
+        ("PUT", "/v1/tools/smollm3/verdicts/builder", {**VERDICT, "reason": bad}, "reason"),
+        ("DELETE", "/v1/tools/smollm3/verdicts/builder", {"reason": bad}, "reason"),
+        ("DELETE", "/v1/tools/smollm3", {"reason": bad}, "reason"),
+        ("DELETE", "/v1/comparisons/claude-files-api/smollm3", {"reason": bad}, "reason"),
+    ]
+    for method, path, body, field in cases:
+        answer = api.client.request(method, path, json=body, headers=api.editor)
+        assert assert_problem(answer, 422, "invalid-input")["field"] == field, (method, path)
+    assert ledger.recorder.max_notification_id() == before

@@ -3,6 +3,7 @@ voting by form, cookies, CSRF refusals and the Atom feed."""
 
 from __future__ import annotations
 
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from projections.catalog.views import CATALOG
 from tests.api.routes.test_reads import PUBLISHED
 from tests.api.site.markup import assert_valid_html, text_of
 from tests.builders import list_tools
+from tests.builders import listing as listing_of
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -384,6 +386,27 @@ def test_feed_is_atom_with_every_comparison_and_verdict_change(site: Site) -> No
         datetime.fromisoformat(entry.findtext(f"{ATOM}updated") or "")
     links = {e.find(f"{ATOM}link").get("href") for e in entries}
     assert "https://testserver/compare/claude-files-api-vs-smollm3" in links
+
+
+def test_feed_stays_xml_when_stored_text_holds_what_xml_cannot_carry(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second guard: text stored before the domain refused it (the rule is switched off
+    here to store some) is stripped from the feed, which still parses."""
+    with monkeypatch.context() as unguarded:
+        unguarded.setattr(rules, "NOT_TEXT", re.compile("(?!)"))
+        listing = {**listing_of("odd-tool"), "name": "Odd\uffffTool\x01"}
+        site.ledger.list_tool("odd-tool", listing, "editor:ann")
+        site.ledger.publish_comparison("odd-tool", "smollm3", "editor:ann")
+        site.ledger.publish_verdict(
+            "odd-tool", "builder", "Build\ufffeer", "ship", "Fine\x02.", "editor:ann"
+        )
+    response = site.client.get("/feed.xml", params={"min_position": site.log_end()})
+    assert response.status_code == 200
+    feed = ET.fromstring(response.content)  # noqa: S314 - our own output, under test
+    titles = [e.findtext(f"{ATOM}title") or "" for e in feed.findall(f"{ATOM}entry")]
+    assert titles[0] == "OddTool: Builder verdict published (ship)"
+    assert "New comparison: OddTool vs SmolLM3" in titles
 
 
 def test_static_files_are_served_locally(site: Site) -> None:
