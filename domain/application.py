@@ -95,7 +95,7 @@ class Ledger(Application[UUID]):
     ) -> Receipt:
         def attempt() -> Receipt:
             panel, tool = self._panel(slug, actor)
-            panel.publish(seat, reviewer, decision, text, actor)
+            panel.publish(seat, reviewer, decision, text, actor, seats=self.settings.panel_seats)
             return Receipt("published", self._save(panel, read=[tool]))
 
         return _retrying(attempt)
@@ -134,7 +134,7 @@ class Ledger(Application[UUID]):
             if rules.seat(seat) in panel.seats:
                 panel.amend(seat, reviewer, decision, text, reason or "", actor)
                 return Receipt("amended", self._save(panel, read=[tool]))
-            panel.publish(seat, reviewer, decision, text, actor)
+            panel.publish(seat, reviewer, decision, text, actor, seats=self.settings.panel_seats)
             return Receipt("published", self._save(panel, read=[tool]))
 
         return _retrying(attempt)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from domain.rules import DEFAULT_SEATS
+
 
 @dataclass(frozen=True)
 class DemoVerdict:
@@ -31,7 +33,8 @@ def _panel(
     buyer: tuple[Literal["ship", "skip"], str],
     futurist: tuple[Literal["ship", "skip"], str],
 ) -> tuple[DemoVerdict, ...]:
-    seats = (("builder", builder), ("skeptic", skeptic), ("buyer", buyer), ("futurist", futurist))
+    decided = (builder, skeptic, buyer, futurist)
+    seats = tuple(zip(DEFAULT_SEATS, decided, strict=True))
     return tuple(DemoVerdict(s, s.title(), d, t) for s, (d, t) in seats)
 
 

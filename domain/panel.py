@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -66,9 +67,19 @@ class Panel(Aggregate):
     def open(cls, slug: str, actor: str) -> Panel:
         return cls._create(cls.Opened, id=panel_id(slug), tool=slug, actor=actor)
 
-    def publish(self, seat: str, reviewer: str, decision: str, text: str, actor: str) -> None:
-        """Publish a verdict in an empty (or retracted) seat."""
-        rules.seat(seat)
+    def publish(
+        self,
+        seat: str,
+        reviewer: str,
+        decision: str,
+        text: str,
+        actor: str,
+        *,
+        seats: Collection[str] = rules.DEFAULT_SEATS,
+    ) -> None:
+        """Publish a verdict in an empty (or retracted) seat, one of the panel's `seats`. Amending
+        and retracting take any seat that holds a verdict: stored history is never refused."""
+        rules.panel_seat(seat, seats)
         if seat in self.seats:
             raise SeatAlreadyPublished(self.tool, seat)
         self.trigger_event(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Final, Literal, cast
 
@@ -40,6 +41,21 @@ def slug(value: str, field: str = "slug") -> str:
 def seat(value: str) -> str:
     """Seats follow the slug rule: they appear in URLs too."""
     return slug(value, "seat")
+
+
+DEFAULT_SEATS: Final = ("builder", "skeptic", "buyer", "futurist")
+"""The panel's seats unless VERDICT_PANEL_SEATS says otherwise: the four the demo data fills."""
+
+
+def panel_seat(value: str, seats: Collection[str]) -> str:
+    """A seat a new verdict may be published in: one of the panel's configured `seats`, so a
+    typo is refused rather than seating a fifth reviewer."""
+    seat(value)
+    if value not in seats:
+        raise InvalidInput(
+            "seat", f"{value!r} is not a seat of the panel; the seats are {', '.join(seats)}"
+        )
+    return value
 
 
 def decision(value: str, field: str = "decision") -> Decision:

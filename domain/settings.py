@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain import rules
+from domain.rules import DEFAULT_SEATS
 
 TRANSCODER_TOPIC = "domain.persistence.transcoder:OrjsonTranscoder"
 RECORDER_TOPICS = {
@@ -60,6 +64,10 @@ class Settings(BaseSettings):
     group_commit_max: int = 500
     """The most votes one transaction takes."""
 
+    panel_seats: list[str] = list(DEFAULT_SEATS)
+    """The panel's seats (JSON, e.g. `["builder","skeptic"]`): a verdict is published only into
+    one of them. Verdicts already stored in other seats still count and can be retracted."""
+
     log_origin: str = "verdict-ledger.localhost/ledger"
     """Names this log in its signed checkpoints (C2SP origin line and key name): make it unique,
     e.g. the host name the ledger is published at."""
@@ -101,6 +109,16 @@ class Settings(BaseSettings):
                 "VERDICT_FOLLOW is replaced by VERDICT_PROJECTIONS (true: threads, false: external)"
             )
         return self
+
+    @field_validator("panel_seats")
+    @classmethod
+    def _seats_are_slugs(cls, value: list[str]) -> list[str]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError("VERDICT_PANEL_SEATS must name at least one seat, each once")
+        bad = [seat for seat in value if not re.fullmatch(rules.SLUG_PATTERN, seat)]
+        if bad:
+            raise ValueError(f"VERDICT_PANEL_SEATS: {bad[0]!r} must match {rules.SLUG_PATTERN}")
+        return value
 
     @property
     def is_postgres(self) -> bool:

@@ -83,3 +83,34 @@ def test_retraction_empties_the_seat_which_can_be_filled_again() -> None:
         panel.retract("builder", "again", "editor:bob")
     panel.publish("builder", "New Builder", "ship", "Fresh look.", "editor:bob")
     assert [type(e) for e in panel.collect_events()] == [Panel.VerdictPublished]
+
+
+def test_a_seat_outside_the_panel_is_refused_listing_the_seats() -> None:
+    """A typo (`critic`) does not add a fifth reviewer: 422 on `seat`, naming the valid ones."""
+    panel = Panel.open("example", "editor:ann")
+    with pytest.raises(InvalidInput) as error:
+        panel.publish("critic", "Critic", "ship", "text", "editor:ann")
+    assert error.value.field == "seat"
+    assert "builder, skeptic, buyer, futurist" in error.value.detail
+    assert panel.collect_events()[1:] == []
+
+
+def test_a_configured_panel_takes_its_own_seats() -> None:
+    """The seats are the ledger's setting; the default is the demo data's four."""
+    panel = Panel.open("example", "editor:ann")
+    panel.publish("critic", "Critic", "ship", "text", "editor:ann", seats=("critic",))
+    with pytest.raises(InvalidInput):
+        panel.publish("builder", "Builder", "ship", "text", "editor:ann", seats=("critic",))
+    assert list(panel.seats) == ["critic"]
+
+
+def test_a_verdict_stored_in_a_seat_no_longer_configured_can_still_be_amended_or_retracted() -> (
+    None
+):
+    """History is never refused: a seat dropped from the setting keeps its verdict, which an
+    editor may still amend or retract."""
+    panel = Panel.open("example", "editor:ann")
+    panel.publish("critic", "Critic", "ship", "text", "editor:ann", seats=("critic",))
+    panel.amend("critic", "Critic", "skip", "text", "second look", "editor:ann")
+    panel.retract("critic", "seat dropped", "editor:ann")
+    assert panel.seats == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,8 +45,13 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+SEATS = ["builder", "skeptic", "buyer", "futurist", "newcomer"]
+"""The demo panel's seats and one more, which the verdict tests fill."""
+
+
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
+    settings = settings.model_copy(update={"panel_seats": SEATS})
     runtime = open_runtime(settings)
     seed_demo(runtime.ledger)
     editor = runtime.credentials.create_key("ann")
@@ -258,3 +264,35 @@ def test_text_xml_cannot_carry_is_a_422_naming_the_field(api: Api) -> None:
         answer = api.client.request(method, path, json=body, headers=api.editor)
         assert assert_problem(answer, 422, "invalid-input")["field"] == field, (method, path)
     assert ledger.recorder.max_notification_id() == before
+
+
+def test_an_unknown_seat_is_a_422_listing_the_panels_seats(api: Api) -> None:
+    """`PUT .../verdicts/critic` (a typo) writes nothing and names the seats there are."""
+    ledger = api.client.app.state.runtime.ledger
+    before = ledger.recorder.max_notification_id()
+    answer = api.client.put("/v1/tools/smollm3/verdicts/critic", json=VERDICT, headers=api.editor)
+    body = assert_problem(answer, 422, "invalid-input")
+    assert body["field"] == "seat" and ", ".join(SEATS) in body["detail"]
+    assert ledger.recorder.max_notification_id() == before
+
+
+def test_verdicts_in_seats_outside_the_setting_still_fold(tmp_path: Path) -> None:
+    """A ledger once configured with a `critic` seat keeps that verdict when the setting drops
+    it: the tool still shows it, counts it and lets an editor retract it."""
+    seats = [*rules.DEFAULT_SEATS, "critic"]
+    old = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db", panel_seats=seats)
+    runtime = open_runtime(old)
+    seed_demo(runtime.ledger)
+    key = runtime.credentials.create_key("ann")
+    runtime.ledger.publish_verdict("smollm3", "critic", "Critic", "skip", "No.", "editor:ann")
+    runtime.close()
+    now = old.model_copy(update={"panel_seats": list(rules.DEFAULT_SEATS)})
+    with TestClient(create_app(now)) as client:
+        end = client.app.state.runtime.ledger.recorder.max_notification_id()
+        doc = client.get("/v1/tools/smollm3", params={"min_position": end}).json()
+        assert "critic" in {v["seat"] for v in doc["panel"]["verdicts"]}
+        assert doc["panel"]["total"] == 5
+        gone = client.delete(
+            "/v1/tools/smollm3/verdicts/critic?reason=dropped", headers=bearer(key)
+        )
+        assert gone.status_code == 200, gone.text

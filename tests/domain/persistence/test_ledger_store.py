@@ -89,6 +89,7 @@ def test_verdicts_and_comparisons_racing_a_delisting_never_land_after_it(
 ) -> None:
     """Editors publishing verdicts and comparisons in parallel while another process delists
     the tool: whatever was answered is stored before the `Delisted` event, the rest refused."""
+    settings = settings.model_copy(update={"panel_seats": [f"seat-{i}" for i in range(40)]})
     ledger = Ledger(settings)
     editor = Ledger(settings)
     try:
