@@ -26,6 +26,7 @@ from api.server.http_protocol import BoundedHttpToolsProtocol
 from api.server.logs import configure_logging, log_config
 from api.server.processes import run_projection
 from api.server.rebuilding import default_jobs, rebuild_views
+from domain.errors import LedgerError
 from domain.seeding import seed_demo
 from domain.settings import Projections, Settings
 from projections.audit.export import EXPORT_FORMAT, export_lines
@@ -232,6 +233,20 @@ def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if revoked else 1
 
 
+def _keys_list(_: argparse.Namespace, settings: Settings) -> int:
+    runtime = open_runtime(settings)
+    try:
+        keys = runtime.credentials.list_keys()
+    finally:
+        runtime.close()
+    rows = [("name", "role", "created", "revoked")]
+    rows += [(k.name, k.role, k.created_at, k.revoked_at or "-") for k in keys]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[3]]))
+    return 0
+
+
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
     runtime = open_runtime(settings.model_copy(update={"create_tables": True}))
     runtime.close()
@@ -380,8 +395,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the witness's SQLite file: its key and what it cosigned (default var/witness.db)",
     )
     witness.set_defaults(run=_witness)
+    listing = keys.add_parser("list", help="every key: name, role, created, revoked")
+    listing.set_defaults(run=_keys_list)
     args = parser.parse_args(argv)
-    return int(args.run(args, Settings()))
+    try:
+        return int(args.run(args, Settings()))
+    except LedgerError as error:
+        print(f"verdict: {error.detail}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -40,6 +40,16 @@ class KeyNameTaken(Conflict):
     type = "key-name-taken"
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """What `verdict keys list` shows of a key: never the key, nor its hash."""
+
+    name: str
+    role: str
+    created_at: str
+    revoked_at: str | None
+
+
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -64,7 +74,9 @@ class Credentials:
     # -- editor keys ------------------------------------------------------------------------
 
     def create_key(self, name: str, role: Role = "editor") -> str:
-        """A new key for `name`; returned once, stored only as its hash."""
+        """A new key for `name`; returned once, stored only as its hash. A name is given once:
+        a revoked key keeps its row (and its revocation time), and its name stays its own, so
+        `editor:NAME` in the events always means one key."""
         rules.slug(name, "name")
         if role != "editor":
             raise InvalidInput("role", "keys are for editors; voters register over HTTP")
@@ -73,16 +85,31 @@ class Credentials:
         with self.db.transaction(commit=True) as c:
             c.execute(self.db.sql("SELECT revoked_at FROM api_keys WHERE name=?"), (name,))
             row = c.fetchone()
-            if row is not None and row["revoked_at"] is None:
-                raise KeyNameTaken(f"an active key named {name!r} exists; revoke it first")
-            c.execute(self.db.sql("DELETE FROM api_keys WHERE name=?"), (name,))
+            if row is not None:
+                state = (
+                    "an active key" if row["revoked_at"] is None else f"revoked {row['revoked_at']}"
+                )
+                raise KeyNameTaken(
+                    f"the key name {name!r} is taken ({state}); names are never reused, so "
+                    f"choose another, e.g. {name}-2"
+                )
             c.execute(
                 self.db.sql(
-                    "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (?, ?, ?, ?)"
+                    "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (name) DO NOTHING RETURNING name"
                 ),
                 (name, role, _hash(key), now),
             )
+            if c.fetchone() is None:  # created meanwhile by another process
+                raise KeyNameTaken(f"the key name {name!r} is taken; choose another")
         return key
+
+    def list_keys(self) -> list[KeyInfo]:
+        """Every key ever created, revoked ones included, by name."""
+        rows = self.db.fetch(
+            "SELECT name, role, created_at, revoked_at FROM api_keys ORDER BY name"
+        )
+        return [KeyInfo(r["name"], r["role"], r["created_at"], r["revoked_at"]) for r in rows]
 
     def revoke_key(self, name: str) -> bool:
         """Revoke the named key; False when there is no active key of that name."""

@@ -72,3 +72,27 @@ def test_serve_seeds_on_first_start_and_prints_the_url(tmp_path: Path) -> None:
         body = httpx.get(f"{served.url}/v1/tools", timeout=5).json()
         assert {t["slug"]: t["panel"]["ship_pct"] for t in body["tools"]} == PUBLISHED
         exercise_over_http(served.url, served.editor_key)
+
+
+def test_keys_create_list_revoke_and_a_reused_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`keys list` shows name, role, created and revoked; creating a name that was ever used is
+    one clear line on stderr and exit status 1, not a traceback."""
+    monkeypatch.setenv("VERDICT_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    assert main(["keys", "create", "--name", "ann"]) == 0
+    assert main(["keys", "revoke", "ann"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "create", "--name", "ann"]) == 1
+    refused = capsys.readouterr()
+    assert "vle_" not in refused.out
+    assert refused.err.startswith("verdict: ") and "revoked" in refused.err
+    assert len(refused.err.splitlines()) == 1 and "Traceback" not in refused.err
+    assert main(["keys", "create", "--name", "bob"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "role", "created", "revoked"]
+    ann, bob = (line.split() for line in lines[1:])
+    assert ann[:2] == ["ann", "editor"] and ann[3] != "-"
+    assert bob[:2] == ["bob", "editor"] and bob[3] == "-"

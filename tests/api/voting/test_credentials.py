@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.bootstrap import Runtime, open_runtime
 from api.site.pages import VOTER_COOKIE
+from api.voting.credentials import KeyNameTaken
 from domain.settings import Settings
 from tests.scripts.drill_harness import seeded
 
@@ -77,3 +78,29 @@ def test_a_non_ascii_voter_cookie_is_no_voter(sqlite: Settings, token: str) -> N
             answer = client.get(path, headers=cookie)
             assert answer.status_code == 200, (path, answer.text[:200])
             assert "You have not voted on SmolLM3." in answer.text
+
+
+def test_a_revoked_key_keeps_its_name_and_time(settings: Settings) -> None:
+    """Names are never reused: a name once given stays with its first key, revoked or not, so
+    `editor:NAME` in the events means one key, and the revocation time is kept."""
+    runtime = open_runtime(settings)
+    try:
+        store = runtime.credentials
+        old = store.create_key("ann")
+        assert store.revoke_key("ann")
+        [before] = store.list_keys()
+        assert before.name == "ann" and before.revoked_at is not None
+        for _ in range(2):
+            with pytest.raises(KeyNameTaken, match="revoked"):
+                store.create_key("ann")
+        assert store.list_keys() == [before], "the refusal changed nothing"
+        assert store.editor(old) is None, "the revoked key stays revoked"
+        store.create_key("bob")
+        with pytest.raises(KeyNameTaken, match="active"):
+            store.create_key("bob")
+        assert [(k.name, k.role, k.revoked_at is None) for k in store.list_keys()] == [
+            ("ann", "editor", False),
+            ("bob", "editor", True),
+        ]
+    finally:
+        runtime.close()
