@@ -13,6 +13,7 @@ from api import problems
 from api.bootstrap import PROJECTIONS
 from api.middleware import security_headers
 from api.middleware.body_limit import BodySizeLimit
+from api.middleware.forwarded import ForwardedClient
 from api.routes import audit, health, metrics, reads, writes
 from api.server.collector import settle_garbage_collector
 from api.server.logs import AccessLog
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(metrics.RequestMetrics)
     if settings.access_log:
         app.add_middleware(AccessLog)
+    app.add_middleware(ForwardedClient, trusted=settings.trusted_proxies)  # outermost
     problems.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

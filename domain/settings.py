@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from enum import StrEnum
@@ -90,6 +91,11 @@ class Settings(BaseSettings):
     access_log: bool = True
     """One JSON line per request (method, route, status, duration; never headers or bodies)."""
 
+    trusted_proxies: list[str] = []
+    """Addresses or networks (JSON, e.g. `["10.0.0.5", "10.1.0.0/16"]`) of the reverse proxies in
+    front: only from them is `X-Forwarded-For` believed, and only its IP addresses. Empty, the
+    default, means the client is always the connection's peer."""
+
     cors_origins: list[str] = []
     """Origins allowed to read (GET) cross-origin; empty, the default, means CORS is closed."""
 
@@ -118,6 +124,18 @@ class Settings(BaseSettings):
         bad = [seat for seat in value if not re.fullmatch(rules.SLUG_PATTERN, seat)]
         if bad:
             raise ValueError(f"VERDICT_PANEL_SEATS: {bad[0]!r} must match {rules.SLUG_PATTERN}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"VERDICT_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
+                ) from None
         return value
 
     @property

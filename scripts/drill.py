@@ -877,6 +877,8 @@ def flood(
     limits = {
         "VERDICT_VOTES_PER_MINUTE": str(VOTES_PER_MINUTE),
         "VERDICT_VOTER_REGISTRATIONS_PER_MINUTE": str(REGISTRATIONS_PER_MINUTE),
+        # The drill's clients play a proxy's clients: each sends its own X-Forwarded-For.
+        "VERDICT_TRUSTED_PROXIES": '["127.0.0.1"]',
     }
     floods = (("voter", rate, VOTES_PER_MINUTE // 5), ("address", rate // 3, 30))
     with Cluster(store, workdir, workers=workers, env=limits) as cluster:

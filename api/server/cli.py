@@ -65,6 +65,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_config": log_config(settings),
         "access_log": False,  # api/logs.AccessLog writes one JSON line per request instead
         "http": BoundedHttpToolsProtocol,  # httptools, with h11's 16 KiB bound on a head
+        # The client's address is api/middleware/forwarded.py's call (VERDICT_TRUSTED_PROXIES):
+        # uvicorn's would believe any X-Forwarded-For string from 127.0.0.1.
+        "proxy_headers": False,
     }
     if args.workers == 1:
         uvicorn.run(create_app(settings.model_copy(update={"projections": where})), **options)
