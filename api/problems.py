@@ -130,6 +130,14 @@ async def _unavailable(request: Request, error: Exception) -> Response:
     return problem(503, "unavailable", "Service unavailable", detail, {"Retry-After": "1"})
 
 
+async def internal_error(request: Request, _: Exception) -> Response:
+    """A bug: a fixed text, never the error's class or message (the server logs the traceback,
+    since Starlette re-raises after answering). api/middleware/security_headers.py installs it,
+    as Starlette sends this answer from outside every middleware."""
+    detail = "the server failed to answer this request; the error has been logged"
+    return problem(500, "internal-error", "Internal server error", detail)
+
+
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 HANDLERS: dict[type[Exception], Handler] = {
     Unauthenticated: _unauthenticated,

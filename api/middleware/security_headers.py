@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem
+from api.problems import internal_error, problem
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -86,8 +87,18 @@ class SecurityHeaders:
         await self.app(scope, receive, secured)
 
 
+async def _secured_internal_error(request: Request, error: Exception) -> Response:
+    """The 500 answer, with the headers: Starlette sends it from outside every middleware (its
+    ServerErrorMiddleware wraps them all), so SecurityHeaders never sees it."""
+    answer = await internal_error(request, error)
+    answer.raw_headers[:] = _secured(answer.raw_headers)
+    return answer
+
+
 def install(app: FastAPI, cors_origins: list[str]) -> None:
-    """Add the headers, and CORS for reads from `cors_origins` if any are configured."""
+    """Add the headers (to unhandled errors' answers too), and CORS for reads from
+    `cors_origins` if any are configured."""
+    app.add_exception_handler(500, _secured_internal_error)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.middleware.security_headers import API_CSP, HEADERS
 from domain.settings import Settings
 from tests.scripts.drill_harness import app_client, drill, seeded
@@ -35,6 +37,25 @@ def test_api_answers_and_problems_carry_the_security_headers(sqlite: Settings) -
             for name, value in HEADERS.items():
                 assert answer.headers[name] == value, (answer.request.url, name)
             assert answer.headers["content-security-policy"] == API_CSP
+
+
+def test_an_unhandled_error_is_a_problem_with_the_security_headers(sqlite: Settings) -> None:
+    """A route that raises: 500, problem+json with a fixed text (no class name, no trace), and
+    every security header, although the answer is made outside the middleware stack."""
+    app = create_app(sqlite)
+
+    @app.get("/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/v1/boom")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "secret" not in answer.text and "RuntimeError" not in answer.text
+    for name, value in HEADERS.items():
+        assert answer.headers[name] == value, name
+    assert answer.headers["content-security-policy"] == API_CSP
 
 
 def test_pages_keep_their_own_policy_and_gain_the_rest(sqlite: Settings) -> None:
