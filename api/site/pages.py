@@ -98,6 +98,12 @@ def interval(community: Mapping[str, Any]) -> str | None:
     return f"{low}\u2013{high}%"
 
 
+def isolate(text: str) -> str:
+    """User text where no markup can go (<title>, attributes), between FIRST STRONG ISOLATE and
+    POP DIRECTIONAL ISOLATE: the plain-text <bdi>, so an override in it reverses nothing else."""
+    return f"\u2068{text}\u2069"
+
+
 def plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
@@ -109,7 +115,7 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters.update(pct=pct, when=when, plural=plural)
+_env.filters.update(pct=pct, when=when, plural=plural, isolate=isolate)
 _env.globals.update(interval=interval)
 templates = Jinja2Templates(env=_env)
 
@@ -340,7 +346,7 @@ def tool(request: Request, slug: str) -> Response:
             points,
             lambda p: _point_href(slug, p),
             chart_id=f"chart-{slug}",
-            title=f"{doc['name']}: panel and community ship % over time",
+            title=f"{isolate(doc['name'])}: panel and community ship % over time",
         )
         if points
         else None

@@ -121,6 +121,7 @@ PAGES = ["/", COMPARE, "/tools/smollm3", "/audit", "/feed.xml"]
 def test_odd_min_positions_are_ignored_by_every_page(site: Site) -> None:
     """A page's `?min_position=` is a receipt it was linked with: one it cannot read as a
     position (Unicode digits, 5,000 digits, past 64 bits, negative) is ignored, never a 500."""
+    site.page("/")  # the views have folded the demo data
     for value in ["\u00b2", "\u0663", "\uff11", "9" * 5000, "9" * 20, "-1", "1e3", " 1"]:
         for path in PAGES:
             answer = site.client.get(path, params={"min_position": value})
@@ -407,6 +408,42 @@ def test_feed_stays_xml_when_stored_text_holds_what_xml_cannot_carry(
     titles = [e.findtext(f"{ATOM}title") or "" for e in feed.findall(f"{ATOM}entry")]
     assert titles[0] == "OddTool: Builder verdict published (ship)"
     assert "New comparison: OddTool vs SmolLM3" in titles
+
+
+RLO = "\u202e"
+"""RIGHT-TO-LEFT OVERRIDE: text after it reads backwards until the end of its paragraph, unless
+the text that holds it is isolated (`<bdi>`, `dir="auto"`)."""
+
+
+def test_user_text_is_isolated_so_an_override_reverses_nothing_else(site: Site) -> None:
+    """Every text a user wrote, each starting with RLO, sits alone in an isolating element
+    (`<bdi>` or `dir="auto"`) on the front, tool and compare pages, and is wrapped in FIRST
+    STRONG ISOLATE ... POP DIRECTIONAL ISOLATE in titles, which take no markup."""
+    listing = {f: f"{RLO}{f} of odd" for f in ("name", "category", "tagline", "description")}
+    site.ledger.list_tool("odd-tool", {**listing, "pricing": f"{RLO}Free"}, "editor:ann")
+    site.ledger.publish_verdict(
+        "odd-tool", "builder", f"{RLO}Rev", "ship", f"{RLO}Text", "editor:ann"
+    )
+    site.ledger.amend_verdict(
+        "odd-tool", "builder", f"{RLO}Rev", "skip", f"{RLO}Later", f"{RLO}Why", "editor:ann"
+    )
+    site.ledger.publish_comparison("odd-tool", "smollm3", "editor:ann")
+    for path in ("/", "/tools/odd-tool", "/compare/odd-tool-vs-smollm3"):
+        root = site.page(path)
+        holders = [
+            (parent, text)
+            for parent in root.iter()
+            for text in [parent.text or "", *(child.tail or "" for child in parent)]
+            if RLO in text
+        ]
+        assert holders, path
+        for element, text in holders:
+            if str(element.tag).endswith("title"):  # <title>, and the chart's SVG <title>
+                assert f"\u2068{RLO}" in text and "\u2069" in text, (path, text)
+                continue
+            isolated = element.tag == "bdi" or element.get("dir") == "auto"
+            assert isolated, (path, element.tag, text)
+            assert text_of(element) == text.strip(), (path, "the isolate holds more", text)
 
 
 def test_static_files_are_served_locally(site: Site) -> None:
