@@ -5,6 +5,9 @@ each response sent in one piece.
 httptools parses several times faster than h11, but buffers a request line and headers of any
 size: a client could make a worker hold a gigabyte of "header". h11 refuses a head larger than
 16 KiB; so does this, with 431 and a closed connection, before the application sees anything.
+Two checks, because a head can end inside the read that carries it: the bytes read while a head
+is still incomplete (a head that never ends), and the size of a head that completed (its URL
+and headers, counted as the parser hands them over, before the request is made).
 
 uvicorn writes a response's head and its body with two `transport.write` calls, and on uvloop
 each is a `send` system call made while holding the GIL (docs/performance.md).
@@ -73,9 +76,16 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: httptools stops parsing, uvicorn answers through
+    `send_400_response`, which answers 431 instead."""
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     _reading_head = False
     _head_bytes = 0
+    _parsed_head_bytes = 0
+    _head_too_large = False
 
     # override: uvicorn's own HttpToolsProtocol narrows BaseProtocol's BaseTransport the same way;
     # arg-type: CoalescingTransport is a Transport by delegation (__getattr__), not by subclassing.
@@ -86,10 +96,31 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._reading_head = True
         self._head_bytes = 0
+        self._parsed_head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        self._parsed_head_bytes += size
+        if self._parsed_head_bytes > MAX_HEAD_BYTES:
+            self._head_too_large = True
+            raise _HeadTooLarge
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
         super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_too_large:
+            self._refuse_head()
+        else:
+            super().send_400_response(msg)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -97,16 +128,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._head_bytes += len(data)  # bytes fed while a head is still incomplete
         if self._head_bytes > MAX_HEAD_BYTES:
-            self._reading_head = False
-            self.transport.write(
-                b"".join(
-                    [
-                        STATUS_LINE[431],
-                        b"content-type: text/plain; charset=utf-8\r\n",
-                        b"content-length: %d\r\n" % len(_TOO_LARGE),
-                        b"connection: close\r\n\r\n",
-                        _TOO_LARGE,
-                    ]
-                )
+            self._refuse_head()
+
+    def _refuse_head(self) -> None:
+        """431, and the connection closed: nothing of the request reaches the application."""
+        self._reading_head = False
+        self.transport.write(
+            b"".join(
+                [
+                    STATUS_LINE[431],
+                    b"content-type: text/plain; charset=utf-8\r\n",
+                    b"content-length: %d\r\n" % len(_TOO_LARGE),
+                    b"connection: close\r\n\r\n",
+                    _TOO_LARGE,
+                ]
             )
-            self.transport.close()
+        )
+        self.transport.close()

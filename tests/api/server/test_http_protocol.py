@@ -104,3 +104,13 @@ def test_served_answers_whole_and_refuses_an_oversized_head(tmp_path: Path) -> N
         refused = _exchange(served.url, big)
         assert refused.startswith(b"HTTP/1.1 431 ")
         assert refused.endswith(b"request head is larger than 16 KiB")
+        # A whole head in one read: 60 KB of headers, complete, sent at once.
+        pads = b"".join(b"x-pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(60))
+        whole = b"GET /v1/tools HTTP/1.1\r\nhost: x\r\n" + pads + b"connection: close\r\n\r\n"
+        refused = _exchange(served.url, whole)
+        assert refused.startswith(b"HTTP/1.1 431 "), refused[:100]
+        long_url = b"GET /v1/tools?q=" + b"a" * 60_000 + b" HTTP/1.1\r\nhost: x\r\n\r\n"
+        assert _exchange(served.url, long_url).startswith(b"HTTP/1.1 431 ")
+        just = b"GET /v1/tools HTTP/1.1\r\nhost: x\r\nx-pad: " + b"a" * 15_000
+        ok = _exchange(served.url, just + b"\r\nconnection: close\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200 "), "a head under the bound is served"
