@@ -7,13 +7,16 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain import rules
 from domain.rules import DEFAULT_SEATS
+
+Positive = Annotated[float, Field(gt=0)]
 
 TRANSCODER_TOPIC = "domain.persistence.transcoder:OrjsonTranscoder"
 RECORDER_TOPICS = {
@@ -95,6 +98,18 @@ class Settings(BaseSettings):
     """Addresses or networks (JSON, e.g. `["10.0.0.5", "10.1.0.0/16"]`) of the reverse proxies in
     front: only from them is `X-Forwarded-For` believed, and only its IP addresses. Empty, the
     default, means the client is always the connection's peer."""
+
+    head_timeout_seconds: Positive = 10.0
+    """How long a connection may take to send a request's head (line and headers), counted from
+    when it opened or its previous request was answered: a silent or slow client is answered 408
+    and cut off (`verdict serve`)."""
+
+    body_timeout_seconds: Positive = 30.0
+    """How long a request's body may take to arrive after its head; then the connection is cut."""
+
+    idle_timeout_seconds: Positive = 5.0
+    """How long a kept-alive connection may wait, idle, for its next request (uvicorn's
+    keep-alive timeout)."""
 
     cors_origins: list[str] = []
     """Origins allowed to read (GET) cross-origin; empty, the default, means CORS is closed."""

@@ -68,6 +68,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # The client's address is api/middleware/forwarded.py's call (VERDICT_TRUSTED_PROXIES):
         # uvicorn's would believe any X-Forwarded-For string from 127.0.0.1.
         "proxy_headers": False,
+        "timeout_keep_alive": settings.idle_timeout_seconds,  # heads and bodies: http_protocol
     }
     if args.workers == 1:
         uvicorn.run(create_app(settings.model_copy(update={"projections": where})), **options)

@@ -114,3 +114,55 @@ def test_served_answers_whole_and_refuses_an_oversized_head(tmp_path: Path) -> N
         just = b"GET /v1/tools HTTP/1.1\r\nhost: x\r\nx-pad: " + b"a" * 15_000
         ok = _exchange(served.url, just + b"\r\nconnection: close\r\n\r\n")
         assert ok.startswith(b"HTTP/1.1 200 "), "a head under the bound is served"
+
+
+STALL_LIMIT = 0.5
+"""The head, body and idle timeouts the stall test configures (seconds)."""
+
+
+def _closed_within(conn: socket.socket, seconds: float) -> bytes:
+    """What the server sends until it closes the connection, which must be within `seconds`."""
+    conn.settimeout(seconds)
+    received = b""
+    try:
+        while chunk := conn.recv(65536):
+            received += chunk
+    except TimeoutError:
+        raise AssertionError(f"still open after {seconds} s; got {received[:80]!r}") from None
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def test_stalled_clients_are_cut_off(tmp_path: Path) -> None:
+    """A silent socket, a head that never ends, a body that never comes and an idle keep-alive
+    connection are each closed soon after the configured timeout (a stalled head with 408)."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db")
+    limit = str(STALL_LIMIT)
+    timeouts = {
+        "VERDICT_HEAD_TIMEOUT_SECONDS": limit,
+        "VERDICT_BODY_TIMEOUT_SECONDS": limit,
+        "VERDICT_IDLE_TIMEOUT_SECONDS": limit,
+    }
+    with serving(settings, tmp_path / "serve.log", **timeouts) as served:
+        host, port = served.url.removeprefix("http://").split(":")
+        address = (host, int(port))
+        bound = STALL_LIMIT + 3  # the timer, plus a loaded machine's delay
+
+        with socket.create_connection(address, timeout=5) as silent:
+            assert _closed_within(silent, bound).startswith((b"", b"HTTP/1.1 408 "))
+        with socket.create_connection(address, timeout=5) as slow_head:
+            slow_head.sendall(b"GET /v1/tools HTTP/1.1\r\nhost: x\r\nx-slow: a")
+            assert _closed_within(slow_head, bound).startswith(b"HTTP/1.1 408 ")
+        with socket.create_connection(address, timeout=5) as slow_body:
+            slow_body.sendall(
+                b"POST /v1/voters HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"
+            )
+            _closed_within(slow_body, bound)
+        with socket.create_connection(address, timeout=5) as idle:
+            idle.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+            answered = _closed_within(idle, bound)
+            assert answered.startswith(b"HTTP/1.1 200 "), "served, then closed when idle"
+        with socket.create_connection(address, timeout=5) as prompt:
+            prompt.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            assert _closed_within(prompt, bound).startswith(b"HTTP/1.1 200 ")
