@@ -37,12 +37,18 @@ At = Annotated[
     Query(description="Time travel: the tool as published at this instant (RFC 3339)."),
 ]
 MAX_WAIT_SECONDS = 2.0
+OWN_WRITE_WAIT_SECONDS = 1.0
 
 
 def views_at(request: Request, min_position: int | None, *, strict: bool = True) -> ViewStore:
     """The views, once they reflect `min_position` (waiting at most MAX_WAIT_SECONDS). A position
     past the end of the log was never acknowledged to anyone: refused (422) when `strict`, else
-    waited for only up to that end (pages, whose links may outlive a rebuilt store)."""
+    waited for only up to that end (pages, whose links may outlive a rebuilt store).
+
+    Without `min_position`, the views are awaited (at most OWN_WRITE_WAIT_SECONDS) up to the
+    newest write this process acknowledged: a client reads its own write at once, without
+    knowing about positions (`verdict serve`; behind several workers, a client's next request
+    may reach another process, and `?min_position=` is the way)."""
     runtime = request.app.state.runtime
     views: ViewStore = runtime.views
     if min_position is not None:
@@ -50,7 +56,16 @@ def views_at(request: Request, min_position: int | None, *, strict: bool = True)
         if min_position > end and strict:
             raise InvalidInput("min_position", f"is beyond the end of the log ({end})")
         views.wait_for(CATALOG, min(min_position, end), MAX_WAIT_SECONDS)
+    elif not _reflects_own_writes(runtime):
+        views.wait_for(CATALOG, runtime.ledger.last_written, OWN_WRITE_WAIT_SECONDS)
     return views
+
+
+def _reflects_own_writes(runtime: Any) -> bool:
+    """Whether this process's catalog snapshot already holds its newest write (no query)."""
+    snapshot = runtime.catalog_snapshot()
+    written: int = runtime.ledger.last_written
+    return written == 0 or (snapshot is not None and snapshot.position >= written)
 
 
 def json_response(body: dict[str, Any]) -> Response:
@@ -86,8 +101,10 @@ async def get_tool(
     """Served from this process's last committed catalog snapshot when it is recent enough (no
     query, no thread: reads stay fast while votes are written); else from the view tables."""
     rules.slug(slug)
-    snapshot = request.app.state.runtime.catalog_snapshot()
-    recent = snapshot is not None and (min_position is None or snapshot.position >= min_position)
+    runtime = request.app.state.runtime
+    snapshot = runtime.catalog_snapshot()
+    wanted = runtime.ledger.last_written if min_position is None else min_position
+    recent = snapshot is not None and snapshot.position >= wanted
     if recent and as_of is None and at is None:
         assert snapshot is not None
         doc = snapshot.tools.get(slug)

@@ -7,7 +7,10 @@ import time
 import orjson
 from fastapi.testclient import TestClient
 
+from domain.settings import Settings
 from projections.catalog.views import CATALOG
+from tests.builders import listing as listing_of
+from tests.scripts.drill_harness import app_client, seeded
 
 PUBLISHED = {
     "claude-files-api": 100,
@@ -148,3 +151,22 @@ def test_odd_numbers_and_times_are_problems_on_every_route(client: TestClient) -
         assert 400 <= answer.status_code < 500, (path, name, value, answer.text[:200])
         assert answer.headers["content-type"] == "application/problem+json", (path, name)
         assert answer.json()["field"] == name, (path, name, value, answer.text[:200])
+
+
+def test_a_client_reads_its_own_write_at_once(settings: Settings) -> None:
+    """POST a tool, then GET it at once, with no `?min_position=`: 200, every time; a vote's
+    effect is in the very next read. The service waits (briefly) for the views to reach the
+    newest write this process acknowledged."""
+    key = seeded(settings)
+    editor = {"Authorization": f"Bearer {key}"}
+    with app_client(settings) as client:
+        voter = {"Authorization": f"Bearer {client.post('/v1/voters').json()['token']}"}
+        for i in range(10):
+            slug = f"fresh-{i}"
+            listing = {**listing_of(slug), "slug": slug}
+            assert client.post("/v1/tools", json=listing, headers=editor).status_code == 201
+            read = client.get(f"/v1/tools/{slug}")
+            assert read.status_code == 200, (i, read.text)
+            assert client.put(f"/v1/tools/{slug}/vote", json={"choice": "ship"}, headers=voter)
+            assert client.get(f"/v1/tools/{slug}").json()["community"]["total"] == 1, i
+            assert any(t["slug"] == slug for t in client.get("/v1/tools").json()["tools"])
