@@ -22,8 +22,9 @@ projection, as docs/deploy.md deploys them) and prints what it did and what it f
 - flood: one voter and one address far above their rate limits get 429s while other voters'
   p99 stays under 100 ms;
 - bad input: malformed JSON, huge bodies, wrong types, unicode edge cases, path traversal, SQL
-  metacharacters, forged and revoked credentials: every one answered 4xx, nothing written, the
-  server still alive.
+  metacharacters, forged, revoked and non-ASCII credentials, odd numbers and times, text XML
+  cannot carry, an unknown seat, oversized heads (whole or endless), a long compare path: every
+  one answered 4xx, nothing written, the server still alive.
 
 Bounded in time (a few minutes for both backends; `--max-seconds` aborts), 127.0.0.1 only; every
 process it starts is stopped by its pid. Exit 0 when every scenario passed. tests/scripts runs the
@@ -1071,6 +1072,63 @@ def bad_requests() -> dict[str, list[Bad]]:
             Bad("Basic instead of Bearer", "PUT", vote, b'{"choice":"ship"}', "Basic dXNlcjpwYXNz"),
             Bad("8 KiB token", "PUT", vote, b'{"choice":"ship"}', "Bearer v_" + "a" * 8192 + ".b"),
         ],
+        "non-ASCII credentials": [
+            Bad("non-ASCII voter mac", "PUT", vote, b'{"choice":"ship"}', "Bearer v_x.\u00e9"),
+            Bad("non-ASCII voter id", "PUT", vote, b'{"choice":"ship"}', "Bearer v_\u00e9.abc"),
+            Bad("snowman token", "DELETE", vote, None, "Bearer v_x.\u2603"),
+            Bad("non-ASCII editor key", "POST", "/v1/tools", tool.encode(), "Bearer vle_\u00e9"),
+        ],
+        "odd numbers and times": [
+            Bad("superscript min_position", "GET", "/v1/tools?min_position=\u00b2", None, "none"),
+            Bad("Arabic-Indic as_of", "GET", "/v1/tools/smollm3?as_of=\u0663", None, "none"),
+            Bad("5,000-digit after", "GET", "/v1/audit/events?after=" + "9" * 5000, None, "none"),
+            Bad(
+                "time past year 9999 in UTC",
+                "GET",
+                "/v1/tools/smollm3?at=9999-12-31T23:59:59-00:01",
+                None,
+                "none",
+            ),
+            Bad(
+                "time before year 1 in UTC",
+                "GET",
+                "/v1/tools/smollm3?at=0001-01-01T00:00:00%2B00:01",
+                None,
+                "none",
+            ),
+        ],
+        "text XML cannot carry": [
+            Bad(
+                "U+FFFF in a name",
+                "POST",
+                "/v1/tools",
+                tool.replace('"N"', '"N\\uffff"').encode(),
+                "editor",
+            ),
+            Bad(
+                "U+FFFE in a reason",
+                "PATCH",
+                "/v1/tools/smollm3",
+                b'{"pricing": "Paid", "reason": "why\\ufffe"}',
+                "editor",
+            ),
+            Bad(
+                "vertical tab in a verdict",
+                "PUT",
+                "/v1/tools/smollm3/verdicts/builder",
+                b'{"reviewer":"R","decision":"ship","text":"a\\u000bb","reason":"r"}',
+                "editor",
+            ),
+        ],
+        "unknown seat": [
+            Bad(
+                "a typo for a seat",
+                "PUT",
+                "/v1/tools/smollm3/verdicts/critic",
+                b'{"reviewer":"R","decision":"ship","text":"t"}',
+                "editor",
+            ),
+        ],
         "protocol oddities": [
             Bad(
                 "wrong content type",
@@ -1134,9 +1192,9 @@ def bad_input(store: Store, workdir: Path, *, workers: int = 2) -> Outcome:
             for kind, requests in bad_requests().items():
                 got = []
                 for bad in requests:
-                    headers = dict(bad.headers)
+                    headers = {k: v.encode() for k, v in bad.headers}  # UTF-8, as sent
                     if bad.auth != "none":
-                        headers["authorization"] = auth.get(bad.auth, bad.auth)
+                        headers["authorization"] = auth.get(bad.auth, bad.auth).encode()
                     r = client.request(bad.method, bad.path, content=bad.body, headers=headers)
                     problem = r.headers.get("content-type", "") == "application/problem+json"
                     answers.append((bad.name, r.status_code if problem else 0))
@@ -1151,6 +1209,24 @@ def bad_input(store: Store, workdir: Path, *, workers: int = 2) -> Outcome:
                 (
                     "bad Content-Length",
                     b"PUT /v1/voters HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+                ),
+                (
+                    "5,000-digit Content-Length",
+                    b"PUT /v1/voters HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                    + b"9" * 5000
+                    + b"\r\n\r\n",
+                ),
+                (
+                    "60 KB head in one piece",
+                    b"GET /v1/tools HTTP/1.1\r\nHost: x\r\n"
+                    + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(60))
+                    + b"\r\n",
+                ),
+                (
+                    "12 KB compare path of -vs-",
+                    b"GET /compare/"
+                    + b"-vs-".join([b"a"] * 2400)
+                    + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                 ),
             ]
             got = []
