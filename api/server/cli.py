@@ -11,14 +11,15 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
+import psycopg
 from eventsourcing.persistence import OperationalError
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from api.bootstrap import PROJECTIONS, open_runtime
+from api.bootstrap import PROJECTIONS, Runtime, open_runtime
 from api.routes.metrics import MULTIPROC_ENV
 from api.server.backup import BackupRefused, backup_sqlite
 from api.server.copying import BATCH, CopyRefused, copy_ledger
@@ -32,6 +33,47 @@ from domain.settings import Projections, Settings
 from projections.audit.export import EXPORT_FORMAT, export_lines
 from projections.audit.signed_note import parse_verifier_key, valid_key_name
 from projections.following.follower import Follower
+
+
+class UserError(Exception):
+    """An ordinary mistake (a path, a setting, a database that is not there): `main` prints it as
+    one line and exits 1. Tracebacks are for bugs."""
+
+
+def _open(settings: Settings) -> Runtime:
+    """The runtime, once the PostgreSQL database answers: if it does not, the user learns which
+    database on which server, and the server's own reason, at once (the connection pool would
+    say only "couldn't get a connection after 5.00 sec")."""
+    if settings.is_postgres:
+        env = settings.eventsourcing_env()
+        name, host, port = env["POSTGRES_DBNAME"], env["POSTGRES_HOST"], env["POSTGRES_PORT"]
+        try:
+            psycopg.connect(
+                dbname=name,
+                host=host,
+                port=port,
+                user=env["POSTGRES_USER"],
+                password=env["POSTGRES_PASSWORD"],
+                connect_timeout=5,
+            ).close()
+        except psycopg.OperationalError as error:
+            reason = " ".join(str(error).split())
+            raise UserError(
+                f"cannot open the PostgreSQL database {name!r} at {host}:{port}: {reason}"
+            ) from None
+    return open_runtime(settings)
+
+
+def _settings_problem(error: ValidationError) -> str:
+    """The settings' errors in one line, each naming its VERDICT_* variable."""
+    problems = []
+    for found in error.errors():
+        message = str(found["msg"]).removeprefix("Value error, ")
+        if not message.startswith("VERDICT_"):
+            field = ".".join(str(part) for part in found["loc"])
+            message = f"VERDICT_{field.upper()}: {message}"
+        problems.append(message)
+    return "; ".join(problems)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -48,7 +90,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     configure_logging(settings)
-    runtime = open_runtime(settings)
+    runtime = _open(settings)
     try:
         if not args.no_demo and not runtime.ledger.recorder.max_notification_id():
             written = seed_demo(runtime.ledger)
@@ -95,7 +137,7 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _seed(_: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings)
+    runtime = _open(settings)
     try:
         written = seed_demo(runtime.ledger)
     finally:
@@ -110,7 +152,7 @@ def _progress(total: int, unit: str) -> Any:
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings)
+    runtime = _open(settings)
     try:
         total = runtime.ledger.recorder.max_notification_id() or 0
         with _progress(total, "event") as bar:
@@ -128,7 +170,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     """The events up to the latest checkpoint, after a header naming it (docs/audit.md)."""
-    runtime = open_runtime(settings)
+    runtime = _open(settings)
     try:
         Follower(runtime.ledger.recorder, runtime.audit_projection()).catch_up()
         checkpoint = runtime.audit.latest_checkpoint()
@@ -139,7 +181,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
             "verifier_key": runtime.signer.verifier_key,
             "checkpoint": checkpoint.note if checkpoint else None,
         }
-        with open(args.file, "wb") as out, _progress(size, "event") as bar:
+        with _export_file(args.file) as out, _progress(size, "event") as bar:
             out.write(orjson.dumps(header) + b"\n")
             for line in export_lines(runtime.ledger.recorder, runtime.audit, 0, size):
                 out.write(line)
@@ -216,8 +258,15 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _export_file(path: str) -> BinaryIO:
+    try:
+        return open(path, "wb")  # the caller's `with` closes it
+    except OSError as error:
+        raise UserError(f"cannot write the export to {path}: {error.strerror}") from None
+
+
 def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings)
+    runtime = _open(settings)
     try:
         key = runtime.credentials.create_key(args.name, args.role)
     finally:
@@ -228,7 +277,7 @@ def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings)
+    runtime = _open(settings)
     try:
         revoked = runtime.credentials.revoke_key(args.name)
     finally:
@@ -238,7 +287,7 @@ def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys_list(_: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings)
+    runtime = _open(settings)
     try:
         keys = runtime.credentials.list_keys()
     finally:
@@ -252,7 +301,7 @@ def _keys_list(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def _migrate(_: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings.model_copy(update={"create_tables": True}))
+    runtime = _open(settings.model_copy(update={"create_tables": True}))
     runtime.close()
     print("schema is up to date")
     return 0
@@ -403,9 +452,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.set_defaults(run=_keys_list)
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args, Settings()))
+        settings = Settings()
+    except ValidationError as error:
+        print(f"verdict: {_settings_problem(error)}", file=sys.stderr)
+        return 1
+    try:
+        return int(args.run(args, settings))
     except LedgerError as error:
         print(f"verdict: {error.detail}", file=sys.stderr)
+        return 1
+    except UserError as error:
+        print(f"verdict: {error}", file=sys.stderr)
         return 1
 
 

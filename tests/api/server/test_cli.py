@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from api.server.cli import main
 from domain.settings import Settings
 from tests.api.routes.test_reads import PUBLISHED
+from tests.conftest import _admin_url
 from tests.serving import serving
 
 
@@ -96,3 +98,43 @@ def test_keys_create_list_revoke_and_a_reused_name(
     ann, bob = (line.split() for line in lines[1:])
     assert ann[:2] == ["ann", "editor"] and ann[3] != "-"
     assert bob[:2] == ["bob", "editor"] and bob[3] == "-"
+
+
+def one_error_line(err: str) -> str:
+    """The single line an ordinary mistake prints: `verdict: ...`, no traceback."""
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("verdict: "), err
+    return lines[0]
+
+
+def test_export_to_a_directory_is_one_line_and_status_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The path names a folder: say so, write nothing."""
+    monkeypatch.setenv("VERDICT_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    assert main(["export", str(tmp_path)]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert str(tmp_path) in line and "directory" in line.lower()
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "sqlite//no-slashes.db", ""])
+def test_a_bad_database_url_is_one_line_and_status_1(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The setting is named, with what it must look like."""
+    monkeypatch.setenv("VERDICT_DATABASE_URL", url)
+    assert main(["keys", "list"]) == 1
+    assert "VERDICT_DATABASE_URL" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.postgres
+def test_a_missing_postgres_database_is_named_with_the_servers_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "couldn't get a connection after 5.00 sec": the database, the server, and why."""
+    name = f"verdict_missing_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("VERDICT_DATABASE_URL", _admin_url(name))
+    assert main(["keys", "list"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert name in line and "127.0.0.1:5432" in line and "does not exist" in line
