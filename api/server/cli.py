@@ -4,9 +4,11 @@ honour VERDICT_DATABASE_URL and the other VERDICT_* settings. And witness, which
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -76,6 +78,22 @@ def _settings_problem(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse, before anything is made or printed, a port this process cannot listen on (bound
+    the way uvicorn binds it; the socket is closed again for uvicorn to take)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"{host}:{port} is taken by another process; choose another port with "
+                    f"--port N (e.g. --port {port + 1})"
+                ) from None
+            raise UserError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -89,6 +107,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    _check_port(args.host, args.port)
     configure_logging(settings)
     runtime = _open(settings)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from pathlib import Path
 
@@ -138,3 +139,20 @@ def test_a_missing_postgres_database_is_named_with_the_servers_message(
     assert main(["keys", "list"]) == 1
     line = one_error_line(capsys.readouterr().err)
     assert name in line and "127.0.0.1:5432" in line and "does not exist" in line
+
+
+def test_serve_on_a_taken_port_says_so_before_anything_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No "serving at" line, no ledger made: the port is taken, and --port chooses another."""
+    monkeypatch.setenv("VERDICT_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    out, err = capsys.readouterr()
+    assert "serving at" not in out and "first start" not in out
+    line = one_error_line(err)
+    assert f"127.0.0.1:{port}" in line and "taken" in line and "--port" in line
+    assert not (tmp_path / "ledger.db").exists()
