@@ -89,9 +89,12 @@ class ReasonBody(Strict):
 
 
 class VerdictPut(Strict):
-    reviewer: Reviewer
-    decision: Choice
-    text: Text
+    """Publishing needs reviewer, decision and text; amending needs a reason and changes only the
+    fields it names (the others stay as they are)."""
+
+    reviewer: Reviewer | None = Field(default=None, description="Required when publishing")
+    decision: Choice | None = Field(default=None, description="Required when publishing")
+    text: Text | None = Field(default=None, description="Required when publishing")
     reason: Reason | None = Field(default=None, description="Required when amending")
 
     model_config = ConfigDict(

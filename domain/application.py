@@ -126,18 +126,19 @@ class Ledger(Application[UUID]):
         self,
         slug: str,
         seat: str,
-        reviewer: str,
-        decision: str,
-        text: str,
+        reviewer: str | None,
+        decision: str | None,
+        text: str | None,
         actor: str,
         reason: str | None = None,
     ) -> Receipt:
-        """Publish into an empty seat, or amend the current verdict (which needs a reason)."""
+        """Publish into an empty seat (reviewer, decision and text needed), or amend the current
+        verdict with a reason, changing only what is given."""
 
         def attempt() -> Receipt:
             panel, tool = self._panel(slug, actor)
             if rules.seat(seat) in panel.seats:
-                panel.amend(seat, reviewer, decision, text, reason or "", actor)
+                panel.amend(seat, reviewer, decision, text, reason, actor)
                 return Receipt("amended", self._save(panel, read=[tool]))
             panel.publish(seat, reviewer, decision, text, actor, seats=self.settings.panel_seats)
             return Receipt("published", self._save(panel, read=[tool]))

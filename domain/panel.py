@@ -70,9 +70,9 @@ class Panel(Aggregate):
     def publish(
         self,
         seat: str,
-        reviewer: str,
-        decision: str,
-        text: str,
+        reviewer: str | None,
+        decision: str | None,
+        text: str | None,
         actor: str,
         *,
         seats: Collection[str] = rules.DEFAULT_SEATS,
@@ -80,6 +80,9 @@ class Panel(Aggregate):
         """Publish a verdict in an empty (or retracted) seat, one of the panel's `seats`. Amending
         and retracting take any seat that holds a verdict: stored history is never refused."""
         rules.panel_seat(seat, seats)
+        reviewer = _required("reviewer", reviewer)
+        decision = _required("decision", decision)
+        text = _required("text", text)
         if seat in self.seats:
             raise SeatAlreadyPublished(self.tool, seat)
         self.trigger_event(
@@ -93,14 +96,25 @@ class Panel(Aggregate):
         )
 
     def amend(
-        self, seat: str, reviewer: str, decision: str, text: str, reason: str, actor: str
+        self,
+        seat: str,
+        reviewer: str | None,
+        decision: str | None,
+        text: str | None,
+        reason: str | None,
+        actor: str,
     ) -> None:
-        """Replace a current verdict; an amendment that changes nothing is refused."""
+        """Replace a current verdict, with a reason. What is left out (None) stays as it is; the
+        event carries the whole new verdict. An amendment that changes nothing is refused."""
         current = self._current(seat)
+        if reason is None or not reason.strip():
+            raise InvalidInput("reason", "a reason is required when amending")
         new = {
-            "reviewer": rules.text("reviewer", reviewer),
-            "decision": rules.decision(decision),
-            "text": rules.text("text", text),
+            "reviewer": current["reviewer"]
+            if reviewer is None
+            else rules.text("reviewer", reviewer),
+            "decision": current["decision"] if decision is None else rules.decision(decision),
+            "text": current["text"] if text is None else rules.text("text", text),
         }
         if new == current:
             raise InvalidInput("decision", "the amendment changes nothing")
@@ -129,3 +143,9 @@ class Panel(Aggregate):
             return self.seats[seat]
         except KeyError:
             raise UnknownSeat(self.tool, seat) from None
+
+
+def _required(field: str, value: str | None) -> str:
+    if value is None:
+        raise InvalidInput(field, "is required when publishing a verdict")
+    return value

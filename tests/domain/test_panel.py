@@ -114,3 +114,36 @@ def test_a_verdict_stored_in_a_seat_no_longer_configured_can_still_be_amended_or
     panel.amend("critic", "Critic", "skip", "text", "second look", "editor:ann")
     panel.retract("critic", "seat dropped", "editor:ann")
     assert panel.seats == {}
+
+
+def test_an_amendment_changes_only_what_it_names() -> None:
+    """Left out (None), the reviewer, decision or text stays as it is; the event still carries
+    the whole new verdict."""
+    panel = panel_with_builder()
+    panel.amend("builder", None, "skip", None, "price doubled", "editor:bob")
+    [amended] = panel.collect_events()
+    assert isinstance(amended, Panel.VerdictAmended)
+    assert (amended.reviewer, amended.decision, amended.text) == (
+        "Builder",
+        "skip",
+        "Solid primitive.",
+    )
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_an_amendment_without_a_reason_says_one_is_required(reason: str | None) -> None:
+    panel = panel_with_builder()
+    with pytest.raises(InvalidInput) as error:
+        panel.amend("builder", None, "skip", None, reason, "editor:bob")
+    assert error.value.field == "reason"
+    assert "a reason is required when amending" in error.value.detail
+
+
+@pytest.mark.parametrize("missing", ["reviewer", "decision", "text"])
+def test_publishing_needs_reviewer_decision_and_text(missing: str) -> None:
+    given = {"reviewer": "Builder", "decision": "ship", "text": "Fine."} | {missing: None}
+    panel = Panel.open("example", "editor:ann")
+    with pytest.raises(InvalidInput) as error:
+        panel.publish("builder", actor="editor:ann", **given)
+    assert error.value.field == missing
+    assert "required when publishing" in error.value.detail

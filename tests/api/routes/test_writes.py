@@ -296,3 +296,24 @@ def test_verdicts_in_seats_outside_the_setting_still_fold(tmp_path: Path) -> Non
             "/v1/tools/smollm3/verdicts/critic?reason=dropped", headers=bearer(key)
         )
         assert gone.status_code == 200, gone.text
+
+
+def test_an_amendment_sends_only_what_changes(api: Api) -> None:
+    """PUT on a filled seat with just a decision and a reason amends only the decision; without
+    a reason it is a 422 saying a reason is required when amending."""
+    seat = "/v1/tools/smollm3/verdicts/buyer"
+    end = api.client.app.state.runtime.ledger.recorder.max_notification_id()
+    before = api.read(seat + "/history", end)["versions"][-1]
+    flipped = {"ship": "skip", "skip": "ship"}[before["decision"]]
+    unreasoned = api.client.put(seat, json={"decision": flipped}, headers=api.editor)
+    body = assert_problem(unreasoned, 422, "invalid-input")
+    assert body["field"] == "reason" and "a reason is required when amending" in body["detail"]
+    amended = api.client.put(seat, json={"decision": flipped, "reason": "x"}, headers=api.editor)
+    assert amended.status_code == 200, amended.text
+    after = api.read(seat + "/history", amended.json()["receipt"]["position"])["versions"][-1]
+    assert after["decision"] == flipped and after["change"] == "amended"
+    assert (after["reviewer"], after["text"]) == (before["reviewer"], before["text"])
+    new = api.client.put(
+        "/v1/tools/smollm3/verdicts/newcomer", json={"decision": "ship"}, headers=api.editor
+    )
+    assert assert_problem(new, 422, "invalid-input")["field"] in ("reviewer", "text")
