@@ -18,6 +18,10 @@ from domain.rules import DEFAULT_SEATS
 
 Positive = Annotated[float, Field(gt=0)]
 
+DEFAULT_SQLITE_FOLDER = Path("var")
+"""The default ledger's folder, made when missing; any other folder must exist (a new ledger in
+a mistyped folder would look like a lost one)."""
+
 TRANSCODER_TOPIC = "domain.persistence.transcoder:OrjsonTranscoder"
 RECORDER_TOPICS = {
     "sqlite": "domain.persistence.recorders:ConditionalSQLiteRecorder",
@@ -45,7 +49,7 @@ class Projections(StrEnum):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VERDICT_", frozen=True)
 
-    database_url: str = "sqlite:///var/ledger.db"
+    database_url: str = f"sqlite:///{DEFAULT_SQLITE_FOLDER}/ledger.db"
     """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `postgresql://user@host:port/db`."""
 
     create_tables: bool = True
@@ -184,7 +188,8 @@ class Settings(BaseSettings):
         }
         if not self.is_postgres:
             path = self.sqlite_path
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent == DEFAULT_SQLITE_FOLDER:  # any other missing folder may be a typo
+                path.parent.mkdir(parents=True, exist_ok=True)
             env.update(
                 PERSISTENCE_MODULE="eventsourcing.sqlite",
                 APPLICATION_RECORDER_TOPIC=RECORDER_TOPICS["sqlite"],

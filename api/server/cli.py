@@ -31,7 +31,7 @@ from api.server.processes import run_projection
 from api.server.rebuilding import default_jobs, rebuild_views
 from domain.errors import LedgerError
 from domain.seeding import seed_demo
-from domain.settings import Projections, Settings
+from domain.settings import DEFAULT_SQLITE_FOLDER, Projections, Settings
 from projections.audit.export import EXPORT_FORMAT, export_lines
 from projections.audit.signed_note import parse_verifier_key, valid_key_name
 from projections.following.follower import Follower
@@ -46,6 +46,12 @@ def _open(settings: Settings) -> Runtime:
     """The runtime, once the PostgreSQL database answers: if it does not, the user learns which
     database on which server, and the server's own reason, at once (the connection pool would
     say only "couldn't get a connection after 5.00 sec")."""
+    folder = settings.sqlite_path.parent
+    if not settings.is_postgres and folder != DEFAULT_SQLITE_FOLDER and not folder.is_dir():
+        raise UserError(
+            f"the folder {folder} of VERDICT_DATABASE_URL does not exist (a typo?); create it "
+            "first to start a new ledger there"
+        )
     if settings.is_postgres:
         env = settings.eventsourcing_env()
         name, host, port = env["POSTGRES_DBNAME"], env["POSTGRES_HOST"], env["POSTGRES_PORT"]
@@ -112,8 +118,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     runtime = _open(settings)
     try:
         if not args.no_demo and not runtime.ledger.recorder.max_notification_id():
-            written = seed_demo(runtime.ledger)
-            print(f"first start: created the ledger and loaded the demo data ({written} writes)")
+            seed_demo(runtime.ledger)
+            events = runtime.ledger.recorder.max_notification_id() or 0
+            location = (
+                settings.sqlite_path.resolve()
+                if not settings.is_postgres
+                else f"database {settings.eventsourcing_env()['POSTGRES_DBNAME']!r}"
+            )
+            print(
+                f"first start: created a new ledger at {location} and loaded the demo data "
+                f"({events} events)"
+            )
             key = runtime.credentials.create_key(f"editor-{secrets.token_hex(3)}")
             print(f"editor key (shown once; revoke with `verdict keys revoke`):\n{key}")
     finally:

@@ -68,7 +68,11 @@ def test_serve_seeds_on_first_start_and_prints_the_url(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     with serving(settings, log) as served:
         lines = log.read_text().splitlines()
-        assert lines[0].startswith("first start: created the ledger and loaded the demo data")
+        where = settings.sqlite_path.resolve()
+        assert (
+            lines[0]
+            == f"first start: created a new ledger at {where} and loaded the demo data (41 events)"
+        )
         assert lines[1].startswith("editor key")
         assert lines[2] == served.editor_key and lines[2].startswith("vle_")
         assert f"serving at {served.url}" in lines[3]
@@ -156,3 +160,16 @@ def test_serve_on_a_taken_port_says_so_before_anything_else(
     line = one_error_line(err)
     assert f"127.0.0.1:{port}" in line and "taken" in line and "--port" in line
     assert not (tmp_path / "ledger.db").exists()
+
+
+def test_a_mistyped_sqlite_folder_is_refused_not_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path whose folder does not exist is most likely a typo: no new ledger (and no new
+    editor key) appears there; the folder is named. Only the default folder, var/, is made."""
+    typo = tmp_path / "ledgr" / "ledger.db"
+    monkeypatch.setenv("VERDICT_DATABASE_URL", f"sqlite:///{typo}")
+    assert main(["keys", "list"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert str(typo.parent) in line and "does not exist" in line
+    assert not typo.parent.exists()
