@@ -35,6 +35,7 @@ MAX_BODY = 64 * 1024
 """63 proof lines and a checkpoint with 100 signatures fit in well under this."""
 MAX_SIZE = 2**63 - 1
 """The largest tree size taken (SQLite's INTEGER; a log of 2^63 entries is not coming)."""
+_MAX_SIZE_DIGITS = len(str(MAX_SIZE))
 _OLD = re.compile(r"old (0|[1-9][0-9]*)")
 _SIZE = re.compile(r"(0|[1-9][0-9]*)\n")
 
@@ -86,6 +87,8 @@ def parse_add_checkpoint(body: bytes) -> AddCheckpoint:
     if len(proof_lines) > MAX_PROOF_LINES:
         raise MalformedRequest(f"more than {MAX_PROOF_LINES} consistency proof lines")
     proof = tuple(_parse_hash(line) for line in proof_lines)
+    if len(match[1]) > _MAX_SIZE_DIGITS:  # int() refuses numbers over 4,300 digits, with an error
+        raise MalformedRequest(f"tree sizes above {MAX_SIZE} are not taken")
     old_size = int(match[1])
     if old_size == 0 and proof:
         raise MalformedRequest("the proof must be empty when the old size is 0")
@@ -119,6 +122,6 @@ def format_tlog_size(size: int) -> bytes:
 def parse_tlog_size(body: bytes) -> int:
     """The size in a 409 body; MalformedRequest unless it is `<decimal>\\n`."""
     match = _SIZE.fullmatch(body.decode("ascii", errors="replace"))
-    if match is None:
+    if match is None or len(match[1]) > 100:  # not a size any log has; int() would refuse 4,301
         raise MalformedRequest(f"not a {TLOG_SIZE} body: {body[:40]!r}")
     return int(match[1])

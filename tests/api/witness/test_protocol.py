@@ -105,6 +105,7 @@ HASH = base64.b64encode(b"\x02" * 32).decode()
         ("old 3\n\n" + GOOD_NOTE.replace("\u2014", "-"), "em dash"),
         ("old 3\n\nno signatures here\n", "checkpoint note"),
         (f"old {2**63}\n{HASH}\n\n{GOOD_NOTE}", "above"),
+        (f"old {'9' * 5000}\n{HASH}\n\n{GOOD_NOTE}", "above"),  # too long for int()
         ("old 3\n\n" + GOOD_NOTE.replace("\n5\n", f"\n{2**63}\n"), "above"),
     ],
 )
@@ -142,7 +143,9 @@ def test_tlog_size_round_trips(size: int) -> None:
     assert parse_tlog_size(format_tlog_size(size)) == size
 
 
-@pytest.mark.parametrize("body", [b"5", b"05\n", b" 5\n", b"5\n\n", b"-5\n", b"", b"\xff\n"])
+@pytest.mark.parametrize(
+    "body", [b"5", b"05\n", b" 5\n", b"5\n\n", b"-5\n", b"", b"\xff\n", b"9" * 5000 + b"\n"]
+)
 def test_malformed_tlog_sizes_are_refused(body: bytes) -> None:
     """Anything but `<decimal without leading zeros>\\n` is not a size."""
     with pytest.raises(MalformedRequest):
