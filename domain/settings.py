@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import field_validator, model_validator
+from pydantic import BaseModel, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TRANSCODER_TOPIC = "domain.persistence.transcoder:OrjsonTranscoder"
@@ -32,6 +32,15 @@ class Projections(StrEnum):
     """Neither: `verdict project NAME` processes started separately keep the views, and each API
     process polls their catalog snapshot: the default of `verdict serve --workers N` (N > 1)
     on PostgreSQL, and what every API host of a scaled-out deployment sets (docs/deploy.md)."""
+
+
+class Witness(BaseModel, frozen=True):
+    """A C2SP tlog-witness the log asks to cosign its checkpoints."""
+
+    url: str
+    """The submission prefix: the ledger POSTs `<url>/add-checkpoint`."""
+    verifier_key: str
+    """The witness's cosignature key, `name+keyid+base64(0x04 || key)`."""
 
 
 class Settings(BaseSettings):
@@ -63,6 +72,18 @@ class Settings(BaseSettings):
     log_origin: str = "verdict-ledger.localhost/ledger"
     """Names this log in its signed checkpoints (C2SP origin line and key name): make it unique,
     e.g. the host name the ledger is published at."""
+
+    promises: bool = True
+    """Every write's receipt carries a signed promise (docs/audit.md)."""
+
+    promise_seconds: int = 10
+    """The promise window: a promised leaf is in a checkpoint within this many seconds."""
+
+    witnesses: list[Witness] = []
+    """JSON list of `{"url": ..., "verifier_key": ...}`: the witnesses asked to cosign."""
+
+    witness_quorum: int | None = None
+    """Cosignatures a checkpoint needs before it is served as the latest (default: all)."""
 
     # -- operations (docs/deploy.md) ----------------------------------------------------------
 
@@ -101,6 +122,20 @@ class Settings(BaseSettings):
                 "VERDICT_FOLLOW is replaced by VERDICT_PROJECTIONS (true: threads, false: external)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _reachable_quorum(self) -> Settings:
+        quorum = self.witness_quorum
+        if quorum is not None and not 0 <= quorum <= len(self.witnesses):
+            raise ValueError("VERDICT_WITNESS_QUORUM must be between 0 and the witnesses given")
+        if self.promise_seconds < 1:
+            raise ValueError("VERDICT_PROMISE_SECONDS must be at least 1")
+        return self
+
+    @property
+    def quorum(self) -> int:
+        """Cosignatures a checkpoint needs to be served (0: no witnesses, any signed one)."""
+        return len(self.witnesses) if self.witness_quorum is None else self.witness_quorum
 
     @property
     def is_postgres(self) -> bool:
