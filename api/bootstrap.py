@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from api.server.witnessing import WitnessSubmitter
 from api.voting.credentials import Credentials
@@ -12,6 +13,8 @@ from domain.application import Ledger
 from domain.persistence.backoff import Backoff
 from domain.settings import Settings
 from projections.audit.log import AUDIT, AuditProjection, AuditStore
+from projections.audit.promise import PromiseSigner
+from projections.audit.sealing import ReceiptSealer
 from projections.audit.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
 from projections.audit.witness_store import WitnessStore
 from projections.catalog.poller import CatalogPoller
@@ -40,6 +43,7 @@ class Runtime:
     audit: AuditStore
     signer: NoteSigner
     witnessed: WitnessStore
+    sealer: ReceiptSealer
     _threads: list[FollowerThread | PostgresWakeup | CatalogPoller | WitnessSubmitter] = field(
         default_factory=list
     )
@@ -158,7 +162,16 @@ def open_runtime(settings: Settings) -> Runtime:
         audit.create_tables()
         witnessed.create_tables()
     signer = checkpoint_signer(settings, credentials)
-    return Runtime(settings, ledger, views, credentials, audit, signer, witnessed)
+    sealer = receipt_sealer(settings, signer)
+    return Runtime(settings, ledger, views, credentials, audit, signer, witnessed, sealer)
+
+
+def receipt_sealer(settings: Settings, signer: NoteSigner) -> ReceiptSealer:
+    """Seals receipts with leaf hashes and, unless VERDICT_PROMISES=false, promises signed by
+    the log key, due VERDICT_PROMISE_SECONDS after signing."""
+    window = timedelta(seconds=settings.promise_seconds)
+    promises = PromiseSigner(signer, settings.log_origin, window) if settings.promises else None
+    return ReceiptSealer(promises)
 
 
 def checkpoint_signer(settings: Settings, credentials: Credentials) -> NoteSigner:
