@@ -81,17 +81,19 @@ class WitnessSubmitter:
         audit: AuditStore,
         store: WitnessStore,
         *,
-        poll: float = POLL_SECONDS,
-        timeout: float = TIMEOUT_SECONDS,
-        max_backoff: float = MAX_BACKOFF_SECONDS,
+        poll: float | None = None,
+        timeout: float | None = None,
+        max_backoff: float | None = None,
     ) -> None:
+        """Unset, `poll`, `timeout` and `max_backoff` are this module's constants as they
+        are when the submitter is made."""
         self.witness = witness
         self.verifier = CosignatureVerifier.from_verifier_key(witness.verifier_key)
         self.audit = audit
         self.store = store
-        self.poll = poll
-        self.timeout = timeout
-        self.max_backoff = max_backoff
+        self.poll = POLL_SECONDS if poll is None else poll
+        self.timeout = TIMEOUT_SECONDS if timeout is None else timeout
+        self.max_backoff = MAX_BACKOFF_SECONDS if max_backoff is None else max_backoff
         self._cosigned = 0
         """The newest size this thread has a cosignature for (0: look it up)."""
         self._stop = threading.Event()
