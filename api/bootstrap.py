@@ -163,6 +163,8 @@ def open_runtime(settings: Settings) -> Runtime:
         witnessed.create_tables()
     signer = checkpoint_signer(settings, credentials)
     sealer = receipt_sealer(settings, signer)
+    if ledger.ballots is not None:
+        ledger.ballots.sealer = sealer.seal
     return Runtime(settings, ledger, views, credentials, audit, signer, witnessed, sealer)
 
 
