@@ -5,6 +5,7 @@ and its cosignatures catch up when it answers again."""
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,7 +27,7 @@ from domain.seeding import seed_demo
 from domain.settings import Settings, Witness
 from projections.audit.cosignature import CosignatureVerifier, open_cosignatures
 from projections.audit.signed_note import generate_signer, open_checkpoint
-from tests.scripts.serving_audit import EventTable
+from tests.scripts.serving_audit import VERIFY, EventTable, load_verifier
 from tests.serving import ROOT, free_port
 
 START_SECONDS = 20.0
@@ -79,7 +81,9 @@ def demo_ledger(settings: Settings) -> str:
     return key
 
 
-def vote(client: TestClient, n: int = 1) -> None:
+def vote(client: TestClient, n: int = 1) -> dict[str, Any]:
+    """Cast `n` fresh votes; the last one's answer."""
+    answer: Any = None
     for _ in range(n):
         token = client.post("/v1/voters").json()["token"]
         answer = client.put(
@@ -88,6 +92,8 @@ def vote(client: TestClient, n: int = 1) -> None:
             headers={"Authorization": f"Bearer {token}"},
         )
         assert answer.status_code == 201
+    written: dict[str, Any] = answer.json()
+    return written
 
 
 def newest_signed(client: TestClient) -> int:
@@ -112,6 +118,24 @@ def eventually(what: str, check: Callable[[], bool], seconds: float = 15.0) -> N
 def served_size(client: TestClient, log_key: str) -> int:
     answer = client.get("/v1/audit/checkpoint")
     return open_checkpoint(answer.text, log_key).size if answer.status_code == 200 else -1
+
+
+def offline_check(
+    client: TestClient, receipt: dict[str, Any], log_key: str, witnesses: list[str], tmp: Path
+) -> None:
+    """The independent verifier (scripts/verify.py, a subprocess) accepts the vote's
+    tlog-proof offline with a quorum of both witnesses, and opens its receipt's promise."""
+    proof = client.get("/v1/audit/proofs/tlog-proof", params={"position": receipt["position"]})
+    assert proof.status_code == 200
+    (tmp / "vote.tlog-proof").write_text(proof.text)
+    argv = [sys.executable, str(VERIFY), "--tlog-proof", str(tmp / "vote.tlog-proof")]
+    argv += ["--leaf-hash", receipt["leaf_hash"], "--public-key", log_key, "--quorum", "2"]
+    argv += [arg for key in witnesses for arg in ("--witness", key)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and "VERDICT: OK" in done.stdout, done.stdout + done.stderr
+    verifier = load_verifier()
+    promise = verifier.open_promise(receipt["promise"], verifier.parse_verifier_key(log_key))
+    assert (receipt["position"], base64.b64decode(receipt["leaf_hash"])) in promise.leaves
 
 
 @pytest.fixture
@@ -141,8 +165,9 @@ def test_real_witnesses_cosign_and_a_refusal_is_shown(
         ]
         configured = settings.model_copy(update={"witnesses": witnesses, "witness_quorum": 2})
         with TestClient(create_app(configured)) as client:
-            vote(client, 3)
+            written = vote(client, 3)
             eventually("a cosigned checkpoint of 44", lambda: served_size(client, log_key) >= 44)
+            offline_check(client, written["receipt"], log_key, [key1, key2], tmp_path)
             note = client.get("/v1/audit/checkpoint").text
             verifiers = [CosignatureVerifier.from_verifier_key(k) for k in (key1, key2, key3)]
             assert {c.verifier_key for c in open_cosignatures(note, verifiers)} == {key1, key2}
