@@ -6,6 +6,7 @@ and its cosignatures catch up when it answers again."""
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import signal
 import socket
@@ -147,7 +148,7 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_real_witnesses_cosign_and_a_refusal_is_shown(
-    settings: Settings, tmp_path: Path, quick: None
+    settings: Settings, tmp_path: Path, quick: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Two witnesses trusting the log and one trusting another key, quorum 2: the newest
     checkpoint is served with both valid cosignatures, /v1/audit/witnesses shows each one's
@@ -186,6 +187,8 @@ def test_real_witnesses_cosign_and_a_refusal_is_shown(
             assert refusal["status"] == 403 and refusal["body"]
             figures = client.get("/metrics").text
             assert 'verdict_witness_refusals_total{status="403",witness="w3.test"}' in figures
+            logged = [r for r in caplog.records if r.name == "verdict.witnesses"]
+            assert any(r.levelno == logging.ERROR and url3 in r.getMessage() for r in logged)
 
 
 def test_a_witness_down_or_hung_holds_nothing_up_and_catches_up(
