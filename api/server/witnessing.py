@@ -10,12 +10,14 @@ refusal is logged at error level, kept (`/v1/audit/witnesses`) and counted in /m
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from eventsourcing.persistence import PersistenceError
 from prometheus_client import Counter
 
 from api.witness.protocol import TLOG_SIZE, MalformedRequest, format_add_checkpoint, parse_tlog_size
@@ -118,12 +120,12 @@ class WitnessSubmitter:
         while not self._stop.wait(delay):
             try:
                 ok = self.step()
-            except OSError as error:  # the witness is unreachable, or timed out
+            except (OSError, http.client.HTTPException) as error:  # unreachable, timed out, cut
                 log.warning("witness %s unreachable: %s", self.witness.url, error)
                 self._unreachable.inc()
                 ok = False
-            except InvalidNote:
-                log.exception("checkpoint note could not be read")
+            except PersistenceError as error:  # our database: retried like the followers do
+                log.warning("witness %s: database unavailable: %s", self.witness.url, error)
                 ok = False
             delay = (
                 self.poll if ok else min(max(delay * 2, FIRST_BACKOFF_SECONDS), self.max_backoff)
