@@ -21,6 +21,7 @@ from eventsourcing.persistence import PersistenceError
 from prometheus_client import Counter
 
 from api.witness.protocol import TLOG_SIZE, MalformedRequest, format_add_checkpoint, parse_tlog_size
+from domain.persistence.backoff import Backoff
 from domain.settings import Witness
 from projections.audit import merkle
 from projections.audit.cosignature import CosignatureVerifier
@@ -116,6 +117,7 @@ class WitnessSubmitter:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        backoff = Backoff(FIRST_BACKOFF_SECONDS, max(FIRST_BACKOFF_SECONDS, self.max_backoff))
         delay = self.poll
         while not self._stop.wait(delay):
             try:
@@ -127,9 +129,11 @@ class WitnessSubmitter:
             except PersistenceError as error:  # our database: retried like the followers do
                 log.warning("witness %s: database unavailable: %s", self.witness.url, error)
                 ok = False
-            delay = (
-                self.poll if ok else min(max(delay * 2, FIRST_BACKOFF_SECONDS), self.max_backoff)
-            )
+            if ok:
+                backoff.reset()
+                delay = self.poll
+            else:
+                delay = backoff.next()
 
     def step(self) -> bool:
         """Send the newest checkpoint if this witness has not cosigned it; False after a
