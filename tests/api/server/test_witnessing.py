@@ -28,7 +28,7 @@ from domain.seeding import seed_demo
 from domain.settings import Settings, Witness
 from projections.audit.cosignature import CosignatureVerifier, open_cosignatures
 from projections.audit.signed_note import generate_signer, open_checkpoint
-from tests.scripts.serving_audit import VERIFY, EventTable, load_verifier
+from tests.scripts.serving_audit import VERIFY, load_verifier
 from tests.serving import ROOT, free_port
 
 START_SECONDS = 20.0
@@ -219,43 +219,3 @@ def test_a_witness_down_or_hung_holds_nothing_up_and_catches_up(
             eventually("caught up after it resumes", lambda: served_size(client, log_key) >= 61)
         figures = client.get("/metrics").text
         assert 'verdict_witness_unreachable_total{witness="w.test"}' in figures
-
-
-def test_a_rewritten_log_is_refused_by_its_witness(
-    settings: Settings, tmp_path: Path, quick: None
-) -> None:
-    """The operator attack, ledger side: once a witness cosigned size S, delete the last votes
-    behind the service's back, wipe the log's tables (cosignatures and witness records too) and
-    let it rebuild and sign past S. The witness refuses (its 409 names S; the proof from S then
-    fails: 422), the refusal is shown, and no checkpoint of the rewritten log is cosigned."""
-    log_key = demo_ledger(settings)
-    with witness_process(tmp_path, "w.test", log_key) as (url, key, _):
-        configured = settings.model_copy(update={"witnesses": [Witness(url=url, verifier_key=key)]})
-        with TestClient(create_app(configured)) as client:
-            vote(client, 5)
-            eventually("the witness cosigned 46", lambda: served_size(client, log_key) >= 46)
-        table = EventTable(settings)
-        for position in table.positions("Ballot.Cast")[-3:]:
-            table.delete(position)
-        for name in ("audit_checkpoints", "audit_cosignatures", "audit_witnesses"):
-            table.run(f"DELETE FROM {name}")  # noqa: S608 - fixed table names
-        runtime = open_runtime(configured)
-        runtime.audit.reset()
-        runtime.close()
-        with TestClient(create_app(configured)) as client:
-            vote(client, 10)
-            eventually("the rewritten log signed past 46", lambda: newest_signed(client) >= 53)
-
-            def refused() -> bool:
-                shown = client.get("/v1/audit/witnesses").json()["witnesses"][0]
-                return (shown["last_refusal"] or {}).get("status") == 422
-
-            eventually("the witness refused", refused)
-            assert client.get("/v1/audit/checkpoint").status_code == 404
-            after, listed = 0, []
-            while page := client.get("/v1/audit/checkpoints", params={"after": after}).json()[
-                "checkpoints"
-            ]:
-                listed += page
-                after = page[-1]["size"]
-            assert listed and all(cp["cosignatures"] == [] for cp in listed)
