@@ -63,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if runtime.ledger.ballots is not None:
             runtime.ledger.ballots.observers.append(metrics.observe_write_batch)
         app.state.runtime = runtime
-        app.state.voting = Voting(runtime.ledger, runtime.credentials, registrations, votes)
+        app.state.voting = Voting(
+            runtime.ledger, runtime.credentials, registrations, votes, runtime.sealer.seal
+        )
         settle_garbage_collector()
         try:
             yield

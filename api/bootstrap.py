@@ -5,13 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from api.server.witnessing import WitnessSubmitter
 from api.voting.credentials import Credentials
 from domain.application import Ledger
 from domain.persistence.backoff import Backoff
 from domain.settings import Settings
 from projections.audit.log import AUDIT, AuditProjection, AuditStore
+from projections.audit.promise import PromiseSigner
+from projections.audit.sealing import ReceiptSealer
 from projections.audit.signed_note import NoteSigner, generate_signer, signer_from_private_bytes
+from projections.audit.witness_store import WitnessStore
 from projections.catalog.poller import CatalogPoller
 from projections.catalog.views import CATALOG, CatalogProjection, CatalogSnapshot, ViewStore
 from projections.following.follower import IDLE_POLL_SECONDS, Follower, FollowerThread, Projection
@@ -37,7 +42,11 @@ class Runtime:
     credentials: Credentials
     audit: AuditStore
     signer: NoteSigner
-    _threads: list[FollowerThread | PostgresWakeup | CatalogPoller] = field(default_factory=list)
+    witnessed: WitnessStore
+    sealer: ReceiptSealer
+    _threads: list[FollowerThread | PostgresWakeup | CatalogPoller | WitnessSubmitter] = field(
+        default_factory=list
+    )
 
     def projections(self) -> list[Projection]:
         """Every projection this ledger keeps, each with its own tracking row."""
@@ -89,6 +98,8 @@ class Runtime:
             retry = Backoff(LISTEN_RETRY_FIRST_SECONDS, LISTEN_RETRY_MOST_SECONDS)
             wakeup = PostgresWakeup(self.settings.database_url, channel, wake_all, retry=retry)
             self._threads.append(wakeup)
+        if AUDIT in names:
+            self._threads.extend(self.witness_submitters())
         for t in self._threads:
             t.start()
         return followers
@@ -103,6 +114,11 @@ class Runtime:
             if self.views.tracking.wait_for(name, end, left) < end:
                 return False
         return True
+
+    def witness_submitters(self) -> list[WitnessSubmitter]:
+        """One per configured witness: they ask for cosignatures where checkpoints are signed
+        (the audit log's follower), never on the write path."""
+        return [WitnessSubmitter(w, self.audit, self.witnessed) for w in self.settings.witnesses]
 
     def poll_catalog(self) -> None:
         """Keep a snapshot of the catalog that another process follows (`verdict project
@@ -139,13 +155,25 @@ def open_runtime(settings: Settings) -> Runtime:
     views = ViewStore(ledger.recorder)
     credentials = Credentials(ledger.recorder)
     audit = AuditStore(ledger.recorder)
+    witnessed = WitnessStore(ledger.recorder)
     if settings.create_tables:
         views.create_tables()
         credentials.create_tables()
         audit.create_tables()
-    return Runtime(
-        settings, ledger, views, credentials, audit, checkpoint_signer(settings, credentials)
-    )
+        witnessed.create_tables()
+    signer = checkpoint_signer(settings, credentials)
+    sealer = receipt_sealer(settings, signer)
+    if ledger.ballots is not None:
+        ledger.ballots.sealer = sealer.seal
+    return Runtime(settings, ledger, views, credentials, audit, signer, witnessed, sealer)
+
+
+def receipt_sealer(settings: Settings, signer: NoteSigner) -> ReceiptSealer:
+    """Seals receipts with leaf hashes and, unless VERDICT_PROMISES=false, promises signed by
+    the log key, due VERDICT_PROMISE_SECONDS after signing."""
+    window = timedelta(seconds=settings.promise_seconds)
+    promises = PromiseSigner(signer, settings.log_origin, window) if settings.promises else None
+    return ReceiptSealer(promises)
 
 
 def checkpoint_signer(settings: Settings, credentials: Credentials) -> NoteSigner:

@@ -127,6 +127,11 @@ class Receipt(BaseModel):
         description="Base64 RFC 9162 leaf hash of that event: prove it with "
         "/v1/audit/proofs/inclusion?position=P against any later checkpoint"
     )
+    promise: str | None = Field(
+        default=None,
+        description="The log's signed promise (C2SP signed note, docs/audit.md) that this "
+        "position and leaf hash will be in a checkpoint by its `by` time (null: none)",
+    )
 
 
 class WriteResult(BaseModel):

@@ -1,12 +1,28 @@
 """What a write answers: its outcome and the stored event, so that the writer can be handed the
-event's log position and transparency-log leaf hash."""
+event's log position, transparency-log leaf hash and the log's signed promise to checkpoint it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol, TypeVar
 
 from eventsourcing.persistence import Notification
+
+
+class Seal(Protocol):
+    """What the transparency log says about a stored event, for its receipt
+    (projections/audit/sealing.py makes them)."""
+
+    @property
+    def leaf_hash(self) -> bytes: ...
+
+    @property
+    def promise(self) -> str | None: ...
+
+
+Sealer = Callable[[Sequence[Notification]], Mapping[int, Seal]]
+"""Seals stored events for their receipts, by log position."""
 
 
 @dataclass(frozen=True)
@@ -16,6 +32,8 @@ class Receipt:
 
     outcome: str
     event: Notification | None
+    seal: Seal | None = field(default=None, kw_only=True)
+    """The event's seal when the writer made it (a group commit seals its batch at once)."""
 
     @property
     def position(self) -> int | None:
@@ -25,3 +43,14 @@ class Receipt:
 @dataclass(frozen=True)
 class VoteReceipt(Receipt):
     choice: Literal["ship", "skip"] | None
+
+
+R = TypeVar("R", bound=Receipt)
+
+
+def sealed(receipt: R, sealer: Sealer) -> R:
+    """The receipt with its seal: a group commit sealed its whole batch already (one promise
+    signature per chunk); any other write is sealed here, alone."""
+    if receipt.seal is not None or receipt.event is None:
+        return receipt
+    return replace(receipt, seal=sealer([receipt.event])[receipt.event.id])

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain import rules
@@ -46,6 +46,15 @@ class Projections(StrEnum):
     on PostgreSQL, and what every API host of a scaled-out deployment sets (docs/deploy.md)."""
 
 
+class Witness(BaseModel, frozen=True):
+    """A C2SP tlog-witness the log asks to cosign its checkpoints."""
+
+    url: str
+    """The submission prefix: the ledger POSTs `<url>/add-checkpoint`."""
+    verifier_key: str
+    """The witness's cosignature key, `name+keyid+base64(0x04 || key)`."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VERDICT_", frozen=True)
 
@@ -79,6 +88,18 @@ class Settings(BaseSettings):
     log_origin: str = "verdict-ledger.localhost/ledger"
     """Names this log in its signed checkpoints (C2SP origin line and key name): make it unique,
     e.g. the host name the ledger is published at."""
+
+    promises: bool = True
+    """Every write's receipt carries a signed promise (docs/audit.md)."""
+
+    promise_seconds: int = 10
+    """The promise window: a promised leaf is in a checkpoint within this many seconds."""
+
+    witnesses: list[Witness] = []
+    """JSON list of `{"url": ..., "verifier_key": ...}`: the witnesses asked to cosign."""
+
+    witness_quorum: int | None = None
+    """Cosignatures a checkpoint needs before it is served as the latest (default: all)."""
 
     # -- operations (docs/deploy.md) ----------------------------------------------------------
 
@@ -156,6 +177,20 @@ class Settings(BaseSettings):
                     f"VERDICT_TRUSTED_PROXIES: {proxy!r} is not an IP address or network"
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _reachable_quorum(self) -> Settings:
+        quorum = self.witness_quorum
+        if quorum is not None and not 0 <= quorum <= len(self.witnesses):
+            raise ValueError("VERDICT_WITNESS_QUORUM must be between 0 and the witnesses given")
+        if self.promise_seconds < 1:
+            raise ValueError("VERDICT_PROMISE_SECONDS must be at least 1")
+        return self
+
+    @property
+    def quorum(self) -> int:
+        """Cosignatures a checkpoint needs to be served (0: no witnesses, any signed one)."""
+        return len(self.witnesses) if self.witness_quorum is None else self.witness_quorum
 
     @property
     def is_postgres(self) -> bool:

@@ -139,6 +139,13 @@ tlog_proofs = st.fixed_dictionaries(
     }
 )
 """The parts of a C2SP tlog-proof@v1, as tests/scripts/test_verify_trust.py formats them."""
+promise_entries = st.lists(
+    st.tuples(st.integers(0, 2**63 - 1), st.binary(min_size=32, max_size=32)),
+    min_size=1,
+    max_size=64,
+    unique_by=lambda entry: entry[0],
+).map(sorted)
+"""What a signed promise names: 1 to 64 (log position, leaf hash), ascending positions."""
 
 # -- the stand-alone verifier: event states as the canonical JSON of docs/audit.md sees them --
 _json_text = st.text(st.characters(codec="utf-8"), max_size=12)

@@ -80,3 +80,27 @@ def test_retired_follow_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("VERDICT_FOLLOW", "false")
     with pytest.raises(ValidationError, match="VERDICT_PROJECTIONS"):
         Settings()
+
+
+def test_witnesses_come_as_json_and_the_quorum_defaults_to_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """VERDICT_WITNESSES is a JSON list of {url, verifier_key}; no VERDICT_WITNESS_QUORUM means
+    every witness must cosign; none configured means quorum 0."""
+    assert Settings().quorum == 0
+    monkeypatch.setenv(
+        "VERDICT_WITNESSES",
+        '[{"url": "http://127.0.0.1:1/w", "verifier_key": "a+00000000+AA=="},'
+        ' {"url": "http://127.0.0.1:2/w", "verifier_key": "b+00000000+AA=="}]',
+    )
+    settings = Settings()
+    assert [w.url for w in settings.witnesses] == ["http://127.0.0.1:1/w", "http://127.0.0.1:2/w"]
+    assert settings.quorum == 2
+    monkeypatch.setenv("VERDICT_WITNESS_QUORUM", "1")
+    assert Settings().quorum == 1
+
+
+def test_a_quorum_larger_than_the_witnesses_is_refused() -> None:
+    """A quorum no set of configured witnesses can reach would hide every checkpoint."""
+    with pytest.raises(ValidationError, match="VERDICT_WITNESS_QUORUM"):
+        Settings(witness_quorum=1)

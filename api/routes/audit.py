@@ -19,6 +19,13 @@ from domain.errors import InvalidInput, UnknownLeaf, UnknownTool
 from projections.audit import merkle
 from projections.audit.export import export_lines
 from projections.audit.log import AuditStore, StoredCheckpoint
+from projections.audit.tlog_proof import format_tlog_proof
+from projections.audit.witness_store import (
+    StoredCosignature,
+    Witnessed,
+    WitnessStore,
+    newest_witnessed,
+)
 from projections.catalog.score_proof import score_basis
 from projections.catalog.views import CATALOG
 
@@ -33,6 +40,26 @@ Size = Annotated[
 def _audit(request: Request) -> AuditStore:
     audit: AuditStore = request.app.state.runtime.audit
     return audit
+
+
+def _witnessed(request: Request) -> Witnessed:
+    """The newest checkpoint that reached the witness quorum (no witnesses: the newest)."""
+    runtime = request.app.state.runtime
+    store: WitnessStore = runtime.witnessed
+    settings = runtime.settings
+    keys = [w.verifier_key for w in settings.witnesses]
+    found = newest_witnessed(_audit(request), store, keys, settings.quorum)
+    if found is None:
+        raise UnknownLeaf(
+            f"no checkpoint has been cosigned by {settings.quorum} witnesses yet"
+            if settings.quorum
+            else "the log has no checkpoint yet"
+        )
+    return found
+
+
+def _cosignature(c: StoredCosignature) -> dict[str, Any]:
+    return {"witness": c.witness, "line": c.line, "cosigned_at": c.cosigned_at}
 
 
 def _b64(raw: bytes) -> str:
@@ -71,13 +98,13 @@ def public_key(request: Request) -> Response:
 
 @router.get(
     "/audit/checkpoint",
-    summary="The latest signed checkpoint (C2SP signed note, text/plain)",
+    summary="The newest checkpoint that reached the witness quorum, with its cosignatures "
+    "(C2SP signed note, text/plain)",
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}}},
 )
 def checkpoint(request: Request) -> Response:
-    latest = _signed_size(_audit(request), None)
-    return Response(latest.note, media_type="text/plain; charset=utf-8")
+    return Response(_witnessed(request).note, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/audit/checkpoints", summary="Every signed checkpoint, oldest first")
@@ -89,9 +116,17 @@ def checkpoints(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     found = _audit(request).checkpoints(after, limit)
+    witnessed: WitnessStore = request.app.state.runtime.witnessed
+    cosigned = witnessed.cosignatures([cp.size for cp in found])
     return json_response(
         {
-            "checkpoints": [_checkpoint(cp) for cp in found],
+            "checkpoints": [
+                {
+                    **_checkpoint(cp),
+                    "cosignatures": [_cosignature(c) for c in cosigned.get(cp.size, [])],
+                }
+                for cp in found
+            ],
             "next_after": found[-1].size if len(found) == limit else None,
         }
     )
@@ -107,14 +142,7 @@ def inclusion(
     size: Size = None,
 ) -> Response:
     audit = _audit(request)
-    if (index is None) == (position is None):
-        raise InvalidInput("index", "give index or position, exactly one")
-    if position is not None:
-        leaf = audit.leaf_at_position(position)
-        if leaf is None:
-            raise UnknownLeaf(f"no event at position {position} is in the log yet")
-        index = leaf.index
-    assert index is not None
+    index = _leaf_index(audit, index, position)
     pinned = _signed_size(audit, size)
     tree_size = size if size is not None else pinned.size
     if index >= tree_size:
@@ -131,6 +159,71 @@ def inclusion(
             "checkpoint": _checkpoint(pinned),
         }
     )
+
+
+@router.get(
+    "/audit/proofs/tlog-proof",
+    summary="An offline proof of one leaf (C2SP tlog-proof@v1, text/plain): its index, its "
+    "inclusion proof and the newest witnessed checkpoint with its cosignatures",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def tlog_proof(
+    request: Request,
+    index: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Leaf index")] = None,
+    position: Annotated[
+        int | None, Query(ge=1, le=MAX_INT, description="Or: the event's log position")
+    ] = None,
+) -> Response:
+    audit = _audit(request)
+    leaf_index = _leaf_index(audit, index, position)
+    witnessed = _witnessed(request)
+    size = witnessed.checkpoint.size
+    if leaf_index >= size:
+        field = "index" if index is not None else "position"
+        raise InvalidInput(field, f"not in the newest witnessed checkpoint (size {size}) yet")
+    proof = merkle.inclusion_proof(leaf_index, size, audit)
+    text = format_tlog_proof(leaf_index, proof, witnessed.note)
+    return Response(text, media_type="text/plain; charset=utf-8")
+
+
+def _leaf_index(audit: AuditStore, index: int | None, position: int | None) -> int:
+    """The leaf index a request names, by `index` or by log `position` (exactly one)."""
+    if (index is None) == (position is None):
+        raise InvalidInput("index", "give index or position, exactly one")
+    if position is None:
+        assert index is not None
+        return index
+    leaf = audit.leaf_at_position(position)
+    if leaf is None:
+        raise UnknownLeaf(f"no event at position {position} is in the log yet")
+    return leaf.index
+
+
+@router.get("/audit/witnesses", summary="Each configured witness and what it last said")
+def witnesses(request: Request) -> Response:
+    runtime = request.app.state.runtime
+    store: WitnessStore = runtime.witnessed
+    rows = []
+    for witness in runtime.settings.witnesses:
+        state = store.witness(witness.url, witness.verifier_key)
+        refusal = None
+        if state.last_refusal_status is not None:
+            refusal = {
+                "status": state.last_refusal_status,
+                "body": state.last_refusal_body,
+                "at": state.last_refusal_at,
+            }
+        rows.append(
+            {
+                "url": witness.url,
+                "verifier_key": witness.verifier_key,
+                "last_size": state.last_size,
+                "last_at": state.last_at,
+                "last_refusal": refusal,
+            }
+        )
+    return json_response({"quorum": runtime.settings.quorum, "witnesses": rows})
 
 
 @router.get("/audit/proofs/consistency", summary="RFC 9162 consistency proof between two sizes")

@@ -6,7 +6,8 @@ PROMETHEUS_MULTIPROC_DIR at a fresh folder, every worker writes its figures ther
 that reaches any worker adds them all up (prometheus-client's multiprocess mode). Log and
 projection positions are read from the database at scrape time, so every worker reports the
 same lag whichever one a scrape reaches, and a projection running in its own process
-(`verdict project`) is watched all the same."""
+(`verdict project`) is watched all the same. Witness refusals are counted where witnesses are
+asked (api/server/witnessing.py), in the same registry."""
 
 from __future__ import annotations
 

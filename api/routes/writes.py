@@ -26,9 +26,8 @@ from api.voting.votes import Voting
 from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.receipts import Receipt as DomainReceipt
-from domain.receipts import VoteReceipt
-from projections.audit import merkle
-from projections.records import LedgerEvent
+from domain.receipts import VoteReceipt, sealed
+from projections.audit.sealing import ReceiptSealer
 
 router = APIRouter(prefix="/v1", responses=RESPONSES)
 
@@ -44,15 +43,18 @@ def _voting(request: Request) -> Voting:
 
 
 def _receipt(receipt: DomainReceipt) -> Receipt:
-    """Position and transparency-log leaf hash of the event written (docs/audit.md)."""
-    if receipt.event is None:
-        return Receipt(position=None, leaf_hash=None)
-    leaf = merkle.leaf_hash(LedgerEvent.from_notification(receipt.event).canonical())
-    return Receipt(position=receipt.event.id, leaf_hash=base64.b64encode(leaf).decode())
+    """Position, transparency-log leaf hash and signed promise of the event written
+    (docs/audit.md)."""
+    if receipt.event is None or receipt.seal is None:
+        return Receipt(position=receipt.position, leaf_hash=None)
+    leaf = base64.b64encode(receipt.seal.leaf_hash).decode()
+    return Receipt(position=receipt.event.id, leaf_hash=leaf, promise=receipt.seal.promise)
 
 
-def _written(receipt: DomainReceipt) -> WriteResult:
-    return WriteResult(outcome=receipt.outcome, receipt=_receipt(receipt))
+def _written(request: Request, receipt: DomainReceipt) -> WriteResult:
+    sealer: ReceiptSealer = request.app.state.runtime.sealer
+    done = sealed(receipt, sealer.seal)
+    return WriteResult(outcome=done.outcome, receipt=_receipt(done))
 
 
 def vote_status(receipt: VoteReceipt) -> int:
@@ -117,12 +119,14 @@ async def delete_vote(request: Request, slug: str, who: Voter) -> VoteResult:
 @router.post("/tools", status_code=201, summary="List a tool")
 def post_tool(request: Request, body: ToolCreate, who: Editor) -> WriteResult:
     listing = body.model_dump(exclude={"slug"})
-    return _written(_ledger(request).list_tool(body.slug, listing, who.actor))
+    return _written(request, _ledger(request).list_tool(body.slug, listing, who.actor))
 
 
 @router.patch("/tools/{slug}", summary="Amend listing fields, with a reason")
 def patch_tool(request: Request, slug: str, body: ToolAmend, who: Editor) -> WriteResult:
-    return _written(_ledger(request).amend_listing(slug, body.changes(), body.reason, who.actor))
+    return _written(
+        request, _ledger(request).amend_listing(slug, body.changes(), body.reason, who.actor)
+    )
 
 
 @router.delete("/tools/{slug}", summary="Delist a tool, with a reason")
@@ -133,7 +137,7 @@ def delete_tool(
     body: OptionalReasonBody = None,
     reason: ReasonQuery = None,
 ) -> WriteResult:
-    return _written(_ledger(request).delist_tool(slug, _reason(body, reason), who.actor))
+    return _written(request, _ledger(request).delist_tool(slug, _reason(body, reason), who.actor))
 
 
 # -- verdicts -------------------------------------------------------------------------------
@@ -151,7 +155,7 @@ def put_verdict(
         slug, seat, body.reviewer, body.decision, body.text, who.actor, body.reason
     )
     response.status_code = 201 if receipt.outcome == "published" else 200
-    return _written(receipt)
+    return _written(request, receipt)
 
 
 @router.delete("/tools/{slug}/verdicts/{seat}", summary="Retract a verdict, with a reason")
@@ -164,7 +168,7 @@ def delete_verdict(
     reason: ReasonQuery = None,
 ) -> WriteResult:
     ledger = _ledger(request)
-    return _written(ledger.retract_verdict(slug, seat, _reason(body, reason), who.actor))
+    return _written(request, ledger.retract_verdict(slug, seat, _reason(body, reason), who.actor))
 
 
 # -- comparisons ----------------------------------------------------------------------------
@@ -172,7 +176,7 @@ def delete_verdict(
 
 @router.post("/comparisons", status_code=201, summary="Publish a comparison of two tools")
 def post_comparison(request: Request, body: ComparisonCreate, who: Editor) -> WriteResult:
-    return _written(_ledger(request).publish_comparison(body.left, body.right, who.actor))
+    return _written(request, _ledger(request).publish_comparison(body.left, body.right, who.actor))
 
 
 @router.delete("/comparisons/{left}/{right}", summary="Withdraw a comparison, with a reason")
@@ -185,4 +189,6 @@ def delete_comparison(
     reason: ReasonQuery = None,
 ) -> WriteResult:
     ledger = _ledger(request)
-    return _written(ledger.withdraw_comparison(left, right, _reason(body, reason), who.actor))
+    return _written(
+        request, ledger.withdraw_comparison(left, right, _reason(body, reason), who.actor)
+    )

@@ -44,6 +44,7 @@ from api.voting.ratelimit import RateLimited
 from api.voting.votes import Voted, Voting
 from domain import rules
 from domain.errors import LedgerError
+from projections.audit.witness_store import newest_witnessed
 from projections.catalog.views import CATALOG, Documents, ViewStore
 
 HERE = Path(__file__).parent
@@ -387,16 +388,27 @@ def _point_href(slug: str, point: Mapping[str, Any]) -> str:
 
 @router.get("/audit", name="audit")
 def audit(request: Request) -> Response:
-    """The latest signed checkpoint, the key it verifies with, and how to check the ledger."""
+    """The newest witnessed checkpoint, the keys it verifies with, what each witness last
+    said, and how to check the ledger."""
     runtime = request.app.state.runtime
     position, size = _views(request).tracking.tracked(CATALOG)
     found = Documents(position, size, [])
     recent = runtime.audit.recent_checkpoints(AUDIT_CHECKPOINTS)
+    settings = runtime.settings
+    keys = [w.verifier_key for w in settings.witnesses]
+    witnessed = newest_witnessed(runtime.audit, runtime.witnessed, keys, settings.quorum)
+    cosigned = runtime.witnessed.cosignatures([cp.size for cp in recent], keys)
     return _page(
         request,
         "audit.html",
         {
             "latest": recent[0] if recent else None,
+            "witnessed": witnessed,
+            "quorum": settings.quorum,
+            "witnesses": [
+                runtime.witnessed.witness(w.url, w.verifier_key) for w in settings.witnesses
+            ],
+            "cosigned": {size: len(found) for size, found in cosigned.items()},
             "recent": recent,
             "signer": runtime.signer,
             "base": str(request.base_url).rstrip("/"),

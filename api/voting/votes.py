@@ -18,7 +18,7 @@ from api.voting.ratelimit import RateLimiter
 from domain import rules
 from domain.application import Ledger
 from domain.errors import UnknownBallot
-from domain.receipts import VoteReceipt
+from domain.receipts import Sealer, VoteReceipt, sealed
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,11 @@ class Voting:
         credentials: Credentials,
         registrations: RateLimiter,
         votes: RateLimiter,
+        sealer: Sealer,
     ) -> None:
         self.ledger = ledger
+        self.sealer = sealer
+        """Seals a receipt the vote writer has not (a vote written alone)."""
         self.credentials = credentials
         self.registrations = registrations
         """Per client address."""
@@ -69,4 +72,4 @@ class Voting:
             receipt = await run_in_threadpool(self.ledger.vote, slug, voter.actor, choice)
         else:
             receipt = await self.ledger.vote_in_loop(slug, voter.actor, choice)
-        return Voted(receipt, voter, token)
+        return Voted(sealed(receipt, self.sealer), voter, token)

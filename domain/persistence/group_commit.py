@@ -30,7 +30,7 @@ from domain import rules
 from domain.ballot import Ballot
 from domain.errors import LedgerError, ToolDelisted, UnknownTool
 from domain.ids import ballot_id, tool_id
-from domain.receipts import VoteReceipt
+from domain.receipts import Sealer, VoteReceipt
 from domain.tool import Tool
 
 Load = Callable[[Collection[UUID], Mapping[UUID, Any]], dict[UUID, Any]]
@@ -115,6 +115,9 @@ class GroupCommit:
         """Told the number of events of each stored batch (metrics)."""
         self._tools: dict[UUID, Tool] = {}
         """Every tool a batch voted on, as last read (writer thread only)."""
+        self.sealer: Sealer | None = None
+        """Seals a stored batch's events for their receipts (leaf hashes, signed promises), in
+        this thread: one signature per chunk of the batch rather than one per vote."""
 
     def enqueue(self, slug: str, voter: str, choice: str | None) -> Future[VoteReceipt]:
         """Queue one vote; the future resolves once it is durable (or refused)."""
@@ -199,9 +202,11 @@ class GroupCommit:
             (r.domain_event.originator_id, r.domain_event.originator_version): r.notification
             for r in recordings
         }
+        seals = self.sealer(list(stored.values())) if self.sealer and stored else {}
         for vote, outcome, key, version, choice in decided:
             event = None if outcome == "unchanged" else stored[(key, version)]
-            vote.done.set_result(VoteReceipt(outcome, event, choice))
+            seal = seals.get(event.id) if event is not None else None
+            vote.done.set_result(VoteReceipt(outcome, event, choice, seal=seal))
         for observe in self.observers:
             observe(len(recordings))
 

@@ -205,3 +205,20 @@ def test_scripts_leaf_hashes_are_the_services(tmp_path: Path) -> None:
             assert drill.leaf_hash(notification) == service
     finally:
         ledger.close()
+
+
+@pytest.mark.slow
+def test_witnessed_script_sees_cosigned_checkpoints_under_load() -> None:
+    """scripts/bench/witnessed.py: votes go through with two witnesses, and probe votes reach
+    a checkpoint both cosigned within seconds."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench" / "witnessed.py"), "--seconds=1"],
+        cwd=ROOT,
+        check=True,
+        timeout=180,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    assert out[0].startswith("votes/s ") and float(out[0].split()[1]) > 0
+    assert out[1].startswith("probe votes witnessed ")
+    assert 0 <= float(out[1].split("max ")[1].removesuffix(" s")) < 10

@@ -45,7 +45,7 @@ def shape(answer: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     """Status, headers (but the length) and body with the voter- and event-specific values
     blanked: what must not differ between the lane and the route."""
     headers = sorted((k, v) for k, v in answer.headers.items() if k != "content-length")
-    body = re.sub(rb'"(voter_id|leaf_hash)":"[^"]*"', rb'"\1":"-"', answer.content)
+    body = re.sub(rb'"(voter_id|leaf_hash|promise)":"[^"]*"', rb'"\1":"-"', answer.content)
     body = re.sub(rb'"position":\d+', b'"position":0', body)
     return answer.status_code, headers, body
 
