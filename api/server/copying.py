@@ -25,6 +25,7 @@ from api.voting.credentials import Credentials
 from domain.application import Ledger
 from domain.settings import Settings
 from projections.audit.log import AuditStore
+from projections.audit.witness_store import WitnessStore
 from projections.catalog.views import ViewStore
 from projections.database import Database
 
@@ -53,8 +54,26 @@ HISTORY_TABLES = (
         "api_keys", ("name", "role", "key_hash", "created_at", "revoked_at"), ("name",), True
     ),
     CHECKPOINTS,
-    # TODO(issue 18): once projections/audit/witness_store.py is on main, add
-    # audit_cosignatures (key size, witness) and audit_witnesses (key url) here.
+    HistoryTable(
+        "audit_cosignatures",
+        ("size", "witness", "signature_line", "cosigned_at"),
+        ("size", "witness"),
+        False,
+    ),
+    HistoryTable(
+        "audit_witnesses",
+        (
+            "url",
+            "verifier_key",
+            "last_size",
+            "last_at",
+            "last_refusal_status",
+            "last_refusal_body",
+            "last_refusal_at",
+        ),
+        ("url",),
+        True,
+    ),
 )
 
 
@@ -269,6 +288,7 @@ def copy_ledger(
             for store in (
                 Credentials(target_ledger.recorder),
                 AuditStore(target_ledger.recorder),
+                WitnessStore(target_ledger.recorder),
                 ViewStore(target_ledger.recorder),
             ):
                 store.create_tables()

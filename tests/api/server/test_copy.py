@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.bootstrap import open_runtime
 from api.server.cli import main
@@ -27,6 +28,8 @@ from domain.ballot import Ballot
 from domain.errors import UnknownBallot
 from domain.seeding import seed_demo
 from domain.settings import Settings
+from projections.audit.cosignature import Cosigner
+from projections.audit.signed_note import split_note
 from projections.following.follower import Follower
 from tests.api.server.test_rebuilding import snapshot
 from tests.conftest import fresh_postgres_database
@@ -35,7 +38,14 @@ from tests.serving import ROOT
 
 SLUGS = ("smollm3", "claude-files-api", "smolvlm2-turbo")
 SIGNING = "checkpoint-ed25519"
-HISTORY = ("ledger_secrets", "api_keys", "audit_checkpoints")
+HISTORY = (
+    "ledger_secrets",
+    "api_keys",
+    "audit_checkpoints",
+    "audit_cosignatures",
+    "audit_witnesses",
+)
+WITNESS = Cosigner("witness.example/w1", Ed25519PrivateKey.generate())
 
 
 def sqlite(path: Path) -> Settings:
@@ -44,7 +54,8 @@ def sqlite(path: Path) -> Settings:
 
 def build(settings: Settings, rounds: int = 3, votes: int = 40) -> list[str]:
     """The demo data, then `rounds` of votes and retractions, the log followed and signed after
-    each round (a checkpoint per round); an editor key; the checkpoint notes, oldest first."""
+    each round (a checkpoint per round), each cosigned by a witness; an editor key; the
+    checkpoint notes, oldest first."""
     runtime = open_runtime(settings)
     try:
         seed_demo(runtime.ledger)
@@ -65,6 +76,11 @@ def build(settings: Settings, rounds: int = 3, votes: int = 40) -> list[str]:
                     gap_in_positions(runtime.ledger)
             for projection in runtime.projections():
                 Follower(runtime.ledger.recorder, projection).catch_up()
+            newest = runtime.audit.checkpoints()[-1]
+            line = WITNESS.cosign(split_note(newest.note)[0], int(time.time())).rstrip("\n")
+            runtime.witnessed.cosigned(
+                "http://127.0.0.1:9/w1", WITNESS.verifier_key, newest.size, line
+            )
         return [cp.note for cp in runtime.audit.checkpoints()]
     finally:
         runtime.close()
