@@ -14,6 +14,7 @@ from api.bootstrap import PROJECTIONS
 from api.middleware import security_headers
 from api.middleware.body_limit import BodySizeLimit
 from api.middleware.forwarded import ForwardedClient
+from api.own_writes import OwnWrites
 from api.routes import audit, health, metrics, reads, writes
 from api.server.collector import settle_garbage_collector
 from api.server.logs import AccessLog
@@ -63,8 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if runtime.ledger.ballots is not None:
             runtime.ledger.ballots.observers.append(metrics.observe_write_batch)
         app.state.runtime = runtime
+        app.state.own_writes = OwnWrites()
         app.state.voting = Voting(
-            runtime.ledger, runtime.credentials, registrations, votes, runtime.sealer.seal
+            runtime.ledger,
+            runtime.credentials,
+            registrations,
+            votes,
+            runtime.sealer.seal,
+            app.state.own_writes,
         )
         settle_garbage_collector()
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
@@ -49,10 +48,6 @@ class Ledger(Application[UUID]):
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self._listeners: list[Callable[[int], None]] = []
-        self._written_lock = threading.Lock()
-        self.last_written = 0
-        """The log position of the newest write this process acknowledged: reads wait for the
-        views to reach it, so whoever wrote through this process reads their write."""
         super().__init__(env=self.settings.eventsourcing_env())
         self._event_table = EventTable(self)
         self.ballots: GroupCommit | None = (
@@ -246,9 +241,6 @@ class Ledger(Application[UUID]):
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
         if recordings:
-            position = recordings[-1].notification.id
-            with self._written_lock:
-                self.last_written = max(self.last_written, position)
             for listener in self._listeners:
                 listener(recordings[-1].notification.id)
 

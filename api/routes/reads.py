@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.own_writes import OwnWrites, client_of
 from api.problems import RESPONSES
 from api.schemas import MAX_INT
 from domain import rules
@@ -46,9 +47,9 @@ def views_at(request: Request, min_position: int | None, *, strict: bool = True)
     waited for only up to that end (pages, whose links may outlive a rebuilt store).
 
     Without `min_position`, the views are awaited (at most OWN_WRITE_WAIT_SECONDS) up to the
-    newest write this process acknowledged: a client reads its own write at once, without
-    knowing about positions (`verdict serve`; behind several workers, a client's next request
-    may reach another process, and `?min_position=` is the way)."""
+    newest write the asking client made through this process (api/own_writes.py): a client
+    reads its own write at once, without knowing about positions (behind several workers, a
+    client's next request may reach another process, and `?min_position=` is the way)."""
     runtime = request.app.state.runtime
     views: ViewStore = runtime.views
     if min_position is not None:
@@ -56,16 +57,18 @@ def views_at(request: Request, min_position: int | None, *, strict: bool = True)
         if min_position > end and strict:
             raise InvalidInput("min_position", f"is beyond the end of the log ({end})")
         views.wait_for(CATALOG, min(min_position, end), MAX_WAIT_SECONDS)
-    elif not _reflects_own_writes(runtime):
-        views.wait_for(CATALOG, runtime.ledger.last_written, OWN_WRITE_WAIT_SECONDS)
+    else:
+        written = own_write(request)
+        snapshot = runtime.catalog_snapshot()
+        if written and (snapshot is None or snapshot.position < written):
+            views.wait_for(CATALOG, written, OWN_WRITE_WAIT_SECONDS)
     return views
 
 
-def _reflects_own_writes(runtime: Any) -> bool:
-    """Whether this process's catalog snapshot already holds its newest write (no query)."""
-    snapshot = runtime.catalog_snapshot()
-    written: int = runtime.ledger.last_written
-    return written == 0 or (snapshot is not None and snapshot.position >= written)
+def own_write(request: Request) -> int:
+    """The newest position the asking client wrote through this process (0: none)."""
+    own_writes: OwnWrites = request.app.state.own_writes
+    return own_writes.newest(client_of(request.scope))
 
 
 def json_response(body: dict[str, Any]) -> Response:
@@ -103,7 +106,7 @@ async def get_tool(
     rules.slug(slug)
     runtime = request.app.state.runtime
     snapshot = runtime.catalog_snapshot()
-    wanted = runtime.ledger.last_written if min_position is None else min_position
+    wanted = own_write(request) if min_position is None else min_position
     recent = snapshot is not None and snapshot.position >= wanted
     if recent and as_of is None and at is None:
         assert snapshot is not None

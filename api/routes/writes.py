@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from api.own_writes import OwnWrites, client_of
 from api.problems import RESPONSES
 from api.schemas import (
     ComparisonCreate,
@@ -54,6 +55,8 @@ def _receipt(receipt: DomainReceipt) -> Receipt:
 def _written(request: Request, receipt: DomainReceipt) -> WriteResult:
     sealer: ReceiptSealer = request.app.state.runtime.sealer
     done = sealed(receipt, sealer.seal)
+    own_writes: OwnWrites = request.app.state.own_writes
+    own_writes.wrote(client_of(request.scope), done.position)
     return WriteResult(outcome=done.outcome, receipt=_receipt(done))
 
 
@@ -89,7 +92,7 @@ OptionalReasonBody = Annotated[ReasonBody | None, Body()]
 
 @router.post("/voters", status_code=201, summary="Get an anonymous voter identity")
 def register_voter(request: Request) -> VoterCreated:
-    voter, token = _voting(request).register(request.client.host if request.client else "unknown")
+    voter, token = _voting(request).register(client_of(request.scope))
     return VoterCreated(voter_id=voter.name, token=token)
 
 
@@ -103,14 +106,19 @@ def register_voter(request: Request) -> VoterCreated:
 async def put_vote(
     request: Request, response: Response, slug: str, body: VoteCast, who: Voter
 ) -> VoteResult:
-    receipt = (await _voting(request).vote(slug, body.choice, who)).receipt
+    receipt = (
+        await _voting(request).vote(slug, body.choice, who, client_of(request.scope))
+    ).receipt
     response.status_code = vote_status(receipt)
     return voted(slug, who.name, receipt)
 
 
 @router.delete("/tools/{slug}/vote", summary="Retract your vote")
 async def delete_vote(request: Request, slug: str, who: Voter) -> VoteResult:
-    return voted(slug, who.name, (await _voting(request).vote(slug, None, who)).receipt)
+    voting = _voting(request)
+    return voted(
+        slug, who.name, (await voting.vote(slug, None, who, client_of(request.scope))).receipt
+    )
 
 
 # -- listings -------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from api.own_writes import client_of
 from api.problems import status_of
 from api.routes.reads import views_at
 from api.schemas import position_or_none
@@ -488,7 +489,7 @@ async def vote(request: Request, slug: str) -> Response:
     if not _BACK.fullmatch(back):
         back = f"/tools/{slug}"
     voting: Voting = request.app.state.voting
-    client = request.client.host if request.client else "unknown"
+    client = client_of(request.scope)
     try:
         voted = await voting.vote(
             slug, None if choice == "retract" else choice, _voter(request), client

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
+from api.own_writes import client_of
 from api.routes.writes import router, vote_status, voted
 from api.schemas import VoteResult
 from api.voting.credentials import EDITOR_KEY_PREFIX, Credentials, Principal
@@ -98,7 +99,7 @@ class VoteLane:
         scope["route"] = self._route(scope)
         try:
             voting: Voting = scope["app"].state.voting
-            receipt = (await voting.vote(slug, choice, who)).receipt
+            receipt = (await voting.vote(slug, choice, who, client_of(scope))).receipt
         except problems.HANDLED as error:
             refusal = await problems.answer(Request(scope, receive), error)
             await refusal(scope, receive, send)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
+from api.own_writes import OwnWrites
 from api.voting.credentials import Credentials, Principal
 from api.voting.ratelimit import RateLimiter
 from domain import rules
@@ -37,8 +38,11 @@ class Voting:
         registrations: RateLimiter,
         votes: RateLimiter,
         sealer: Sealer,
+        own_writes: OwnWrites,
     ) -> None:
         self.ledger = ledger
+        self.own_writes = own_writes
+        """Where each client's newest vote is remembered, so that its next read shows it."""
         self.sealer = sealer
         """Seals a receipt the vote writer has not (a vote written alone)."""
         self.credentials = credentials
@@ -72,4 +76,5 @@ class Voting:
             receipt = await run_in_threadpool(self.ledger.vote, slug, voter.actor, choice)
         else:
             receipt = await self.ledger.vote_in_loop(slug, voter.actor, choice)
+        self.own_writes.wrote(client, receipt.position)
         return Voted(sealed(receipt, self.sealer), voter, token)

@@ -39,6 +39,10 @@ import orjson
 CHOICES = ("ship", "skip")
 
 
+READER_ADDRESS = "127.0.0.2"
+"""Loopback, but another address than the voters' 127.0.0.1."""
+
+
 class ServerGone(Exception):
     """The connection broke: the server closed it, or was killed."""
 
@@ -46,9 +50,11 @@ class ServerGone(Exception):
 class Connection:
     """One keep-alive HTTP/1.1 connection: a request, then its whole response, in turn."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, local: str | None = None) -> None:
         self.host = host
         self.port = port
+        self.local = local
+        """The address to connect from: a reader is another client than the voters."""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -78,7 +84,9 @@ class Connection:
 
     async def _connect(self) -> None:
         try:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+            self._reader, self._writer = await asyncio.open_connection(
+                self.host, self.port, local_addr=(self.local, 0) if self.local else None
+            )
         except OSError as error:
             raise ServerGone(str(error)) from error
 
@@ -192,8 +200,10 @@ def _ack(voter_id: str, slug: str, choice: str, status: int, answer: bytes) -> d
 
 
 async def read_worker(config: dict[str, Any], window: Window, tally: Tally) -> None:
-    """GET one tool at a steady pace (not back to back), so latency is the server's, not ours."""
-    conn = Connection(config["host"], config["port"])
+    """GET one tool at a steady pace (not back to back), so latency is the server's, not ours.
+    It reads from 127.0.0.2, as another client than the voters: the service makes a client's
+    read wait for that client's own newest write (api/own_writes.py), not for everyone's."""
+    conn = Connection(config["host"], config["port"], READER_ADDRESS)
     rng = random.Random(config["seed"] + 1)
     interval: float = config["read_interval"]
     while time.time() < window.end:
