@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import InvalidInput, SeatAlreadyPublished, UnknownSeat
+from domain.ids import panel_id
 from domain.panel import Panel
 
 
@@ -21,7 +22,11 @@ def test_first_verdict_opens_the_panel_and_publishes() -> None:
     panel.publish("builder", "Builder", "skip", "Not yet.", "editor:ann")
     opened, published = panel.collect_events()
     assert isinstance(opened, Panel.Opened)
-    assert (opened.tool, opened.actor) == ("example", "editor:ann")
+    assert (opened.originator_id, opened.tool, opened.actor) == (
+        panel_id("example"),
+        "example",
+        "editor:ann",
+    )
     assert isinstance(published, Panel.VerdictPublished)
     assert (
         published.tool,

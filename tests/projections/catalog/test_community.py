@@ -17,28 +17,28 @@ def ballot(kind: str, **data: Any) -> LedgerEvent:
 @pytest.mark.parametrize(
     ("event", "after"),
     [
-        (ballot("Ballot.Cast", tool="t", choice="ship", actor="v"), Tally(3, 2)),
-        (ballot("Ballot.Cast", tool="t", choice="skip", actor="v"), Tally(2, 3)),
-        (ballot("Ballot.Recast", tool="t", choice="ship", actor="v"), Tally(3, 2)),
-        (ballot("Ballot.Recast", tool="t", choice="skip", actor="v"), Tally(2, 3)),
+        (ballot("Ballot.Cast", tool="t", choice="ship", actor="v"), Tally(6, 3)),
+        (ballot("Ballot.Cast", tool="t", choice="skip", actor="v"), Tally(5, 4)),
+        (ballot("Ballot.Recast", tool="t", choice="ship", actor="v"), Tally(6, 3)),
+        (ballot("Ballot.Recast", tool="t", choice="skip", actor="v"), Tally(5, 4)),
         (
             ballot("Ballot.Changed", tool="t", choice="skip", previous="ship", actor="v"),
-            Tally(1, 3),
+            Tally(4, 4),
         ),
         (
             ballot("Ballot.Changed", tool="t", choice="ship", previous="skip", actor="v"),
-            Tally(3, 1),
+            Tally(6, 2),
         ),
-        (ballot("Ballot.Retracted", tool="t", previous="ship", actor="v"), Tally(1, 2)),
-        (ballot("Ballot.Retracted", tool="t", previous="skip", actor="v"), Tally(2, 1)),
-        (ballot("Ballot.Other", tool="t", choice="ship", previous="ship", actor="v"), Tally(2, 2)),
+        (ballot("Ballot.Retracted", tool="t", previous="ship", actor="v"), Tally(4, 3)),
+        (ballot("Ballot.Retracted", tool="t", previous="skip", actor="v"), Tally(5, 2)),
+        (ballot("Ballot.Other", tool="t", choice="ship", previous="ship", actor="v"), Tally(5, 3)),
     ],
     ids=lambda v: getattr(v, "kind", ""),
 )
 def test_each_ballot_event_moves_the_counts_it_names(event: LedgerEvent, after: Tally) -> None:
-    """From 2 ship / 2 skip: a vote adds one, a change moves one, a retraction removes one; an
+    """From 5 ship / 3 skip: a vote adds one, a change moves one, a retraction removes one; an
     event the fold does not know leaves the tally as it was."""
-    assert fold_tally(Tally(2, 2), event) == after
+    assert fold_tally(Tally(5, 3), event) == after
 
 
 def test_figures_are_the_counts_total_and_rounded_share() -> None:
