@@ -60,6 +60,27 @@ def test_retracting_no_vote_names_the_tool() -> None:
     assert error.value.detail == "this voter has no current vote on 'example'"
 
 
+def test_retracting_without_a_ballot_names_the_tool() -> None:
+    """decide() refuses a retraction by a voter who never voted, naming the tool."""
+    with pytest.raises(UnknownBallot) as error:
+        Ballot.decide(None, "example", "voter:v1", None)
+    assert error.value.detail == "this voter has no current vote on 'example'"
+
+
+def test_a_cast_event_with_another_choice_makes_no_ballot() -> None:
+    """A ballot's choice is checked when the ballot is made, even from an event that skipped
+    cast() (a stored one replayed): anything but ship or skip is refused naming 'choice'."""
+    with pytest.raises(InvalidInput) as error:
+        Ballot._create(
+            Ballot.Cast,
+            id=ballot_id("example", "voter:v1"),
+            tool="example",
+            choice="maybe",
+            actor="voter:v1",
+        )
+    assert (error.value.field, error.value.detail) == ("choice", "choice: must be 'ship' or 'skip'")
+
+
 def test_change_records_previous_choice() -> None:
     """Changing ship→skip emits Changed(choice=skip, previous=ship)."""
     ballot = Ballot.cast("example", "voter:v1", "ship")
