@@ -22,6 +22,11 @@ from domain.settings import Settings
 hypothesis_settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+hypothesis_settings.register_profile(
+    "mutation", hypothesis_settings.get_profile("default"), derandomize=True, database=None
+)
+"""scripts/mutation's (`--hypothesis-profile=mutation`): every mutant meets the same examples,
+none replayed from another mutant's failures, so a score is reproducible."""
 hypothesis_settings.load_profile("default")
 
 POSTGRES_ADMIN_URL = os.environ.get(

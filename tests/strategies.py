@@ -19,28 +19,68 @@ slugs = st.sampled_from(SLUGS[:2]) | st.sampled_from(SLUGS)
 seats = st.sampled_from(SEATS)
 voters = st.sampled_from(VOTERS)
 
-commands = st.one_of(
-    st.tuples(st.just("list"), slugs),
-    st.tuples(st.just("amend_listing"), slugs, st.sampled_from(("New name", "Other name"))),
-    st.tuples(st.just("delist"), slugs),
-    st.tuples(st.just("publish"), slugs, seats, decisions),
-    st.tuples(st.just("amend_verdict"), slugs, seats, decisions, st.sampled_from(("a", "b"))),
-    st.tuples(st.just("retract_verdict"), slugs, seats),
-    st.tuples(st.just("vote"), slugs, voters, decisions),
-    st.tuples(st.just("vote"), slugs, voters, decisions),
-    st.tuples(st.just("vote"), slugs, voters, decisions),
-    st.tuples(st.just("retract_vote"), slugs, voters),
-    st.tuples(st.just("retract_vote"), slugs, voters),
-    st.tuples(st.just("compare"), slugs, slugs),
-    st.tuples(st.just("catch_up")),
-    st.tuples(st.just("restart_follower")),
+_COMMANDS = {
+    "list": st.tuples(st.just("list"), slugs),
+    "amend_listing": st.tuples(
+        st.just("amend_listing"), slugs, st.sampled_from(("New name", "Other name"))
+    ),
+    "delist": st.tuples(st.just("delist"), slugs),
+    "publish": st.tuples(st.just("publish"), slugs, seats, decisions),
+    "amend_verdict": st.tuples(
+        st.just("amend_verdict"),
+        slugs,
+        seats,
+        st.sampled_from(("Reviewer", "Other Reviewer")),
+        decisions,
+        st.sampled_from(("t", "a", "b")),
+    ),
+    "retract_verdict": st.tuples(st.just("retract_verdict"), slugs, seats),
+    "vote": st.tuples(st.just("vote"), slugs, voters, decisions),
+    "retract_vote": st.tuples(st.just("retract_vote"), slugs, voters),
+    "compare": st.tuples(st.just("compare"), slugs, slugs),
+    "catch_up": st.tuples(st.just("catch_up")),
+    "restart_follower": st.tuples(st.just("restart_follower")),
+}
+_WEIGHTS = {"publish": 3, "amend_verdict": 4, "retract_verdict": 2, "vote": 5, "retract_vote": 3}
+"""Verdict amendments, retractions and re-votes (a vote after retract_vote is Ballot.Recast) are
+drawn often enough to be accepted in most histories; a delisting, which freezes its tool for the
+rest of the history, is drawn rarely."""
+commands = st.sampled_from([op for op in _COMMANDS for _ in range(_WEIGHTS.get(op, 1))]).flatmap(
+    _COMMANDS.__getitem__
 )
+_revotes = st.builds(
+    lambda slug, voter, first, again: [
+        ("vote", slug, voter, first),
+        ("retract_vote", slug, voter),
+        ("vote", slug, voter, again),
+    ],
+    slugs,
+    voters,
+    decisions,
+    decisions,
+)
+"""Vote, retract, vote again: the second vote is a Ballot.Recast (if the tool is listed)."""
+_verdict_edits = st.builds(
+    lambda publish, amend, retract: [
+        publish,
+        ("amend_verdict", publish[1], publish[2], *amend[3:]),
+        *([("retract_verdict", publish[1], publish[2])] if retract else []),
+    ],
+    _COMMANDS["publish"],
+    _COMMANDS["amend_verdict"],
+    st.booleans(),
+)
+"""Publish, amend that seat, perhaps retract it: an amendment needs a verdict to amend."""
+_single = commands.map(lambda command: [command])
+_moves = st.one_of(_single, _single, _single, _single, _revotes, _verdict_edits)
 # Most histories start by listing tools, so that verdicts and votes have somewhere to land.
 histories = st.builds(
-    lambda listed, rest: [("list", slug) for slug in listed] + rest,
+    lambda listed, moves: [("list", slug) for slug in listed] + [c for m in moves for c in m],
     st.lists(st.sampled_from(SLUGS[:2]), unique=True),
-    st.lists(commands, min_size=5, max_size=80),
+    st.lists(_moves, min_size=12, max_size=60),
 )
+"""Commands for the catalog property tests: long histories in which amendments, retractions
+and re-votes are accepted often."""
 
 # -- the audit log: Merkle proofs and signed checkpoints --
 MAX_TREE = 300

@@ -196,11 +196,18 @@ def _is_hash(value: object) -> bool:
     return isinstance(value, bytes) and len(value) == HASH_SIZE
 
 
+def _is_proof(value: object) -> bool:
+    """A list or tuple of hashes (a receipt's JSON may hold anything, None included)."""
+    return isinstance(value, list | tuple) and all(_is_hash(p) for p in value)
+
+
 def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
     """RFC 9162 §2.1.3.2: does `proof` show leaf hash `leaf` at `index` in the tree `root`?"""
-    if not (_is_hash(leaf) and _is_hash(root) and all(_is_hash(p) for p in proof)):
+    if not (_is_hash(leaf) and _is_hash(root) and _is_proof(proof)):
+        return False
+    if not (isinstance(index, int) and isinstance(size, int)):
         return False
     # 1. leaf_index must be below tree_size.
     if not 0 <= index < size:
@@ -232,11 +239,13 @@ def verify_consistency(
     The RFC algorithm covers 0 < first < second; equal sizes are consistent exactly when the
     roots are equal and the proof is empty (as in transparency-dev/merkle, whose published
     vectors check equality only, whatever the length of the two roots)."""
+    if not (isinstance(first, int) and isinstance(second, int) and _is_proof(proof)):
+        return False
     if not 0 < first <= second:
         return False
     if first == second:
         return not proof and first_root == second_root
-    if not (_is_hash(first_root) and _is_hash(second_root) and all(_is_hash(p) for p in proof)):
+    if not (_is_hash(first_root) and _is_hash(second_root)):
         return False
     # 1.
     if not proof:

@@ -18,6 +18,69 @@ def test_first_vote_creates_the_ballot_of_that_voter_and_tool() -> None:
     assert (event.tool, event.choice, event.actor) == ("example", "ship", "voter:v1")
 
 
+def test_every_ballot_event_names_the_tool_and_the_voter() -> None:
+    """Cast, Changed, Retracted and Recast each carry the tool, the voter as actor, and the
+    choice made and/or replaced: the community tally folds from these fields alone."""
+    ballot = Ballot.cast("example", "voter:v1", "ship")
+    assert (ballot.tool, ballot.voter, ballot.choice) == ("example", "voter:v1", "ship")
+    ballot.vote("skip")
+    ballot.retract()
+    ballot.vote("ship")
+    cast, changed, retracted, recast = ballot.collect_events()
+    assert isinstance(cast, Ballot.Cast) and isinstance(changed, Ballot.Changed)
+    assert isinstance(retracted, Ballot.Retracted) and isinstance(recast, Ballot.Recast)
+    assert (cast.tool, cast.actor, cast.choice) == ("example", "voter:v1", "ship")
+    assert (changed.tool, changed.actor, changed.choice, changed.previous) == (
+        "example",
+        "voter:v1",
+        "skip",
+        "ship",
+    )
+    assert (retracted.tool, retracted.actor, retracted.previous) == ("example", "voter:v1", "skip")
+    assert (recast.tool, recast.actor, recast.choice) == ("example", "voter:v1", "ship")
+    assert ballot.choice == "ship"
+
+
+def test_a_vote_for_neither_choice_is_refused_naming_choice() -> None:
+    """A later vote is checked like the first: field 'choice', nothing emitted."""
+    ballot = Ballot.cast("example", "voter:v1", "ship")
+    ballot.collect_events()
+    with pytest.raises(InvalidInput) as error:
+        ballot.vote("maybe")
+    assert (error.value.field, error.value.detail) == ("choice", "choice: must be 'ship' or 'skip'")
+    assert ballot.collect_events() == []
+
+
+def test_retracting_no_vote_names_the_tool() -> None:
+    """The refusal says which tool the voter has no vote on."""
+    ballot = Ballot.cast("example", "voter:v1", "ship")
+    ballot.retract()
+    with pytest.raises(UnknownBallot) as error:
+        ballot.retract()
+    assert error.value.detail == "this voter has no current vote on 'example'"
+
+
+def test_retracting_without_a_ballot_names_the_tool() -> None:
+    """decide() refuses a retraction by a voter who never voted, naming the tool."""
+    with pytest.raises(UnknownBallot) as error:
+        Ballot.decide(None, "example", "voter:v1", None)
+    assert error.value.detail == "this voter has no current vote on 'example'"
+
+
+def test_a_cast_event_with_another_choice_makes_no_ballot() -> None:
+    """A ballot's choice is checked when the ballot is made, even from an event that skipped
+    cast() (a stored one replayed): anything but ship or skip is refused naming 'choice'."""
+    with pytest.raises(InvalidInput) as error:
+        Ballot._create(
+            Ballot.Cast,
+            id=ballot_id("example", "voter:v1"),
+            tool="example",
+            choice="maybe",
+            actor="voter:v1",
+        )
+    assert (error.value.field, error.value.detail) == ("choice", "choice: must be 'ship' or 'skip'")
+
+
 def test_change_records_previous_choice() -> None:
     """Changing ship→skip emits Changed(choice=skip, previous=ship)."""
     ballot = Ballot.cast("example", "voter:v1", "ship")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import InvalidInput, SeatAlreadyPublished, UnknownSeat
+from domain.ids import panel_id
 from domain.panel import Panel
 
 
@@ -21,13 +22,65 @@ def test_first_verdict_opens_the_panel_and_publishes() -> None:
     panel.publish("builder", "Builder", "skip", "Not yet.", "editor:ann")
     opened, published = panel.collect_events()
     assert isinstance(opened, Panel.Opened)
-    assert isinstance(published, Panel.VerdictPublished)
-    assert (published.tool, published.seat, published.decision, published.actor) == (
+    assert (opened.originator_id, opened.tool, opened.actor) == (
+        panel_id("example"),
         "example",
-        "builder",
-        "skip",
         "editor:ann",
     )
+    assert isinstance(published, Panel.VerdictPublished)
+    assert (
+        published.tool,
+        published.seat,
+        published.reviewer,
+        published.decision,
+        published.text,
+        published.actor,
+    ) == ("example", "builder", "Builder", "skip", "Not yet.", "editor:ann")
+    assert panel.seats == {
+        "builder": {"reviewer": "Builder", "decision": "skip", "text": "Not yet."}
+    }
+
+
+def test_refusals_name_the_tool_the_seat_and_the_field() -> None:
+    """An occupied seat, an empty seat and a no-op amendment are refused with a message naming
+    the tool and seat (or the field at fault); nothing is emitted."""
+    panel = panel_with_builder()
+    with pytest.raises(SeatAlreadyPublished) as taken:
+        panel.publish("builder", "Builder", "skip", "Again.", "editor:bob")
+    assert (
+        taken.value.detail == "seat 'builder' of 'example' already has a verdict; amend it instead"
+    )
+    with pytest.raises(UnknownSeat) as empty:
+        panel.retract("skeptic", "why", "editor:bob")
+    assert empty.value.detail == "tool 'example' has no current verdict in seat 'skeptic'"
+    with pytest.raises(InvalidInput) as no_op:
+        panel.amend("builder", "Builder", "ship", "Solid primitive.", "why", "editor:bob")
+    assert (no_op.value.field, no_op.value.detail) == (
+        "decision",
+        "decision: the amendment changes nothing",
+    )
+    assert panel.collect_events() == []
+
+
+def test_retraction_records_its_reason_and_editor_and_needs_both() -> None:
+    """VerdictRetracted carries the tool, the seat, the reason and the editor; an empty reason
+    or editor is refused naming the field."""
+    panel = panel_with_builder()
+    for reason, actor, field in (("", "editor:bob", "reason"), ("left", " ", "actor")):
+        with pytest.raises(InvalidInput) as error:
+            panel.retract("builder", reason, actor)
+        assert error.value.field == field
+    assert panel.collect_events() == []
+    panel.retract("builder", " reviewer left ", "editor:bob")
+    [event] = panel.collect_events()
+    assert isinstance(event, Panel.VerdictRetracted)
+    assert (event.tool, event.seat, event.reason, event.actor) == (
+        "example",
+        "builder",
+        "reviewer left",
+        "editor:bob",
+    )
+    assert panel.seats == {}
 
 
 @pytest.mark.parametrize("decision", ["SHIP", "maybe", "", "yes"])
@@ -52,7 +105,18 @@ def test_amendment_records_whole_new_verdict_editor_and_reason() -> None:
     panel.amend("builder", "Builder", "skip", "Pricing changed.", "price doubled", "editor:bob")
     [event] = panel.collect_events()
     assert isinstance(event, Panel.VerdictAmended)
-    assert (event.decision, event.text, event.reason, event.actor) == (
+    assert (
+        event.tool,
+        event.seat,
+        event.reviewer,
+        event.decision,
+        event.text,
+        event.reason,
+        event.actor,
+    ) == (
+        "example",
+        "builder",
+        "Builder",
         "skip",
         "Pricing changed.",
         "price doubled",

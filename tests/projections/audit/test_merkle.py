@@ -25,6 +25,7 @@ from projections.audit.merkle import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    leaf_hashes,
     node_hash,
     root,
     subtree_nodes,
@@ -120,7 +121,11 @@ PUBLISHED_STORE = MemoryNodes.of(PUBLISHED_LEAVES)
 
 
 def test_leaf_hashes_are_the_published_level_zero() -> None:
-    """leaf_hash of each published leaf input is the published level-0 node."""
+    """leaf_hash of each published leaf input, one by one or in one loop, is the published
+    level-0 node."""
+    inputs = [H(data) for data in VECTORS["leaf_inputs"]]
+    assert [leaf_hash(data).hex() for data in inputs] == VECTORS["node_hashes"][0]
+    assert [h.hex() for h in leaf_hashes(inputs)] == VECTORS["node_hashes"][0]
     assert [h.hex() for h in PUBLISHED_LEAVES] == VECTORS["node_hashes"][0]
 
 
@@ -296,6 +301,19 @@ def test_a_consistency_proof_fails_for_other_sizes(
 
 
 hashes_or_junk = st.binary(min_size=32, max_size=32) | st.binary(max_size=40)
+not_bytes = st.one_of(
+    st.none(),
+    st.integers(),
+    st.text(max_size=40),
+    st.binary(min_size=32, max_size=32).map(bytearray),
+    st.binary(min_size=32, max_size=32).map(lambda b: b.decode("latin-1")),
+)
+"""What a JSON receipt or a careless caller may hand over instead of a 32-byte hash."""
+not_ints = st.none() | st.floats() | st.text(max_size=4) | st.binary(max_size=4)
+not_proofs = not_bytes | st.lists(hashes_or_junk, max_size=4).map(lambda p: [*p, None]).flatmap(
+    st.permutations
+)
+"""None, a hash, text, or a list with a non-bytes element somewhere."""
 
 
 @given(
@@ -313,6 +331,31 @@ def test_verifiers_answer_false_to_garbage(
     assert isinstance(verify_consistency(a, b, leaf, digest, proof), bool)
     assert verify_inclusion(leaf, a, b, [*proof, b"short"], digest) is False
     assert verify_consistency(a, b, leaf, digest, [b"short", *proof]) is False
+
+
+@given(inclusion_targets, consistency_pairs, st.data())
+def test_verifiers_answer_false_to_what_is_not_bytes(
+    target: tuple[int, int], pair: tuple[int, int], data: st.DataObject
+) -> None:
+    """A valid proof with one argument replaced by what it is not (None, a float or text for a
+    size; None, an int, text or a bytearray for a hash; a proof with such an element) verifies
+    False and raises nothing."""
+    index, size = target
+    first, second = pair
+    inclusion = [LEAVES[index], index, size, inclusion_proof(index, size, STORE), true_root(size)]
+    consistency = [
+        first,
+        second,
+        true_root(first),
+        true_root(second),
+        consistency_proof(first, second, STORE),
+    ]
+    for args, verify in ((inclusion, verify_inclusion), (consistency, verify_consistency)):
+        assert verify(*args) is True
+        part = data.draw(st.integers(0, len(args) - 1))
+        kind = type(args[part])
+        junk = data.draw(not_ints if kind is int else not_bytes if kind is bytes else not_proofs)
+        assert verify(*args[:part], junk, *args[part + 1 :]) is False, (part, junk)
 
 
 @given(consistency_pairs, st.integers(0, MAX_TREE - 1))
@@ -438,6 +481,43 @@ def test_extend_equals_appending_one_by_one(
     got = bulk.extend(leaves[split:], keep_from=level)
     assert sorted(got) == sorted(expected)
     assert bulk.size == one.size and bulk.peaks == one.peaks
+    fresh, whole = CompactRange(), CompactRange()
+    every = [node for leaf in leaves for node in fresh.append(leaf)]
+    assert sorted(whole.extend(leaves)) == sorted(every)  # keep_from=0 keeps every node
+
+
+@pytest.mark.parametrize("size", range(10))
+def test_memory_nodes_of_leaves_holds_every_perfect_node(size: int) -> None:
+    """MemoryNodes.of keeps exactly the perfect nodes over the leaves, leaves included."""
+    perfect = subtree_nodes(0, LEAVES[:size])
+    store = MemoryNodes.of(LEAVES[:size])
+    assert len(store) == len(perfect)
+    assert store.nodes([*perfect, (0, size)]) == perfect
+
+
+def test_a_chunked_store_reads_only_the_table_it_needs() -> None:
+    """Keys below the chunk level are recomputed from chunks, without a query of the upper
+    nodes; keys at or above it come from the upper nodes, without reading a chunk."""
+    chunked = ChunkedMemory(3, LEAVES[:20], [])
+    asked: list[tuple[str, list[Any]]] = []
+
+    def upper(keys: Collection[Key]) -> Mapping[Key, bytes]:
+        asked.append(("upper", sorted(keys)))
+        return {k: chunked.upper[k] for k in keys if k in chunked.upper}
+
+    def chunks(wanted: Collection[int]) -> Mapping[int, Sequence[bytes]]:
+        asked.append(("chunks", sorted(wanted)))
+        return {c: chunked.chunks[c] for c in wanted if c in chunked.chunks}
+
+    reader = ChunkedNodes(3, upper, chunks)
+    assert reader.nodes([(0, 9), (2, 2)]) == {
+        (0, 9): LEAVES[9],
+        (2, 2): STORE.nodes([(2, 2)])[2, 2],
+    }
+    assert asked == [("chunks", [1])]
+    asked.clear()
+    assert reader.nodes([(3, 1), (4, 0)]) == STORE.nodes([(3, 1), (4, 0)])
+    assert asked == [("upper", [(3, 1), (4, 0)])]
 
 
 @given(st.integers(0, 6), st.integers(0, 40), st.data())
@@ -472,6 +552,10 @@ def test_proofs_outside_the_tree_are_refused() -> None:
         consistency_proof(0, 4, PUBLISHED_STORE)
     with pytest.raises(ValueError, match="first"):
         consistency_proof(5, 4, PUBLISHED_STORE)
+    with pytest.raises(ValueError, match="tree size -1 is negative"):
+        root(-1, PUBLISHED_STORE)
+    with pytest.raises(ValueError, match="tree size -1 is negative"):
+        CompactRange.peak_keys(-1)
 
 
 def test_a_store_behind_the_size_asked_for_says_so() -> None:
@@ -480,12 +564,21 @@ def test_a_store_behind_the_size_asked_for_says_so() -> None:
         root(9, PUBLISHED_STORE)
     with pytest.raises(MissingNodeError, match="lacks"):
         CompactRange.resume(9, PUBLISHED_STORE)
+    with pytest.raises(MissingNodeError) as error:  # 31 leaves: five peaks, the first four named
+        root(31, MemoryNodes())
+    assert error.value.args == (
+        "node store lacks perfect nodes [(0, 30), (1, 14), (2, 6), (3, 2)]",
+    )
 
 
 def test_compact_range_refuses_wrong_peaks_and_raw_leaves() -> None:
     """Peaks that do not fit the size, or event bytes passed instead of a leaf hash, are refused."""
     with pytest.raises(ValueError, match="peaks"):
         CompactRange(3, [EMPTY_ROOT])
+    with pytest.raises(ValueError, match="tree size -1 is negative"):
+        CompactRange(-1)
+    with pytest.raises(ValueError, match="peaks must be 32-byte hashes"):
+        CompactRange(1, [b"short"])
     with pytest.raises(ValueError, match="leaf hash"):
         CompactRange().append(b"canonical event bytes")
     with pytest.raises(ValueError, match="leaf hashes"):

@@ -4,7 +4,7 @@ projection equals a rebuild from zero, and both equal a naive recount kept besid
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -24,19 +24,37 @@ from tests.strategies import SLUGS, histories
 
 
 @dataclass
+class ModelVerdict:
+    reviewer: str
+    decision: str
+    text: str
+    published_at: str
+    updated_at: str
+    revision: int
+    position: int
+
+
+@dataclass
 class ModelTool:
-    name: str
+    listing: dict[str, str]
+    listed_at: str
+    updated_at: str
+    position: int
     listed: bool = True
-    seats: dict[str, tuple[str, str]] = field(default_factory=dict)
+    seats: dict[str, ModelVerdict] = field(default_factory=dict)
+    """In the order the seats were filled (a dict keeps it; a retraction gives up the place)."""
     ballots: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Model:
-    """The naive recount: plain dictionaries, no events, no folds."""
+    """The naive recount: plain dictionaries, no events, no folds. Times and positions are
+    those of the last event the ledger wrote for the command (the model cannot invent them)."""
 
     tools: dict[str, ModelTool] = field(default_factory=dict)
     comparisons: set[frozenset[str]] = field(default_factory=set)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """Every version of every verdict, as view_verdict_history keeps it."""
 
     def active(self, slug: str) -> bool:
         return slug in self.tools and self.tools[slug].listed
@@ -50,13 +68,17 @@ class Model:
         tool = self.tools[args[0]]
         match op:
             case "amend_listing":
-                return tool.name != args[1]
+                return tool.listing["name"] != args[1]
             case "delist" | "vote":
                 return True
             case "publish":
                 return args[1] not in tool.seats
             case "amend_verdict":
-                return args[1] in tool.seats and tool.seats[args[1]] != (args[2], args[3])
+                seat, reviewer, decision, text = args[1:]
+                if seat not in tool.seats:
+                    return False
+                v = tool.seats[seat]
+                return (v.reviewer, v.decision, v.text) != (reviewer, decision, text)
             case "retract_verdict":
                 return args[1] in tool.seats
             case "retract_vote":
@@ -66,36 +88,72 @@ class Model:
                 return len(pair) == 2 and self.active(args[1]) and pair not in self.comparisons
         raise AssertionError(op)
 
-    def apply(self, cmd: tuple[Any, ...]) -> None:
+    def apply(self, cmd: tuple[Any, ...], at: str, position: int) -> None:
         op, *args = cmd
+        if op == "compare":
+            self.comparisons.add(frozenset(args))
+            return
         if op == "list":
-            self.tools[args[0]] = ModelTool(name=listing(args[0])["name"])
+            self.tools[args[0]] = ModelTool(listing(args[0]), at, at, position)
             return
         tool = self.tools[args[0]]
+        tool.updated_at, tool.position = at, position
         match op:
             case "amend_listing":
-                tool.name = args[1]
+                tool.listing["name"] = args[1]
             case "delist":
                 tool.listed = False
             case "publish":
-                tool.seats[args[1]] = (args[2], "t")
+                seat, decision = args[1:]
+                tool.seats[seat] = ModelVerdict(REVIEWER, decision, TEXT, at, at, 1, position)
+                self.record(args[0], seat, "published", tool.seats[seat], None)
             case "amend_verdict":
-                tool.seats[args[1]] = (args[2], args[3])
+                seat, reviewer, decision, text = args[1:]
+                old = tool.seats[seat]
+                tool.seats[seat] = ModelVerdict(
+                    reviewer, decision, text, old.published_at, at, old.revision + 1, position
+                )
+                self.record(args[0], seat, "amended", tool.seats[seat], AMEND_REASON)
             case "retract_verdict":
-                del tool.seats[args[1]]
+                gone = tool.seats.pop(args[1])
+                self.record(args[0], args[1], "retracted", replace(gone, position=position), None)
             case "vote":
                 tool.ballots[args[1]] = args[2]
             case "retract_vote":
                 del tool.ballots[args[1]]
-            case "compare":
-                self.comparisons.add(frozenset(args))
 
-    def figures(self) -> dict[str, Any]:
+    def record(
+        self, slug: str, seat: str, change: str, v: ModelVerdict, reason: str | None
+    ) -> None:
+        shown = change != "retracted"
+        self.history.append(
+            {
+                "tool": slug,
+                "seat": seat,
+                "change": change,
+                "reviewer": v.reviewer if shown else None,
+                "decision": v.decision if shown else None,
+                "text": v.text if shown else None,
+                "reason": RETRACT_REASON if change == "retracted" else reason,
+                "actor": EDITOR,
+                "position": v.position,
+            }
+        )
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """Every field a tool's published document has, recounted."""
         return {
             slug: {
-                "name": t.name,
+                "slug": slug,
+                **t.listing,
                 "status": "listed" if t.listed else "delisted",
-                "panel": _figures([d for d, _ in t.seats.values()]),
+                "listed_at": t.listed_at,
+                "updated_at": t.updated_at,
+                "position": t.position,
+                "panel": {
+                    **_figures([v.decision for v in t.seats.values()]),
+                    "verdicts": [{"seat": seat, **asdict(v)} for seat, v in t.seats.items()],
+                },
                 "community": _figures(list(t.ballots.values())),
             }
             for slug, t in self.tools.items()
@@ -110,6 +168,11 @@ def _figures(choices: list[str]) -> dict[str, Any]:
     return {"ship": ship, "skip": total - ship, "total": total, "ship_pct": pct}
 
 
+REVIEWER, TEXT, AMEND_REASON, RETRACT_REASON = "Reviewer", "t", "edit", "retract"
+HISTORY_FIELDS = ("tool", "seat", "change", "reviewer", "decision", "text", "reason", "actor")
+HISTORY_FIELDS += ("position",)
+
+
 def run(ledger: Ledger, cmd: tuple[Any, ...]) -> None:
     op, *args = cmd
     match op:
@@ -120,27 +183,18 @@ def run(ledger: Ledger, cmd: tuple[Any, ...]) -> None:
         case "delist":
             ledger.delist_tool(args[0], "gone", EDITOR)
         case "publish":
-            ledger.publish_verdict(args[0], args[1], "Reviewer", args[2], "t", EDITOR)
+            ledger.publish_verdict(args[0], args[1], REVIEWER, args[2], TEXT, EDITOR)
         case "amend_verdict":
-            ledger.amend_verdict(args[0], args[1], "Reviewer", args[2], args[3], "edit", EDITOR)
+            seat, reviewer, decision, text = args[1:]
+            ledger.amend_verdict(args[0], seat, reviewer, decision, text, AMEND_REASON, EDITOR)
         case "retract_verdict":
-            ledger.retract_verdict(args[0], args[1], "retract", EDITOR)
+            ledger.retract_verdict(args[0], args[1], RETRACT_REASON, EDITOR)
         case "vote":
             ledger.vote(args[0], args[1], args[2])
         case "retract_vote":
             ledger.vote(args[0], args[1], None)
         case "compare":
             ledger.publish_comparison(args[0], args[1], EDITOR)
-
-
-def published(doc: dict[str, Any]) -> dict[str, Any]:
-    panel = {k: v for k, v in doc["panel"].items() if k != "verdicts"}
-    return {
-        "name": doc["name"],
-        "status": doc["status"],
-        "panel": panel,
-        "community": doc["community"],
-    }
 
 
 def view_documents(views: ViewStore) -> dict[str, dict[str, Any]]:
@@ -162,7 +216,8 @@ def catalog_documents(catalog: Catalog) -> dict[str, dict[str, Any]]:
 @settings(max_examples=200)
 @given(histories)
 def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
-    """Incremental views (with restarts) == fold from zero == naive recount; pct in 0..100."""
+    """Incremental views (with restarts) == fold from zero == naive recount of every published
+    field (verdicts, times and positions included), and the verdict history is every version."""
     ledger = Ledger(Settings(database_url="sqlite:///:memory:"))
     try:
         views = ViewStore(ledger.recorder)
@@ -176,30 +231,29 @@ def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, 
             if cmd[0] == "restart_follower":
                 follower = Follower(ledger.recorder, CatalogProjection(views), page_size=7)
                 continue
-            before = ledger.recorder.max_notification_id()
+            before = ledger.recorder.max_notification_id() or 0
             try:
                 run(ledger, cmd)
                 accepted = True
             except LedgerError:
                 accepted = False
-                assert ledger.recorder.max_notification_id() == before, "a refusal wrote events"
+                assert ledger.recorder.max_notification_id() == (before or None), "refusal wrote"
             assert accepted == model.accepts(cmd), cmd
-            if accepted:
-                model.apply(cmd)
+            written = list(read_events(ledger.recorder, after=before)) if accepted else []
+            if written:
+                model.apply(cmd, written[-1].timestamp, written[-1].position)
+            elif accepted:  # a vote for the voter's current choice changes nothing
+                assert model.tools[cmd[1]].ballots.get(cmd[2]) == cmd[3], cmd
         follower.catch_up()
 
+        expected = model.documents()
         live = view_documents(views)
-        from_zero = catalog_documents(fold_catalog(read_events(ledger.recorder)))
-        assert live == from_zero
-        assert {slug: published(doc) for slug, doc in live.items()} == model.figures()
-        for doc in live.values():
-            for figures in (doc["panel"], doc["community"]):
-                assert figures["ship_pct"] is None or 0 <= figures["ship_pct"] <= 100
+        assert live == expected
+        assert catalog_documents(fold_catalog(read_events(ledger.recorder))) == expected
 
         history = all_history(views)
-        assert len(history) == sum(
-            e.kind.startswith("Panel.Verdict") for e in read_events(ledger.recorder)
-        )
+        entries = [orjson.loads(doc) for doc in history]
+        assert [{k: e[k] for k in HISTORY_FIELDS} for e in entries] == model.history
         assert rebuild(ledger.recorder, CatalogProjection(views), page_size=5) == (
             ledger.recorder.max_notification_id() or 0
         )
