@@ -8,18 +8,20 @@
 What it measures, and how:
 
 - votes/s: each service runs as a person runs it (`python -m api.server.cli serve`, uvicorn, rate
-  limits raised out of the way; `--workers` server processes, the same for all three) on a
+  limits raised out of the way; `--workers` server processes, the same for all) on a
   fresh SQLite file or a fresh PostgreSQL database, and is driven from separate processes
   (scripts/bench/load.py) by `--concurrency` voters over keep-alive HTTP to 127.0.0.1. Voters
   are registered before the clock starts (tokens minted by the ledger's own `Credentials`, as
   `POST /v1/voters` would); each vote casts a fresh ballot on one of the six demo tools (random
   ship/skip) or, one time in five, changes an earlier ballot's mind. A 2xx answer is durable
-  (the ledger answers after its commit); the figure is 2xx answers per measured second. Three
-  services: the ledger (group commit), the naive event-sourced service (the same ledger with
-  VERDICT_GROUP_COMMIT=false: one `save()` per request) and a plain CRUD counter
-  (scripts/bench/crud.py: one `UPDATE tallies ... + 1` per request). The three run at once and
-  the load visits them in turn, `--rounds` slices each in rotating order, so the machine's other
-  work (it is shared) weighs on all three alike; "range over slices" shows how much it moved.
+  (the ledger answers after its commit); the figure is 2xx answers per measured second. Four
+  services: the ledger (group commit, signed promises in every receipt), the same ledger with
+  VERDICT_PROMISES=false (what the promises cost: issue 15 wants ≥ 0.9), the naive
+  event-sourced service (the same ledger with VERDICT_GROUP_COMMIT=false: one `save()` per
+  request) and a plain CRUD counter (scripts/bench/crud.py: one `UPDATE tallies ... + 1` per
+  request). They run at once and the load visits them in turn, `--rounds` slices each in
+  rotating order, so the machine's other work (it is shared) weighs on all alike; "range over
+  slices" shows how much it moved.
 - reads: a reader process GETs `/v1/tools/{slug}` every 10 ms during every slice; p50/p99 of
   its latency (send to last byte) is the read latency under that service's write load.
 - server CPU µs/vote: CPU time of the server's processes over the window per acknowledged vote,
@@ -82,9 +84,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = Path(__file__).resolve().parent
 PYTHON = sys.executable
 SLUGS = [t.slug for t in TOOLS]
-SERVICES = ("ledger", "naive", "crud")
+SERVICES = ("ledger", "unpromised", "naive", "crud")
 LABELS = {
     "ledger": "ledger (group commit)",
+    "unpromised": "ledger without promises",
     "naive": "naive ES (save per request)",
     "crud": "CRUD counter (UPDATE/request)",
 }
@@ -96,6 +99,8 @@ TARGETS = {
     "ledger_vs_naive_sqlite": 4.0,
     "ledger_vs_crud_sqlite": 2.0,
     "ledger_vs_naive_postgres": 5.0,
+    "ledger_vs_unpromised_sqlite": 0.9,
+    "ledger_vs_unpromised_postgres": 0.9,
     "read_p99_ms": 20.0,
     "rebuild_vs_raw": 0.5,
     "rss_ratio": 1.2,
@@ -231,12 +236,15 @@ def wait_ready(server: Server, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{server.name} did not answer within {timeout:.0f}s; see {server.log}")
 
 
-def ledger_command(database_url: str, *, group_commit: bool, workers: int) -> Command:
+def ledger_command(
+    database_url: str, *, group_commit: bool, workers: int, promises: bool = True
+) -> Command:
     """`verdict serve`, as a person starts it; rate limits out of the way. With several workers
     on PostgreSQL, `verdict serve` leaves the views to `verdict project NAME`: start those too."""
     env = {
         "VERDICT_DATABASE_URL": database_url,
         "VERDICT_GROUP_COMMIT": "true" if group_commit else "false",
+        "VERDICT_PROMISES": "true" if promises else "false",
         "VERDICT_VOTES_PER_MINUTE": UNLIMITED,
         "VERDICT_VOTER_REGISTRATIONS_PER_MINUTE": UNLIMITED,
     }
@@ -265,7 +273,7 @@ class Backend:
     admin_url: str
     run_dir: Path
     workers: int = 1
-    """Server processes per service (`verdict serve --workers N`); the same for all three."""
+    """Server processes per service (`verdict serve --workers N`); the same for all."""
 
     @contextmanager
     def database(self, label: str) -> Iterator[str]:
@@ -412,25 +420,31 @@ def start_service(backend: Backend, service: str, load: Load) -> Iterator[tuple[
             command = crud_command(url, workers=backend.workers)
             voters = fake_voters(load.voters_needed())
         else:
-            group_commit = service == "ledger"
-            command = ledger_command(url, group_commit=group_commit, workers=backend.workers)
+            group_commit = service in ("ledger", "unpromised")
+            command = ledger_command(
+                url,
+                group_commit=group_commit,
+                workers=backend.workers,
+                promises=service != "unpromised",
+            )
             voters = mint_voters(url, load.voters_needed())
         with serve(service, command, backend.run_dir) as server:
             yield server, voters
 
 
 def measure_backend(backend: Backend, load: Load, rounds: int) -> dict[str, Any]:
-    """The three services side by side on one backend. All three run at once (an idle one
-    costs nothing) and the load visits them in turn, `rounds` times in a rotating order, each
-    visit a slice of the window: a burst of other work on this shared machine then lands on all
-    three alike instead of on whichever happened to be measured at that moment."""
+    """The services side by side on one backend. All run at once (an idle one costs nothing)
+    and the load visits them in turn, `rounds` times in a rotating order, each visit a slice of
+    the window: a burst of other work on this shared machine then lands on all alike instead of
+    on whichever happened to be measured at that moment."""
     piece = Load(load.concurrency, load.warmup, load.duration / rounds)
     whole = Load(load.concurrency, load.warmup * rounds, load.duration)
     slices: dict[str, list[dict[str, Any]]] = {s: [] for s in SERVICES}
     with ExitStack() as stack:
         services = {s: stack.enter_context(start_service(backend, s, whole)) for s in SERVICES}
         for r in range(rounds):
-            for service in SERVICES[r % 3 :] + SERVICES[: r % 3]:
+            turn = r % len(SERVICES)
+            for service in SERVICES[turn:] + SERVICES[:turn]:
                 server, voters = services[service]
                 share = voters[r::rounds]  # fresh voters for every slice
                 slices[service].append(run_load(server, share, piece, backend.run_dir))
@@ -441,6 +455,10 @@ def measure_backend(backend: Backend, load: Load, rounds: int) -> dict[str, Any]
     figures["ratios"] = {
         "ledger_vs_naive": figures["ledger"]["votes_per_s"] / figures["naive"]["votes_per_s"],
         "ledger_vs_crud": figures["ledger"]["votes_per_s"] / figures["crud"]["votes_per_s"],
+        "ledger_vs_unpromised": (
+            figures["ledger"]["votes_per_s"] / figures["unpromised"]["votes_per_s"]
+        ),
+        "per_round_ledger_vs_unpromised": _per_round(ledger, slices["unpromised"]),
         "per_round_ledger_vs_naive": _per_round(ledger, slices["naive"]),
         "per_round_ledger_vs_crud": _per_round(ledger, slices["crud"]),
     }
@@ -721,7 +739,7 @@ def summarise(report: dict[str, Any]) -> None:
     """Same-run ratios, and whether each of issue 6's targets was met."""
     checks: dict[str, Any] = {}
     for backend, runs in report.get("votes", {}).items():
-        for name in ("ledger_vs_naive", "ledger_vs_crud"):
+        for name in ("ledger_vs_naive", "ledger_vs_crud", "ledger_vs_unpromised"):
             target = TARGETS.get(f"{name}_{backend}")
             if target is not None:
                 checks[f"{name}_{backend}"] = runs["ratios"][name] >= target
@@ -763,6 +781,7 @@ def table(report: dict[str, Any]) -> str:
         for ratio, label in (
             ("ledger_vs_naive", "ledger ÷ naive"),
             ("ledger_vs_crud", "ledger ÷ CRUD"),
+            ("ledger_vs_unpromised", "promises ÷ none"),
         ):
             row = [votes[b].get("ratios", {}).get(ratio) for b in backends]
             goals = [
@@ -877,7 +896,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each slice")
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent voters")
     parser.add_argument(
-        "--workers", type=int, default=1, help="server processes per service (all three alike)"
+        "--workers", type=int, default=1, help="server processes per service (all alike)"
     )
     parser.add_argument("--events", type=int, default=1_000_000, help="events to rebuild")
     parser.add_argument(

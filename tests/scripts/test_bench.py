@@ -61,7 +61,7 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
     )
     report = json.loads(out.read_text())
     runs = report["votes"]["sqlite"]
-    for service in ("ledger", "naive", "crud"):
+    for service in ("ledger", "unpromised", "naive", "crud"):
         run = runs[service]
         assert _positive(run["votes_per_s"]), service
         assert run["vote_errors"] == {}, service
@@ -69,6 +69,7 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
         assert _positive(run["server_cpu_us_per_vote"]), service
     assert _positive(runs["ratios"]["ledger_vs_naive"])
     assert _positive(runs["ratios"]["ledger_vs_crud"])
+    assert _positive(runs["ratios"]["ledger_vs_unpromised"])
     kill = report["kill"]["sqlite"]
     assert kill["passed"] and kill["acknowledged"] > 0
     rebuild = report["rebuild"]
@@ -79,7 +80,12 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
     assert rebuild["rebuild_jobs2"]["jobs"] == 2
     assert rebuild["rebuild_jobs2"]["mismatched_checkpoints"] == 0
     assert _positive(rebuild["rss_ratio"])
-    assert set(report["checks"]) >= {"ledger_vs_naive_sqlite", "kill9_sqlite", "rss_ratio"}
+    assert set(report["checks"]) >= {
+        "ledger_vs_naive_sqlite",
+        "ledger_vs_unpromised_sqlite",
+        "kill9_sqlite",
+        "rss_ratio",
+    }
     shown = subprocess.run(
         [sys.executable, str(BENCH), f"--report={out}"],
         check=True,
@@ -88,6 +94,7 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
         timeout=30,
     )
     assert "durable votes/s" in shown.stdout and "peak RSS" in shown.stdout
+    assert "promises ÷ none" in shown.stdout
 
 
 def _acks(ledger: Ledger, votes: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
