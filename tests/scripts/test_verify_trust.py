@@ -26,6 +26,7 @@ from projections.audit.signed_note import (
 from tests.scripts.c2sp import NOW, Cosigner, format_tlog_proof
 from tests.scripts.serving_audit import load_verifier
 from tests.strategies import fork_cases, hashes, key_names, tlog_proofs
+from tests.vectors import SIGNED_NOTES
 
 verify = load_verifier()
 ORIGIN = "verdict-ledger.test/log"
@@ -57,9 +58,7 @@ def _report() -> Any:
 
 # -- the published note vectors (golang.org/x/mod/sumdb/note, C2SP) -------------------------------
 
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[1] / "data" / "signed_note_vectors.json").read_text()
-)
+VECTORS = SIGNED_NOTES
 
 
 def test_the_verifiers_notes_open_the_published_vectors() -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
-from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
@@ -22,10 +19,9 @@ from api.witness.protocol import (
 )
 from projections.audit.signed_note import format_checkpoint, generate_signer
 from tests.strategies import add_checkpoint_requests
+from tests.vectors import SIGNED_NOTES
 
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[2] / "data" / "signed_note_vectors.json").read_text()
-)
+VECTORS = SIGNED_NOTES
 NOTE: str = VECTORS["c2sp_checkpoint_note"]
 PROOF_B64 = [
     "PlRNCrwHpqhGrupue0L7gxbjbMiKA9temvuZZDDpkaw=",

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,10 +34,9 @@ from projections.audit.signed_note import (
     split_note,
 )
 from tests.strategies import checkpoints, cosignature_timestamps, key_names
+from tests.vectors import SIGNED_NOTES
 
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[2] / "data" / "signed_note_vectors.json").read_text()
-)
+VECTORS = SIGNED_NOTES
 BODY: str = VECTORS["c2sp_checkpoint_body"]
 WITNESS = Cosigner("witness.example/w1", Ed25519PrivateKey.generate())
 VERIFIER = CosignatureVerifier.from_verifier_key(WITNESS.verifier_key)

@@ -5,10 +5,8 @@ recursive definitions for random trees of up to 300 leaves."""
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Collection, Mapping, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,10 +31,9 @@ from projections.audit.merkle import (
     verify_inclusion,
 )
 from tests.strategies import MAX_TREE, consistency_pairs, inclusion_targets, leaf_data, tree_sizes
+from tests.vectors import MERKLE
 
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[2] / "data" / "merkle_vectors.json").read_text()
-)
+VECTORS = MERKLE
 H = bytes.fromhex
 
 

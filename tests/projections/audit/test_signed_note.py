@@ -5,9 +5,7 @@ round trips over random checkpoints."""
 from __future__ import annotations
 
 import base64
-import json
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,10 +32,9 @@ from projections.audit.signed_note import (
     time_extension,
 )
 from tests.strategies import checkpoints, key_names, note_lines
+from tests.vectors import SIGNED_NOTES
 
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[2] / "data" / "signed_note_vectors.json").read_text()
-)
+VECTORS = SIGNED_NOTES
 TEXT: str = VECTORS["text"]
 PETER: str = VECTORS["peter_verifier_key"]
 ENOCH: str = VECTORS["enoch_verifier_key"]
