@@ -36,6 +36,8 @@ from projections.catalog.views import CATALOG, Documents, ViewStore
 from projections.records import LedgerEvent
 
 SESSION_COOKIE = "__Host-verdict-editor"
+NO_STORE = {"Cache-Control": "no-store"}
+"""Console pages are one editor's: no cache, shared or private, keeps them."""
 PAGE_SIZE = 20
 DEMO_SEATS = ("builder", "skeptic", "buyer", "futurist")
 """The seats offered until the panel's seats are configured (VERDICT_PANEL_SEATS)."""
@@ -101,7 +103,11 @@ def _console(
     status: int = 200,
 ) -> Response:
     return render_page(
-        request, template, {"editor": editor, "done": None, **context}, status=status
+        request,
+        template,
+        {"editor": editor, "done": None, **context},
+        status=status,
+        headers=NO_STORE,
     )
 
 
@@ -110,7 +116,11 @@ def _sign_in_page(request: Request, *, status: int, message: str | None = None) 
     found = Documents(*views.tracking.tracked(CATALOG), [])
     error = {"form": "sign-in", "field": "key", "message": message} if message else None
     response = render_page(
-        request, "editor_sign_in.html", {"at": found, "error": error}, status=status
+        request,
+        "editor_sign_in.html",
+        {"at": found, "error": error},
+        status=status,
+        headers=NO_STORE,
     )
     if status == 401:
         response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True)

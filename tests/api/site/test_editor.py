@@ -112,6 +112,7 @@ def test_an_editor_key_signs_in_with_a_strict_expiring_host_cookie(console: Cons
     assert cookie.value.startswith("vls_") and console.key not in cookie.value
     root = console.page("/editor")
     assert "Signed in as ann" in text_of(root)
+    assert console.client.get("/editor").headers["cache-control"] == "no-store"
     for tool in TOOLS:
         row = text_of(by_id(root, f"row-{tool.slug}"))
         assert f"{PUBLISHED[tool.slug]}%" in row
