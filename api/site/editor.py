@@ -62,9 +62,17 @@ def _ledger(request: Request) -> Ledger:
     return ledger
 
 
-def _editor(request: Request) -> Principal | None:
+def signed_in(request: Request) -> Principal | None:
+    """Whoever holds this request's live console session (any role a key has): what other
+    console pages (e.g. moderation) build on, each checking the role it needs."""
     session = request.cookies.get(SESSION_COOKIE)
-    return _sessions(request).editor(session) if session else None
+    return _sessions(request).principal(session) if session else None
+
+
+def _editor(request: Request) -> Principal | None:
+    """The signed-in editor; a session of any other role counts as none here."""
+    who = signed_in(request)
+    return who if who is not None and who.role == "editor" else None
 
 
 async def _form(request: Request) -> Form:

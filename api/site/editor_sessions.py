@@ -57,8 +57,8 @@ class EditorSessions:
             )
         return editor, session
 
-    def editor(self, session: str) -> Principal | None:
-        """The editor of a live session: unexpired, and its key still active."""
+    def principal(self, session: str) -> Principal | None:
+        """Who holds a live session (unexpired, its key still active), in the key's role."""
         if not session.startswith(SESSION_PREFIX):
             return None
         rows = self.db.fetch(

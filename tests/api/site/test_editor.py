@@ -452,3 +452,14 @@ def test_the_seed_actors_actions_are_in_the_index_too(console: Console) -> None:
     rows = views.actions(CATALOG, SEED_ACTOR, 2**62, 1000)
     kinds = {orjson.loads(d)["kind"] for d in rows.docs}
     assert {"Tool.Listed", "Panel.VerdictPublished", "Comparison.Published"} <= kinds
+
+
+def test_a_session_of_another_role_is_not_an_editor_here(console: Console) -> None:
+    """`signed_in` names whoever holds the session; the editorial pages want the editor role
+    (a key whose role is changed, e.g. to a moderator's, edits nothing)."""
+    console.sign_in()
+    console.runtime.credentials.db.execute("UPDATE api_keys SET role='moderator' WHERE name='ann'")
+    before = console.log_end()
+    assert console.post(f"/editor/tools/{SLUG}/delist", reason="x").status_code == 401
+    assert console.log_end() == before
+    assert "Sign in" in text_of(console.page("/editor/actions", 401))
