@@ -110,6 +110,8 @@ def test_an_editor_key_signs_in_with_a_strict_expiring_host_cookie(console: Cons
     assert cookie["secure"] and cookie["httponly"] and cookie["path"] == "/"
     assert cookie["samesite"] == "strict" and int(cookie["max-age"]) == SESSION_SECONDS
     assert cookie.value.startswith("vls_") and console.key not in cookie.value
+    stored = repr(console.runtime.credentials.db.fetch("SELECT * FROM editor_sessions"))
+    assert cookie.value not in stored and console.key not in stored, "only hashes are kept"
     root = console.page("/editor")
     assert "Signed in as ann" in text_of(root)
     assert console.client.get("/editor").headers["cache-control"] == "no-store"
