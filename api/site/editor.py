@@ -31,6 +31,7 @@ from domain import rules
 from domain.application import Ledger
 from domain.errors import InvalidInput, LedgerError, ToolAlreadyListed
 from domain.receipts import Receipt
+from domain.settings import Settings
 from projections.catalog.panel import fold_seats, panel_counts, seats_from_figures
 from projections.catalog.views import CATALOG, Documents, ViewStore
 from projections.records import LedgerEvent
@@ -39,8 +40,6 @@ SESSION_COOKIE = "__Host-verdict-editor"
 NO_STORE = {"Cache-Control": "no-store"}
 """Console pages are one editor's: no cache, shared or private, keeps them."""
 PAGE_SIZE = 20
-DEMO_SEATS = ("builder", "skeptic", "buyer", "futurist")
-"""The seats offered until the panel's seats are configured (VERDICT_PANEL_SEATS)."""
 _FIELD_OF: dict[type[LedgerError], str] = {ToolAlreadyListed: "slug"}
 """Refusals that are not InvalidInput but still concern one field of the form."""
 
@@ -98,8 +97,9 @@ def _page_number(request: Request, name: str = "page") -> int:
 
 
 def _seats(request: Request) -> list[str]:
-    configured = getattr(request.app.state.runtime.settings, "panel_seats", DEMO_SEATS)
-    return list(configured)
+    """The panel's configured seats (VERDICT_PANEL_SEATS)."""
+    settings: Settings = request.app.state.runtime.settings
+    return list(settings.panel_seats)
 
 
 def _console(

@@ -465,3 +465,26 @@ def test_a_session_of_another_role_is_not_an_editor_here(console: Console) -> No
     assert console.post(f"/editor/tools/{SLUG}/delist", reason="x").status_code == 401
     assert console.log_end() == before
     assert "Sign in" in text_of(console.page("/editor/actions", 401))
+
+
+def test_the_seat_forms_are_the_configured_seats(settings: Settings) -> None:
+    """A seat named in VERDICT_PANEL_SEATS gets its form (and takes a verdict); a seat the
+    panel still holds but the settings no longer name keeps its form, to amend or retract."""
+    seats = ["builder", "skeptic", "buyer", "lawyer"]
+    runtime = open_runtime(settings)
+    seed_demo(runtime.ledger)
+    key = runtime.credentials.create_key("ann")
+    runtime.close()
+    configured = settings.model_copy(update={"panel_seats": seats})
+    with TestClient(create_app(configured), base_url="https://testserver") as client:
+        console = Console(client, key)
+        console.sign_in()
+        root = console.page(f"/editor/tools/{SLUG}")
+        shown = [e.get("id") for e in root.iter("section")]
+        assert shown == [f"editor-seat-{s}" for s in [*seats, "futurist"]]
+        form = {"reviewer": "Counsel", "decision": "skip", "text": "Licence unclear."}
+        page = console.follow(
+            console.post(f"/editor/tools/{SLUG}/seats/lawyer/publish", base="0", **form)
+        )
+        assert "Recorded: published" in text_of(page)
+        assert console.tool()["panel"]["total"] == 5
