@@ -20,7 +20,7 @@ from api.server.collector import settle_garbage_collector
 from api.server.logs import AccessLog
 from api.server.processes import start_runtime
 from api.server.supervisor import ProjectionWorkers
-from api.site import pages
+from api.site import editor, pages
 from api.voting.lane import VoteLane
 from api.voting.ratelimit import Rate, RateLimiter
 from api.voting.votes import Voting
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(writes.router)
     app.include_router(audit.router)
     app.include_router(pages.router)
+    app.include_router(editor.router)
     return app
 
 

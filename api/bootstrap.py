@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from api.server.witnessing import WitnessSubmitter
+from api.site.editor_sessions import EditorSessions
 from api.voting.credentials import Credentials
 from domain.application import Ledger
 from domain.persistence.backoff import Backoff
@@ -159,6 +160,7 @@ def open_runtime(settings: Settings) -> Runtime:
     if settings.create_tables:
         views.create_tables()
         credentials.create_tables()
+        EditorSessions(credentials).create_table()
         audit.create_tables()
         witnessed.create_tables()
     signer = checkpoint_signer(settings, credentials)

@@ -207,6 +207,9 @@ class Ledger(Application[UUID]):
     # -- comparisons ------------------------------------------------------------------------
 
     def publish_comparison(self, left: str, right: str, actor: str) -> Receipt:
+        rules.slug(left, "left")
+        rules.slug(right, "right")
+
         def attempt() -> Receipt:
             tools = [self._active_tool(slug) for slug in (left, right)]
             try:

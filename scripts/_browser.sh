@@ -14,3 +14,13 @@ if [ ! -x /usr/bin/chromium ]; then
     || { echo "scripts/test: could not install chromium; the browser tests cannot run" >&2; exit 1; }
   [ -x /usr/bin/chromium ] || { echo "scripts/test: chromium installed but /usr/bin/chromium is absent" >&2; exit 1; }
 fi
+
+# axe-core, which the console's browser test injects for its WCAG 2.1 AA checks, comes from npm
+# at the version package-lock.json pins (npm ci: exactly that, nothing else).
+pinned=$(sed -n 's/.*"axe-core": "\(.*\)".*/\1/p' package.json)
+installed=$(sed -n 's/^  "version": "\(.*\)".*/\1/p' node_modules/axe-core/package.json 2>/dev/null)
+if [ ! -f node_modules/axe-core/axe.min.js ] || [ "$pinned" != "$installed" ]; then
+  command -v npm >/dev/null || { echo "scripts/test: npm is missing (apt-get install npm)" >&2; exit 1; }
+  npm ci --no-audit --no-fund --loglevel=error >&2 \
+    || { echo "scripts/test: npm ci failed; the accessibility checks cannot run" >&2; exit 1; }
+fi

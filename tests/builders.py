@@ -30,9 +30,9 @@ def listing(slug: str) -> dict[str, str]:
     }
 
 
-def list_tools(ledger: Ledger, *slugs: str) -> None:
+def list_tools(ledger: Ledger, *slugs: str, actor: str = EDITOR) -> None:
     for slug in slugs:
-        ledger.list_tool(slug, listing(slug), EDITOR)
+        ledger.list_tool(slug, listing(slug), actor)
 
 
 def stored_ballot(ledger: Ledger, slug: str, voter: str) -> Ballot | None:

@@ -3,7 +3,8 @@
 Nothing here logs headers or bodies, but a secret can still reach a log through an exception
 message or a library's own logging (a connection URL with its password, a token in a query
 string). So the formatter, which every record passes through, redacts anything shaped like a
-credential: bearer tokens, editor keys, voter tokens, passwords in URLs and our cookies."""
+credential: bearer tokens, editor keys, console sessions, voter tokens, passwords in URLs and
+our cookies."""
 
 from __future__ import annotations
 
@@ -36,12 +37,13 @@ _SECRETS = [
         rf"\1\2{REDACTED}",
     ),
     (re.compile(r"\bvle_[A-Za-z0-9_-]+"), f"vle_{REDACTED}"),
+    (re.compile(r"\bvls_[A-Za-z0-9_-]+"), f"vls_{REDACTED}"),  # editor console sessions
     (re.compile(r"\b(v_[A-Za-z0-9]+)\.[A-Za-z0-9_-]+"), rf"\1.{REDACTED}"),
     (re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s\"']+):[^@\s\"']+@"), rf"\1:{REDACTED}@"),
     (re.compile(r"(__Host-verdict-[a-z]+=)[^;\s\"']+"), rf"\1{REDACTED}"),
 ]
 _SUSPECT = re.compile(
-    r"(?i)bearer|basic|authorization|cookie|token|key|password|secret|vle_|v_|://|__host-"
+    r"(?i)bearer|basic|authorization|cookie|token|key|password|secret|vle_|vls_|v_|://|__host-"
 )
 """Something each pattern above needs to match: text without any of it has nothing to scrub
 (most log lines, e.g. every access-log line of a vote), so it skips the six substitutions."""

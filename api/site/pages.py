@@ -202,7 +202,7 @@ def _same_origin(request: Request) -> bool:
 # -- responses --------------------------------------------------------------------------------
 
 
-def _page(
+def render_page(
     request: Request,
     template: str,
     context: dict[str, Any],
@@ -224,7 +224,7 @@ def _page(
     return response
 
 
-def _error(
+def error_page(
     request: Request,
     status: int,
     title: str,
@@ -238,7 +238,7 @@ def _error(
     if found is None:
         views: ViewStore = request.app.state.runtime.views
         found = Documents(*views.tracking.tracked(CATALOG), [])
-    return _page(
+    return render_page(
         request,
         "error.html",
         {"title": title, "detail": detail, "at": found, "problem": problem},
@@ -251,7 +251,7 @@ def _refused(request: Request, error: LedgerError | RateLimited) -> Response:
     """A refused vote as an HTML page, with the status the API would give (api/problems.py)."""
     if isinstance(error, RateLimited):
         retry = str(max(1, int(error.retry_after) + 1))
-        return _error(
+        return error_page(
             request,
             429,
             "Too many votes",
@@ -259,7 +259,7 @@ def _refused(request: Request, error: LedgerError | RateLimited) -> Response:
             headers={"Retry-After": retry},
             problem=error.type,
         )
-    return _error(
+    return error_page(
         request, status_of(error), "Your vote was not recorded", error.detail, problem=error.type
     )
 
@@ -277,7 +277,7 @@ def home(request: Request) -> Response:
         if c["status"] == "published" and c["left"] in tools and c["right"] in tools
     ]
     listed = [t for t in tools.values() if t["status"] == "listed"]
-    return _page(
+    return render_page(
         request,
         "index.html",
         {"comparisons": comparisons, "tools": listed, "at": found["tool"]},
@@ -292,7 +292,7 @@ def compare(request: Request, pair: str) -> Response:
     tools = {t["slug"]: t for t in _docs(found)} if found else {}
     sides = next(((a, b) for a, b in candidates if a in tools and b in tools), None)
     if found is None or sides is None:
-        return _error(
+        return error_page(
             request,
             404,
             "No such comparison",
@@ -301,7 +301,7 @@ def compare(request: Request, pair: str) -> Response:
         )
     left, right = tools[sides[0]], tools[sides[1]]
     voter = _voter(request)
-    return _page(
+    return render_page(
         request,
         "compare.html",
         {
@@ -335,7 +335,7 @@ def tool(request: Request, slug: str) -> Response:
     views = _views(request)
     found = views.tool_page(CATALOG, slug, CHART_POINTS) if _is_slug(slug) else None
     if found is None or not found["tool"].docs:
-        return _error(request, 404, "No such tool", f"No tool is listed as “{slug}”.")
+        return error_page(request, 404, "No such tool", f"No tool is listed as “{slug}”.")
     doc = _docs(found["tool"])[0]
     history = list(reversed(_docs(found["history"])))
     current = {v["seat"] for v in doc["panel"]["verdicts"]}
@@ -354,7 +354,7 @@ def tool(request: Request, slug: str) -> Response:
         else None
     )
     voter = _voter(request)
-    return _page(
+    return render_page(
         request,
         "tool.html",
         {
@@ -399,7 +399,7 @@ def audit(request: Request) -> Response:
     keys = [w.verifier_key for w in settings.witnesses]
     witnessed = newest_witnessed(runtime.audit, runtime.witnessed, keys, settings.quorum)
     cosigned = runtime.witnessed.cosignatures([cp.size for cp in recent], keys)
-    return _page(
+    return render_page(
         request,
         "audit.html",
         {
@@ -475,9 +475,9 @@ async def vote(request: Request, slug: str) -> Response:
     the form carries the visitor's CSRF value and comes from this site."""
     body = (await request.body()).decode("utf-8", "replace")
     form = {k: v[-1] for k, v in parse_qs(body).items()}
-    if not _from_this_site(request, form):
+    if not from_this_site(request, form):
         return await run_in_threadpool(
-            _error,
+            error_page,
             request,
             403,
             "Vote refused",
@@ -499,7 +499,7 @@ async def vote(request: Request, slug: str) -> Response:
     return _back_to_the_page(request, slug, back, voted)
 
 
-def _from_this_site(request: Request, form: Mapping[str, str]) -> bool:
+def from_this_site(request: Request, form: Mapping[str, str]) -> bool:
     """The form repeats the visitor's CSRF cookie and its Origin (or Referer) is this site."""
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = form.get("csrf", "")

@@ -167,6 +167,26 @@ def history_entry(event: LedgerEvent, leaf_index: int) -> dict[str, Any]:
     }
 
 
+def action_entry(event: LedgerEvent, leaf_index: int) -> dict[str, Any] | None:
+    """What an editor (any actor but a voter) did, for the editor's own list of actions: None
+    for a voter's ballot or an event without an actor."""
+    actor = event.data.get("actor")
+    if not isinstance(actor, str) or actor.startswith("voter:"):
+        return None
+    data = event.data
+    subject = data.get("tool") or f"{data.get('left')}-vs-{data.get('right')}"
+    return {
+        "actor": actor,
+        "kind": event.kind,
+        "subject": subject,
+        "seat": data.get("seat"),
+        "reason": data.get("reason"),
+        "at": event.timestamp,
+        "position": event.position,
+        "leaf_index": leaf_index,
+    }
+
+
 POINT_DETAILS = ("seat", "choice", "decision")
 
 BALLOT_KINDS = frozenset({"Ballot.Cast", "Ballot.Recast", "Ballot.Changed", "Ballot.Retracted"})
@@ -240,6 +260,8 @@ class Batch:
     history: list[dict[str, Any]]
     timeline: dict[str, list[Point]] = field(default_factory=dict)
     versions: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    """`action_entry` of each editorial event, for the index of actions by actor."""
 
 
 @dataclass
@@ -256,12 +278,17 @@ class Catalog:
     new_history: list[dict[str, Any]] = field(default_factory=list)
     new_timeline: dict[str, list[Point]] = field(default_factory=dict)
     new_versions: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    new_actions: list[dict[str, Any]] = field(default_factory=list)
     panels: dict[str, tuple[int, int]] = field(default_factory=dict)
     """(ship, total) of each tool's panel: only panel events change it, so ballots reuse it."""
 
     def apply(self, event: LedgerEvent) -> None:
         leaf_index = self.size
         kind = event.kind
+        if not kind.startswith("Ballot."):
+            action = action_entry(event, leaf_index)
+            if action is not None:
+                self.new_actions.append(action)
         if kind.startswith("Comparison."):
             key = event.originator_id
             new = fold_comparison(self.comparisons.get(key), event)
@@ -344,12 +371,14 @@ class Catalog:
             history=self.new_history,
             timeline=self.new_timeline,
             versions=self.new_versions,
+            actions=self.new_actions,
         )
         self.changed_tools.clear()
         self.changed_comparisons.clear()
         self.new_history = []
         self.new_timeline = {}
         self.new_versions = []
+        self.new_actions = []
         return batch
 
 

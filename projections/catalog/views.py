@@ -32,6 +32,7 @@ CATALOG_TABLES = (
     "view_verdict_history",
     "view_tool_points",
     "view_tool_versions",
+    "view_actions",
 )
 POINTS_PER_ROW = 64
 """Timeline points packed in one `view_tool_points` row (a JSON array of packed points): a
@@ -66,6 +67,10 @@ class ViewStore:
             "ON view_tool_points (tool, max_at, min_at)",
             f"CREATE TABLE IF NOT EXISTS view_tool_versions (tool TEXT NOT NULL, "
             f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
+            # Keyed by actor then position: an editor's newest actions are one index range,
+            # however long the log (votes never enter it).
+            f"CREATE TABLE IF NOT EXISTS view_actions (actor TEXT NOT NULL, "
+            f"position BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (actor, position))",
         ]
 
     # -- schema -----------------------------------------------------------------------------
@@ -73,9 +78,12 @@ class ViewStore:
     def create_tables(self) -> None:
         self.tracking.create_table()
         legacy = [table for table in LEGACY_TABLES if self.db.has_table(table)]
+        missing = [table for table in CATALOG_TABLES if not self.db.has_table(table)]
         with self.db.transaction(commit=True) as c:
             for statement in self._ddl:
                 c.execute(statement)
+            if missing:  # a table added since the catalog was folded: fold it again
+                self._empty(c, CATALOG)
             if legacy:
                 for table in legacy:
                     c.execute(f"DROP TABLE {table}")
@@ -149,6 +157,12 @@ class ViewStore:
             )
             c.executemany(
                 insert_version, [(t, n, orjson.dumps(doc)) for t, n, doc in batch.versions]
+            )
+            insert_action = self.db.sql(
+                "INSERT INTO view_actions (actor, position, doc) VALUES (?, ?, ?)"
+            )
+            c.executemany(
+                insert_action, [(a["actor"], a["position"], orjson.dumps(a)) for a in batch.actions]
             )
         return tools
 
@@ -231,6 +245,25 @@ class ViewStore:
             name,
             "view_verdict_history t ON t.tool = ? AND t.seat = ? ORDER BY t.position",
             (tool, seat),
+        )
+
+    def actions(self, name: str, actor: str, before: int, limit: int) -> Documents:
+        """`actor`'s actions at positions below `before`, newest first, at most `limit`: one
+        range of the (actor, position) key."""
+        return self._documents_at(
+            name,
+            "view_actions t ON t.actor = ? AND t.position < ? "
+            f"ORDER BY t.position DESC LIMIT {int(limit)}",
+            (actor, before),
+        )
+
+    def tool_documents_page(self, name: str, offset: int, limit: int) -> Documents:
+        """One page of every tool (delisted too), newest listed first."""
+        return self._documents_at(
+            name,
+            "view_tools t ON TRUE ORDER BY t.listed_at DESC, t.slug "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
+            (),
         )
 
     def comparison_documents(self, name: str) -> Documents:

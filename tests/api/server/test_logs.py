@@ -59,6 +59,8 @@ def test_the_formatter_redacts_anything_shaped_like_a_credential() -> None:
     secrets = [
         "Authorization: Bearer v_abc123.c2VjcmV0LW1hYw",
         "key vle_AbCdEf0123456789_-xyz leaked",
+        "session vls_AbCdEf0123456789_-xyz of the editor console",
+        "__Host-verdict-editor=vls_AbCdEf0123456789_-xyz",
         "token=v_abc123.c2VjcmV0LW1hYw",
         "postgresql://ann:hunter2@db.local:5432/ledger",
         "cookie __Host-verdict-voter=v_abc123.c2VjcmV0",
@@ -86,7 +88,9 @@ def test_json_lines_carry_fields_and_redacted_exceptions() -> None:
 
 
 credential_text = st.lists(
-    st.sampled_from([*"abcvxyzKEY_.-:=@/ \"'", "Bearer ", "basic ", "token=", "vle_", "v_", "://"]),
+    st.sampled_from(
+        [*"abcvxyzKEY_.-:=@/ \"'", "Bearer ", "basic ", "token=", "vle_", "vls_", "v_", "://"]
+    ),
     max_size=20,
 ).map("".join)
 text_with_credentials = st.lists(
@@ -96,6 +100,7 @@ text_with_credentials = st.lists(
             "key=",
             "Password: ",
             "vle_AbC",
+            "vls_AbC",
             "v_ab12.Zm9v",
             "postgresql://ann:pw@db/x",
             "__Host-verdict-voter=",

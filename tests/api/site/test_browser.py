@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -34,16 +35,15 @@ FLAGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-output" / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`verdict serve` on a fresh SQLite file (it seeds the demo data on first start)."""
-    folder = tmp_path_factory.mktemp("serve")
+@contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """`verdict serve` on a fresh SQLite file in `folder` (it seeds the demo data on first
+    start), until the demo data is in view; its base URL. `env(folder)` reaches the same store."""
     port = free_port()
-    env = {**os.environ, "VERDICT_DATABASE_URL": f"sqlite:///{folder}/ledger.db"}
     with (folder / "serve.log").open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "api.server.cli", "serve", "--port", str(port)],
-            env=env,
+            env=env(folder),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -64,6 +64,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def env(folder: Path) -> dict[str, str]:
+    return {**os.environ, "VERDICT_DATABASE_URL": f"sqlite:///{folder}/ledger.db"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(tmp_path_factory.mktemp("serve")) as base:
+        yield base
 
 
 def community(page: Page, slug: str) -> str:

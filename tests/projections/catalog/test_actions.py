@@ -1,0 +1,58 @@
+"""The index of editorial actions (view_actions): every event an editor wrote, none a voter
+wrote, in log order, each at its own position and leaf index."""
+
+from __future__ import annotations
+
+from hypothesis import assume, given, settings
+
+from api.bootstrap import open_runtime
+from domain.seeding import SEED_ACTOR, seed_demo
+from domain.settings import Settings
+from projections.catalog.fold import Catalog
+from projections.catalog.views import CATALOG
+from projections.records import LedgerEvent
+from tests.strategies import catalog_events
+
+
+@settings(max_examples=300)
+@given(catalog_events)
+def test_actions_are_every_event_of_an_editorial_actor_in_log_order(
+    events: list[LedgerEvent],
+) -> None:
+    """Ballots (a voter's) never enter; every other event with an actor does, once."""
+    catalog = Catalog()
+    try:
+        catalog.apply_all(events)
+    except (KeyError, ValueError):  # ill-formed logs the fold refuses (test_fold_pages.py)
+        assume(False)
+    expected = [
+        (index, event.position, event.data["actor"], event.kind)
+        for index, event in enumerate(events)
+        if not event.kind.startswith("Ballot.") and "actor" in event.data
+    ]
+    drained = catalog.drain().actions
+    assert [(a["leaf_index"], a["position"], a["actor"], a["kind"]) for a in drained] == expected
+    assert all(not a["actor"].startswith("voter:") for a in drained)
+    assert catalog.drain().actions == []
+
+
+def test_a_catalog_folded_before_the_index_existed_is_folded_again(settings: Settings) -> None:
+    """A store whose catalog has no view_actions yet (folded by an older version) starts the
+    catalog again from the beginning of the log, so the index holds every earlier action."""
+    runtime = open_runtime(settings)
+    try:
+        seed_demo(runtime.ledger)
+        runtime.follow()
+        assert runtime.wait_caught_up(10)
+        runtime.views.db.execute("DROP TABLE view_actions")
+    finally:
+        runtime.close()
+    runtime = open_runtime(settings)
+    try:
+        assert runtime.views.position(CATALOG) == 0
+        runtime.follow()
+        assert runtime.wait_caught_up(10)
+        found = runtime.views.actions(CATALOG, SEED_ACTOR, 2**62, 1000)
+        assert len(found.docs) == runtime.ledger.recorder.max_notification_id()
+    finally:
+        runtime.close()
