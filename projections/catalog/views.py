@@ -274,12 +274,6 @@ class ViewStore:
             (tool, seat),
         )
 
-    def comparison_documents(self, name: str) -> Documents:
-        """Every comparison (withdrawn ones too, marked so), newest first, with the position."""
-        return self._documents_at(
-            name, "view_comparisons t ON TRUE ORDER BY t.published_at DESC, t.key", ()
-        )
-
     def tool_timeline(
         self, name: str, slug: str, after: int = 0, limit: int = 100_000
     ) -> Documents:

@@ -21,6 +21,7 @@ from domain.demo_data import TOOLS
 from domain.settings import Settings
 from projections.catalog.fold import fold_catalog
 from projections.catalog.views import CATALOG
+from tests.api.site.markup import assert_valid_html
 from tests.builders import ToolSpec, catalog_events, listing
 
 HOME_BYTES = 100_000
@@ -74,6 +75,8 @@ def test_the_home_page_of_5000_tools_stays_small(big: TestClient) -> None:
     )
     assert later.status_code == 200 and len(later.content) <= HOME_BYTES
     assert 'rel="prev"' in later.text
+    for page in (first, later):
+        assert_valid_html(page.text)
     category = big.get("/", params={"category": "Category 7"})
     assert category.status_code == 200 and len(category.content) <= HOME_BYTES
     assert category.text.count("Category 7") >= FRONT_TOOLS

@@ -482,3 +482,26 @@ def test_every_score_links_to_its_proof(site: Site) -> None:
             assert time.monotonic() < deadline, response.text
             time.sleep(0.02)
         assert response.json()["panel"]["ship_pct"] == PUBLISHED[slug]
+
+
+def test_a_category_page_lists_that_category(site: Site) -> None:
+    """/?category= shows only that category's tools (valid HTML, no comparisons); paging by
+    rel=next and rel=prev is tried on 5,000 tools (test_catalog_size.py)."""
+    response = site.client.get(
+        "/", params={"category": "Developer Tools", "min_position": site.log_end()}
+    )
+    assert response.status_code == 200
+    root = assert_valid_html(response.text)
+    assert position_of(root) == site.log_end()
+    cards = [text_of(li) for li in by_id(root, "tools").iter("li")]
+    expected = [t for t in reversed(TOOLS) if t.category == "Developer Tools"]
+    assert len(cards) == len(expected)
+    assert all("Developer Tools" in card for card in cards)
+    assert not any(e.get("id") == "comparisons" for e in root.iter())
+
+
+def test_a_bad_page_cursor_is_an_error_page(site: Site) -> None:
+    """?after= that no page gave out: 422, as an HTML page naming the problem."""
+    response = site.client.get("/", params={"after": "garbage"})
+    assert response.status_code == 422
+    assert "No such page" in response.text
