@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -51,7 +51,9 @@ class Site:
 
     def get(self, path: str) -> Response:
         """GET once the views hold every write so far (they are followed in a thread)."""
-        return self.client.get(path, params={"min_position": self.log_end()})
+        base, _, query = path.partition("?")
+        params = {**dict(parse_qsl(query)), "min_position": self.log_end()}
+        return self.client.get(base, params=params)
 
     def page(self, path: str, status: int = 200) -> Element:
         """`get` a page; check its status, headers, markup and the position it names."""
@@ -428,7 +430,8 @@ def test_user_text_is_isolated_so_an_override_reverses_nothing_else(site: Site) 
         "odd-tool", "builder", f"{RLO}Rev", "skip", f"{RLO}Later", f"{RLO}Why", "editor:ann"
     )
     site.ledger.publish_comparison("odd-tool", "smollm3", "editor:ann")
-    for path in ("/", "/tools/odd-tool", "/compare/odd-tool-vs-smollm3"):
+    category = "/?" + urlencode({"category": listing["category"]})
+    for path in ("/", category, "/tools/odd-tool", "/compare/odd-tool-vs-smollm3"):
         root = site.page(path)
         holders = [
             (parent, text)
