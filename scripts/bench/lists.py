@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Time the pages and list answers that grow with the catalog (issue 17, deliverable 3):
 
-    .venv/bin/python scripts/bench/lists.py [--tools 5000] [--requests 50] [--json PATH]
+    .venv/bin/python scripts/bench/lists.py [--tools N] [--requests N] [--rounds N] [--json PATH]
 
 A SQLite ledger of `--tools` tools is built once through the aggregates and cached under
 var/bench/ (the demo data, then tools listed with four verdicts each, a few ballots each and a
 comparison for one tool in ten). `verdict serve` then runs on it as a person starts it (one
-worker, projections in child processes, 127.0.0.1), and once the views hold the whole log each
-path is fetched `--requests` times over one keep-alive connection after three warm-up requests:
-the median and p90 of send-to-last-byte, and the answer's size. The server is stopped by its
-PID; the cached ledger stays."""
+worker, projections in child processes, 127.0.0.1), and once every projection holds the whole
+log, each path is fetched `--requests` times, in `--rounds` turns taken by every path in rotation
+(each turn over one keep-alive connection, after three warm-up requests): the median and p90 of
+send-to-last-byte, and the answer's size. The server is stopped
+by its PID; the cached ledger stays."""
 
 from __future__ import annotations
 
@@ -94,23 +95,26 @@ def build(path: Path, tools: int) -> int:
 
 
 def caught_up(port: int, end: int, timeout: float = 300.0) -> None:
-    """Wait until the catalog the server reads holds all `end` events."""
+    """Wait until every projection holds all `end` events (/readyz lists their positions): a
+    projection still folding would share the CPU with the requests measured."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
-            connection.request("GET", f"/v1/tools/{TOOLS[0].slug}?min_position={end}")
-            answer = connection.getresponse()
-            body = json.loads(answer.read())
-            if answer.status == 200 and body["as_of"]["position"] >= end:
+            connection.request("GET", "/readyz")
+            body = json.loads(connection.getresponse().read())
+            positions = [p["position"] for p in body.get("projections", {}).values()]
+            if positions and min(positions) >= end:
                 return
         finally:
             connection.close()
         time.sleep(0.5)
-    raise RuntimeError(f"the views did not reach position {end} within {timeout:.0f} s")
+    raise RuntimeError(f"the projections did not reach position {end} within {timeout:.0f} s")
 
 
-def measure(port: int, path: str, requests: int) -> dict[str, Any]:
+def timed(port: int, path: str, requests: int) -> tuple[list[float], int, int]:
+    """Milliseconds of `requests` GETs of `path` over one keep-alive connection, after three
+    warm-up requests; the last answer's size and status."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     timings: list[float] = []
     size = status = 0
@@ -125,20 +129,39 @@ def measure(port: int, path: str, requests: int) -> dict[str, Any]:
             size, status = len(body), answer.status
     finally:
         connection.close()
-    timings.sort()
-    return {
-        "path": path,
-        "status": status,
-        "bytes": size,
-        "p50_ms": round(statistics.median(timings), 2),
-        "p90_ms": round(timings[int(0.9 * (len(timings) - 1))], 2),
-    }
+    return timings, size, status
+
+
+def measure(port: int, paths: Sequence[str], requests: int, rounds: int) -> list[dict[str, Any]]:
+    """Each path in turn, `rounds` times, `requests // rounds` GETs a turn: whatever else the
+    machine does weighs on every path alike."""
+    samples: dict[str, list[float]] = {path: [] for path in paths}
+    answers: dict[str, tuple[int, int]] = {}
+    for _ in range(rounds):
+        for path in paths:
+            timings, size, status = timed(port, path, max(1, requests // rounds))
+            samples[path] += timings
+            answers[path] = (size, status)
+    rows = []
+    for path, timings in samples.items():
+        timings.sort()
+        rows.append(
+            {
+                "path": path,
+                "status": answers[path][1],
+                "bytes": answers[path][0],
+                "p50_ms": round(statistics.median(timings), 2),
+                "p90_ms": round(timings[int(0.9 * (len(timings) - 1))], 2),
+            }
+        )
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tools", type=int, default=5000)
-    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=50, help="per path, over all rounds")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     cache = ROOT / "var" / "bench"
@@ -155,8 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = Command([sys.executable, "-m", "api.server.cli", "serve"], env)
     with serve("lists", command, cache) as server:
         caught_up(server.port, end)
-        print(f"served on port {server.port}, views at {end}", file=sys.stderr)
-        rows = [measure(server.port, path, args.requests) for path in PATHS]
+        print(f"served on port {server.port}, every projection at {end}", file=sys.stderr)
+        rows = measure(server.port, PATHS, args.requests, args.rounds)
     print(f"{'path':40} {'status':>6} {'bytes':>10} {'p50 ms':>8} {'p90 ms':>8}")
     for row in rows:
         print(
