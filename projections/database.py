@@ -57,6 +57,17 @@ class Database:
             statement = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
         return bool(self.fetch(statement, (name,)))
 
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether the table has the column (in the current schema on PostgreSQL)."""
+        if self.is_postgres:
+            statement = (
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = ? AND column_name = ?"
+            )
+        else:
+            statement = "SELECT 1 FROM pragma_table_info(?) WHERE name = ?"
+        return bool(self.fetch(statement, (table, column)))
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self.transaction(commit=True) as c:
             c.execute(self.sql(statement), params)

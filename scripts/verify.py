@@ -1238,8 +1238,19 @@ class Service:
         raise Unavailable(f"GET {path}: the views never reached {params}")
 
     def all_slugs(self) -> list[str]:
-        tools = self.json("/v1/tools", {"include_delisted": "true"})["tools"]
-        return [str(t["slug"]) for t in tools]
+        """Every tool, delisted ones too, following the list's `next` page by page."""
+        slugs: list[str] = []
+        params: dict[str, Any] = {"include_delisted": "true"}
+        while True:
+            page = self.json("/v1/tools", params)
+            found = [str(t["slug"]) for t in page["tools"]]
+            slugs += found
+            following = page.get("next")
+            if not following or not found:
+                return slugs
+            if len(set(slugs)) < len(slugs):  # a list that loops would never end
+                raise Unavailable("GET /v1/tools: its pages list a tool twice")
+            params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(following).query))
 
 
 def _retry_after(value: str | None) -> float:

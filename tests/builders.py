@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import ApplicationRecorder, Recording
@@ -81,3 +83,52 @@ def stored_after_delisting(recorder: ApplicationRecorder, slug: str) -> list[Led
         and not e.kind.startswith("Tool.")
         and slug in (e.data.get("tool"), e.data.get("left"), e.data.get("right"))
     ]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as a catalog test wants it: listed at `listed_at`, with these verdicts (one seat
+    each), `ship` and `skip` community votes, perhaps delisted."""
+
+    slug: str
+    category: str
+    listed_at: str
+    verdicts: tuple[str, ...] = ()
+    ship: int = 0
+    skip: int = 0
+    delisted: bool = False
+    text: str = "A verdict."
+    description: str | None = None
+
+
+def catalog_events(specs: Sequence[ToolSpec], compare_every: int = 0) -> list[LedgerEvent]:
+    """The events that make these tools (and, with `compare_every` n, a comparison of each
+    n-th tool with the one before it), positions 1, 2, ..., for the catalog fold."""
+    drawn: list[tuple[str, str, str, dict[str, Any]]] = []
+    for n, spec in enumerate(specs):
+        at, slug = spec.listed_at, spec.slug
+        fields = {**listing(slug), "category": spec.category}
+        if spec.description is not None:
+            fields["description"] = spec.description
+        drawn.append(("Tool.Listed", slug, at, {"tool": slug, "actor": EDITOR, **fields}))
+        for seat, decision in zip(SEATS, spec.verdicts, strict=False):
+            verdict = {"seat": seat, "reviewer": seat.title(), "decision": decision}
+            data = {"tool": slug, "actor": EDITOR, "text": spec.text, **verdict}
+            drawn.append(("Panel.VerdictPublished", f"panel-{slug}", at, data))
+        for i, choice in enumerate(["ship"] * spec.ship + ["skip"] * spec.skip):
+            data = {"tool": slug, "choice": choice, "actor": f"voter:v{i}"}
+            drawn.append(("Ballot.Cast", f"ballot-{slug}-{i}", at, data))
+        if spec.delisted:
+            data = {"tool": slug, "reason": "gone", "actor": EDITOR}
+            drawn.append(("Tool.Delisted", slug, at, data))
+        if compare_every and n % compare_every == compare_every - 1:
+            left, right = specs[n - 1].slug, slug
+            data = {"left": left, "right": right, "actor": EDITOR}
+            drawn.append(("Comparison.Published", str(uuid5(NAMESPACE_URL, slug)), at, data))
+    return [
+        LedgerEvent(p, f"domain.x:{kind}", kind, origin, 1, at, data)
+        for p, (kind, origin, at, data) in enumerate(drawn, start=1)
+    ]
+
+
+SEATS = ("builder", "skeptic", "buyer", "futurist")

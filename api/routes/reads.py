@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -15,7 +16,9 @@ from api.problems import RESPONSES
 from api.schemas import MAX_INT
 from domain import rules
 from domain.errors import InvalidInput, UnknownSeat, UnknownTool
-from projections.catalog.views import CATALOG, Documents, ViewStore
+from domain.rules import MAX_LENGTH
+from projections.catalog.paging import MAX_CURSOR, Order, decode_cursor, encode_cursor
+from projections.catalog.views import CATALOG, Documents, Page, ViewStore
 
 router = APIRouter(prefix="/v1", responses=RESPONSES)
 
@@ -39,6 +42,15 @@ At = Annotated[
 ]
 MAX_WAIT_SECONDS = 2.0
 OWN_WRITE_WAIT_SECONDS = 1.0
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 100
+"""Entries a list page holds at most: 100 tool documents weigh about 170 KB, inside the 200 KB
+an answer may weigh (PAGE_BYTES ends a page of unusually large documents sooner)."""
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Entries on this page, at most.")]
+After = Annotated[
+    str | None,
+    Query(max_length=MAX_CURSOR, description="Where the page starts: the cursor in `next`."),
+]
 
 
 def views_at(request: Request, min_position: int | None, *, strict: bool = True) -> ViewStore:
@@ -79,15 +91,47 @@ def _as_of(found: Documents) -> dict[str, int]:
     return {"position": found.position, "size": found.size}
 
 
-@router.get("/tools", summary="Every listed tool with its panel and community figures")
+@router.get(
+    "/tools",
+    summary="Listed tools with their panel and community figures, a page at a time",
+)
 def list_tools(
-    request: Request, min_position: MinPosition = None, include_delisted: bool = False
+    request: Request,
+    min_position: MinPosition = None,
+    include_delisted: bool = False,
+    limit: Limit = DEFAULT_LIMIT,
+    after: After = None,
+    category: Annotated[
+        str | None, Query(max_length=MAX_LENGTH["category"], description="Only this category.")
+    ] = None,
+    order: Annotated[Order, Query(description="newest listed, or highest ship % first.")] = (
+        Order.NEWEST
+    ),
 ) -> Response:
-    found = views_at(request, min_position).tool_documents(CATALOG)
-    tools = [orjson.loads(d) for d in found.docs]
-    if not include_delisted:
-        tools = [t for t in tools if t["status"] == "listed"]
-    return json_response({"tools": tools, "as_of": _as_of(found)})
+    scope = f"tools:{order}"
+    key = decode_cursor(scope, after) if after is not None else None
+    page = views_at(request, min_position).tools_page(
+        CATALOG,
+        order,
+        after=key,
+        limit=limit,
+        category=category,
+        include_delisted=include_delisted,
+    )
+    return _list_answer(request, "tools", scope, page)
+
+
+def _list_answer(request: Request, name: str, scope: str, page: Page) -> Response:
+    """The page's stored documents spliced in as they are (never decoded), and `next`: this
+    request's path and query with the cursor of the page's last entry, or null at the end."""
+    following = None
+    if page.more and page.keys:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+        query.append(("after", encode_cursor(scope, page.keys[-1])))
+        following = f"{request.url.path}?{urlencode(query)}"
+    tail = orjson.dumps({"next": following, "as_of": _as_of(page.documents())})
+    body = b'{"%b":[%b],%b' % (name.encode(), b",".join(page.docs), tail[1:])
+    return Response(body, media_type="application/json")
 
 
 @router.get(
@@ -211,8 +255,14 @@ def verdict_history(
     )
 
 
-@router.get("/comparisons", summary="Published comparisons, newest first")
-def list_comparisons(request: Request, min_position: MinPosition = None) -> Response:
-    found = views_at(request, min_position).comparison_documents(CATALOG)
-    comparisons = [c for c in map(orjson.loads, found.docs) if c["status"] == "published"]
-    return json_response({"comparisons": comparisons, "as_of": _as_of(found)})
+@router.get("/comparisons", summary="Published comparisons, newest first, a page at a time")
+def list_comparisons(
+    request: Request,
+    min_position: MinPosition = None,
+    limit: Limit = DEFAULT_LIMIT,
+    after: After = None,
+) -> Response:
+    scope = f"comparisons:{Order.NEWEST}"
+    key = decode_cursor(scope, after) if after is not None else None
+    page = views_at(request, min_position).comparisons_page(CATALOG, after=key, limit=limit)
+    return _list_answer(request, "comparisons", scope, page)

@@ -542,11 +542,11 @@ def _comparisons_page(
 ) -> Response:
     """Every comparison (withdrawn ones too), a page at a time, and the form to publish one.
     The catalog has one row per pair, so a page is cut from the one read."""
-    found = views.front_page(CATALOG)
     page = _page_number(request)
-    every = _docs(found["comparison"])
+    found = views.comparison_documents(CATALOG)
+    every = _docs(found)
     start = (page - 1) * PAGE_SIZE
-    tools = [t for t in _docs(found["tool"]) if t["status"] == "listed"]
+    tools = [t for t in _docs(views.tool_documents(CATALOG)) if t["status"] == "listed"]
     return _console(
         request,
         "editor_comparisons.html",
@@ -558,7 +558,7 @@ def _comparisons_page(
             "error": error,
             "values": values or {},
             "done": request.query_params.get("done"),
-            "at": found["tool"],
+            "at": found,
         },
         editor,
         status=error["status"] if error else 200,

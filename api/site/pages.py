@@ -46,6 +46,7 @@ from api.voting.votes import Voted, Voting
 from domain import rules
 from domain.errors import LedgerError
 from projections.audit.witness_store import newest_witnessed
+from projections.catalog.paging import Key, Order, decode_cursor, encode_cursor
 from projections.catalog.views import CATALOG, Documents, ViewStore
 
 HERE = Path(__file__).parent
@@ -55,7 +56,10 @@ CSRF_COOKIE = "__Host-verdict-csrf"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest lifetime browsers honour
 MAX_BALLOTS = 100  # keeps the ballots cookie under the 4 KiB browsers accept
 CHART_POINTS = 120
-FEED_CHANGES = 50
+FEED_ENTRIES = 50
+FRONT_TOOLS = 12
+"""Tools in each list of the home page."""
+FRONT_SCOPE = f"tools:{Order.NEWEST}"
 AUDIT_CHECKPOINTS = 10
 _CSRF = re.compile(r"[A-Za-z0-9_-]{43}")
 _BALLOT = re.compile(r"([a-z0-9][a-z0-9-]{0,63}):(ship|skip):([0-9]{1,18})")
@@ -269,19 +273,59 @@ def _refused(request: Request, error: LedgerError | RateLimited) -> Response:
 
 @router.get("/", name="home")
 def home(request: Request) -> Response:
-    found = _views(request).front_page(CATALOG)
-    tools = {t["slug"]: t for t in _docs(found["tool"])}
+    """The newest tools, a page at a time (`?after=` / `?before=` cursors), beside the top tools
+    by panel score; `?category=` narrows both to one category. The first page of the whole
+    catalog also shows the newest comparisons."""
+    category = request.query_params.get("category") or None
+    try:
+        if category is not None:
+            rules.text("category", category)
+        after, before = (_cursor(request, field) for field in ("after", "before"))
+    except LedgerError as error:
+        return error_page(request, 422, "No such page", error.detail, problem=error.type)
+    found = _views(request).front_page(
+        CATALOG, shown=FRONT_TOOLS, category=category, after=after, before=before
+    )
+    tools = {t["slug"]: t for t in _docs(found["tool"].documents())}
     comparisons = [
         {**c, "left_tool": tools[c["left"]], "right_tool": tools[c["right"]]}
-        for c in _docs(found["comparison"])
-        if c["status"] == "published" and c["left"] in tools and c["right"] in tools
+        for c in _docs(found["comparison"].documents())
+        if c["left"] in tools and c["right"] in tools
     ]
-    listed = [t for t in tools.values() if t["status"] == "listed"]
+    newest = found["newest"]
+    forward = before is None
+    first, last = (newest.keys[0], newest.keys[-1]) if newest.keys else (None, None)
+    if forward:  # came from before `after` (if given); more means there is a next page
+        links = {
+            "prev": first if after is not None else None,
+            "next": last if newest.more else None,
+        }
+    else:  # came from after `before`; more means there is a previous page
+        links = {"prev": first if newest.more else None, "next": last}
+    query = {"category": category} if category else {}
+    pager = {
+        rel: f"/?{urlencode({**query, field: encode_cursor(FRONT_SCOPE, key)})}"
+        for (rel, key), field in zip(links.items(), ("before", "after"), strict=True)
+        if key is not None
+    }
     return render_page(
         request,
         "index.html",
-        {"comparisons": comparisons, "tools": listed, "at": found["tool"]},
+        {
+            "comparisons": comparisons,
+            "tools": _docs(newest.documents()),
+            "top": _docs(found["top"].documents()),
+            "category": category,
+            "pager": pager,
+            "first": forward and after is None,
+            "at": newest,
+        },
     )
+
+
+def _cursor(request: Request, field: str) -> Key | None:
+    given = request.query_params.get(field)
+    return None if given is None else decode_cursor(FRONT_SCOPE, given, field=field)
 
 
 @router.get("/compare/{pair}", name="compare")
@@ -420,7 +464,7 @@ def audit(request: Request) -> Response:
 
 @router.get("/feed.xml", name="feed")
 def feed(request: Request) -> Response:
-    found = _views(request).feed_page(CATALOG, FEED_CHANGES)
+    found = _views(request).feed_page(CATALOG, FEED_ENTRIES)
     tools = {t["slug"]: t for t in _docs(found["tool"])}
     base = str(request.base_url).rstrip("/")
     entries: list[dict[str, Any]] = []
@@ -447,6 +491,7 @@ def feed(request: Request) -> Response:
                 }
             )
     entries.sort(key=lambda e: e["position"], reverse=True)
+    del entries[FEED_ENTRIES:]
     feed_url = f"{base}/feed.xml"
     for e in entries:
         e["id"] = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{feed_url}#{e['position']}"))

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from itertools import repeat
 from typing import Any, NamedTuple
 
 import orjson
@@ -21,6 +19,8 @@ from projections.catalog.fold import (
     document_as_of,
     point_document,
 )
+from projections.catalog.paging import SORT_COLUMNS, Key, Order, tool_columns
+from projections.catalog.sortable import sortable, time_span
 from projections.database import Database
 from projections.following.tracking import Tracking
 from projections.records import LedgerEvent
@@ -38,9 +38,15 @@ POINTS_PER_ROW = 64
 """Timeline points packed in one `view_tool_points` row (a JSON array of packed points): a
 replay writes one row per POINTS_PER_ROW events on a tool instead of one per event, and a live
 commit rewrites only the tool's last, partial row."""
+PAGE_BYTES = 199_000
+"""Document bytes a list answer holds at most: with its envelope, every answer stays under
+200 KB whatever its documents weigh (a page then ends early, and says where the next begins)."""
 LEGACY_TABLES = ("view_tool_timeline",)
 """Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
 rebuilt from the events."""
+SORT_KEY_COLUMNS = {"view_tools": "community_pct", "view_comparisons": "right_tool"}
+"""A column each table gained with its sort keys: a table without it is dropped at start and
+the catalog rebuilt from the events, which writes the keys."""
 
 
 class ViewStore:
@@ -50,11 +56,23 @@ class ViewStore:
         self.db = Database(recorder)
         self.tracking = Tracking(self.db)
         blob = self.db.blob
+        text = 'TEXT COLLATE "C"' if self.db.is_postgres else "TEXT"  # byte order, as in Python
         self._ddl = [
-            f"CREATE TABLE IF NOT EXISTS view_tools (slug TEXT PRIMARY KEY, "
-            f"position BIGINT NOT NULL, listed_at TEXT NOT NULL, doc {blob} NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS view_comparisons (key TEXT PRIMARY KEY, "
-            f"position BIGINT NOT NULL, published_at TEXT NOT NULL, doc {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS view_tools (slug {text} PRIMARY KEY, "
+            f"position BIGINT NOT NULL, listed_at {text} NOT NULL, category {text} NOT NULL, "
+            "status TEXT NOT NULL, panel_pct INTEGER NOT NULL, community_pct INTEGER NOT NULL, "
+            f"doc {blob} NOT NULL)",
+            *(
+                f"CREATE INDEX IF NOT EXISTS view_tools_{prefix}{column} "
+                f"ON view_tools ({prefix and 'category, '}{column} DESC, slug)"
+                for prefix in ("", "category_")
+                for column in SORT_COLUMNS.values()
+            ),
+            f"CREATE TABLE IF NOT EXISTS view_comparisons (key {text} PRIMARY KEY, "
+            f"position BIGINT NOT NULL, published_at {text} NOT NULL, status TEXT NOT NULL, "
+            f"left_tool TEXT NOT NULL, right_tool TEXT NOT NULL, doc {blob} NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS view_comparisons_published_at "
+            "ON view_comparisons (published_at DESC, key)",
             f"CREATE TABLE IF NOT EXISTS view_verdict_history (position BIGINT PRIMARY KEY, "
             f"tool TEXT NOT NULL, seat TEXT NOT NULL, doc {blob} NOT NULL)",
             "CREATE INDEX IF NOT EXISTS view_verdict_history_seat "
@@ -79,14 +97,17 @@ class ViewStore:
         self.tracking.create_table()
         legacy = [table for table in LEGACY_TABLES if self.db.has_table(table)]
         missing = [table for table in CATALOG_TABLES if not self.db.has_table(table)]
+        legacy += [
+            table
+            for table, column in SORT_KEY_COLUMNS.items()
+            if self.db.has_table(table) and not self.db.has_column(table, column)
+        ]
         with self.db.transaction(commit=True) as c:
+            for table in legacy:
+                c.execute(f"DROP TABLE {table}")
             for statement in self._ddl:
                 c.execute(statement)
-            if missing:  # a table added since the catalog was folded: fold it again
-                self._empty(c, CATALOG)
-            if legacy:
-                for table in legacy:
-                    c.execute(f"DROP TABLE {table}")
+            if missing or legacy:  # a table added or changed since the fold: fold it again
                 self._empty(c, CATALOG)
 
     # -- positions --------------------------------------------------------------------------
@@ -121,25 +142,43 @@ class ViewStore:
         """Write what changed in `catalog` and move the position from `expected` to the
         catalog's, atomically; returns the tool documents written."""
         batch = catalog.drain()
-        tools = {t.slug: orjson.dumps(t.document()) for t in batch.tools}
+        documents = [t.document() for t in batch.tools]
+        tools = {doc["slug"]: orjson.dumps(doc) for doc in documents}
         with self.db.transaction(commit=True) as c:
             self.tracking.advance(c, name, expected, catalog.position, catalog.size)
             upsert_tool = self.db.sql(
-                "INSERT INTO view_tools (slug, position, listed_at, doc) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, doc=excluded.doc"
+                "INSERT INTO view_tools (slug, position, listed_at, category, status, "
+                "panel_pct, community_pct, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, "
+                "category=excluded.category, status=excluded.status, "
+                "panel_pct=excluded.panel_pct, community_pct=excluded.community_pct, "
+                "doc=excluded.doc"
             )
             c.executemany(
-                upsert_tool, [(t.slug, t.position, t.listed_at, tools[t.slug]) for t in batch.tools]
+                upsert_tool,
+                [
+                    (doc["slug"], doc["position"], *tool_columns(doc), tools[doc["slug"]])
+                    for doc in documents
+                ],
             )
             upsert_comparison = self.db.sql(
-                "INSERT INTO view_comparisons (key, position, published_at, doc) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                "position=excluded.position, published_at=excluded.published_at, doc=excluded.doc"
+                "INSERT INTO view_comparisons (key, position, published_at, status, left_tool, "
+                "right_tool, doc) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "position=excluded.position, published_at=excluded.published_at, "
+                "status=excluded.status, doc=excluded.doc"
             )
             c.executemany(
                 upsert_comparison,
                 [
-                    (k.key, k.position, k.published_at, orjson.dumps(k.document()))
+                    (
+                        k.key,
+                        k.position,
+                        sortable(k.published_at),
+                        k.status,
+                        k.left,
+                        k.right,
+                        orjson.dumps(k.document()),
+                    )
                     for k in batch.comparisons
                 ],
             )
@@ -376,16 +415,6 @@ class ViewStore:
     # The HTML pages (api/site/pages.py) read several kinds of document per page; each method reads
     # them in ONE statement, so a page shows one committed log prefix and can say which.
 
-    def front_page(self, name: str) -> dict[str, Documents]:
-        """Every tool (newest listed first) and every comparison (newest first)."""
-        return self._kinds_at(
-            name,
-            ("tool", "comparison"),
-            "SELECT 'tool' AS kind, listed_at AS sort, 0 AS n, slug AS tie, doc FROM view_tools "
-            "UNION ALL SELECT 'comparison', published_at, 0, key, doc FROM view_comparisons",
-            (),
-        )
-
     def tool_page(self, name: str, slug: str, points: int) -> dict[str, Documents]:
         """One tool, every version of its verdicts, and its latest `points` timeline points;
         history and points newest first."""
@@ -408,37 +437,218 @@ class ViewStore:
         found["point"] = Documents(rows.position, rows.size, docs)
         return found
 
-    def feed_page(self, name: str, changes: int) -> dict[str, Documents]:
-        """Every tool and comparison, and the latest `changes` verdict changes of all tools
-        (newest first)."""
-        return self._kinds_at(
-            name,
-            ("tool", "comparison", "history"),
-            "SELECT 'tool' AS kind, listed_at AS sort, 0 AS n, slug AS tie, doc FROM view_tools "
-            "UNION ALL SELECT 'comparison', published_at, 0, key, doc FROM view_comparisons "
-            "UNION ALL SELECT * FROM (SELECT 'history' AS kind, '' AS sort, position AS n, "
-            "tool AS tie, doc FROM view_verdict_history ORDER BY position DESC LIMIT ?) AS h",
-            (changes,),
+    def feed_page(self, name: str, entries: int) -> dict[str, Documents]:
+        """The latest `entries` verdict changes (newest first) and published comparisons (newest
+        first), and the tools they name, looked up by slug."""
+        history = (
+            "SELECT 'history' AS kind, '' AS sort, position AS n, tool AS tie, doc "
+            "FROM view_verdict_history ORDER BY position DESC LIMIT ?"
         )
+        compared = _ListQuery(COMPARISONS, Order.NEWEST, None, None, entries, None, False)
+        inner, params = compared.inner("comparison", ", left_tool, right_tool")
+        union = (
+            f"SELECT * FROM ({history}) AS h UNION ALL {compared.sql('comparison')[0]} "  # noqa: S608 - literals
+            "UNION ALL SELECT 'tool', '', 0, slug, doc FROM view_tools WHERE slug IN ("
+            f"SELECT tie FROM ({history}) AS th UNION SELECT left_tool FROM ({inner}) AS tl "
+            f"UNION SELECT right_tool FROM ({inner}) AS tr)"
+        )
+        rows = self._rows_at(name, union, [entries, *params, entries, *params, *params])
+        pages = _pages(rows, ["tool", "comparison", "history"], {"comparison": compared})
+        return {kind: page.documents() for kind, page in pages.items()}
+
+    def tools_page(
+        self,
+        name: str,
+        order: Order = Order.NEWEST,
+        *,
+        after: Key | None = None,
+        before: Key | None = None,
+        limit: int = 100,
+        category: str | None = None,
+        include_delisted: bool = False,
+        budget: int = PAGE_BYTES,
+    ) -> Page:
+        """At most `limit` tools in `order`, after the key `after` (or before `before`), read
+        from the order's index, and at most `budget` bytes of documents (one at least)."""
+        query = _ListQuery(TOOLS, order, after, before, limit, category, include_delisted)
+        union, params = query.sql("page")
+        rows = self._rows_at(name, union, params)
+        return _pages(rows, ["page"], {"page": query}, budget)["page"]
+
+    def comparisons_page(
+        self,
+        name: str,
+        *,
+        after: Key | None = None,
+        before: Key | None = None,
+        limit: int = 100,
+        include_withdrawn: bool = False,
+        budget: int = PAGE_BYTES,
+    ) -> Page:
+        """At most `limit` comparisons, newest published first, after (or before) a key."""
+        query = _ListQuery(COMPARISONS, Order.NEWEST, after, before, limit, None, include_withdrawn)
+        union, params = query.sql("page")
+        rows = self._rows_at(name, union, params)
+        return _pages(rows, ["page"], {"page": query}, budget)["page"]
+
+    def front_page(
+        self,
+        name: str,
+        *,
+        shown: int,
+        category: str | None = None,
+        after: Key | None = None,
+        before: Key | None = None,
+    ) -> dict[str, Page]:
+        """For the home page, in one statement: `shown` tools newest first (after or before a
+        key), the `shown` top tools by panel score, optionally of one category; and, on the first
+        page of every category, the `shown` newest comparisons with the tools they name."""
+        newest = _ListQuery(TOOLS, Order.NEWEST, after, before, shown, category, False)
+        top = _ListQuery(TOOLS, Order.PANEL, None, None, shown, category, False)
+        parts = [newest.sql("newest"), top.sql("top")]
+        kinds = ["newest", "top", "comparison", "tool"]
+        queries = {"newest": newest, "top": top}
+        if category is None and after is None and before is None:
+            compared = _ListQuery(COMPARISONS, Order.NEWEST, None, None, shown, None, False)
+            inner, params = compared.inner("comparison", ", left_tool, right_tool")
+            named = (
+                "SELECT 'tool' AS kind, '' AS sort, 0 AS n, slug AS tie, doc FROM view_tools "  # noqa: S608 - literals
+                f"WHERE slug IN (SELECT left_tool FROM ({inner}) AS tl "
+                f"UNION SELECT right_tool FROM ({inner}) AS tr)"
+            )
+            parts += [compared.sql("comparison"), (named, [*params, *params])]
+            queries["comparison"] = compared
+        union = " UNION ALL ".join(sql for sql, _ in parts)
+        rows = self._rows_at(name, union, [p for _, params in parts for p in params])
+        return _pages(rows, kinds, queries, PAGE_BYTES)
+
+    def _rows_at(self, name: str, union: str, params: Sequence[Any]) -> list[Any]:
+        """`union` is built from this module's literal clauses, yielding (kind, sort, n, tie,
+        doc); values always travel as parameters. Rows by kind, each kind in its order."""
+        statement = (
+            "SELECT k.position AS at, k.size AS size, t.kind AS kind, t.sort AS sort, t.n AS n, "  # noqa: S608 - literals
+            "t.tie AS tie, t.doc AS doc FROM (SELECT CAST(? AS TEXT) AS name) AS q "
+            "LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN (" + union + ") AS t ON TRUE "
+            "ORDER BY t.kind, t.sort DESC, t.n DESC, t.tie"
+        )
+        return self.db.fetch(statement, (name, *params))
 
     def _kinds_at(
         self, name: str, kinds: Sequence[str], union: str, params: Sequence[Any]
     ) -> dict[str, Documents]:
-        """`union` is one of this class's literal statements, yielding (kind, sort, n, tie, doc);
-        values always travel as parameters."""
-        statement = (
-            "SELECT k.position AS at, k.size AS size, t.kind AS kind, t.doc AS doc "
-            "FROM (SELECT CAST(? AS TEXT) AS name) AS q "
-            "LEFT JOIN view_tracking k ON k.name = q.name LEFT JOIN (" + union + ") AS t ON TRUE "
-            "ORDER BY t.kind, t.sort DESC, t.n DESC, t.tie"
+        rows = self._rows_at(name, union, params)
+        return {kind: page.documents() for kind, page in _pages(rows, kinds).items()}
+
+
+@dataclass(frozen=True)
+class _Listing:
+    table: str
+    tie: str
+    visible: str
+    """The condition of rows a list shows unless asked for hidden ones too."""
+
+
+TOOLS = _Listing("view_tools", "slug", "status = 'listed'")
+COMPARISONS = _Listing("view_comparisons", "key", "status = 'published'")
+_COLUMNS = {TOOLS: SORT_COLUMNS, COMPARISONS: {Order.NEWEST: "published_at"}}
+
+
+@dataclass(frozen=True)
+class _ListQuery:
+    """One keyset page of a listing, as a subquery of literal clauses and its parameters."""
+
+    listing: _Listing
+    order: Order
+    after: Key | None
+    before: Key | None
+    limit: int
+    category: str | None
+    hidden_too: bool
+
+    @property
+    def forward(self) -> bool:
+        return self.before is None
+
+    def key(self, row: Any) -> Key:
+        value = row["sort"] if self.order is Order.NEWEST else int(row["n"])
+        return value, row["tie"]
+
+    def sql(self, kind: str) -> tuple[str, list[Any]]:
+        """The page as rows of `_rows_at`."""
+        inner, params = self.inner(kind)
+        return f"SELECT kind, sort, n, tie, doc FROM ({inner}) AS {kind}", params  # noqa: S608 - literals
+
+    def inner(self, kind: str, also: str = "") -> tuple[str, list[Any]]:
+        """The page's rows, with the columns `also` too; reads limit + 1 rows: the one past
+        the page says whether there is more."""
+        column, tie = _COLUMNS[self.listing][self.order], self.listing.tie
+        where: list[str] = [] if self.hidden_too else [self.listing.visible]
+        params: list[Any] = []
+        if self.category is not None:
+            where.append("category = ?")
+            params.append(self.category)
+        key = self.after if self.forward else self.before
+        if key is not None:
+            less, more = ("<", ">") if self.forward else (">", "<")
+            where.append(f"{column} {less}= ? AND ({column} {less} ? OR {tie} {more} ?)")
+            params += [key[0], key[0], key[1]]
+        ordered = f"{column} DESC, {tie}" if self.forward else f"{column}, {tie} DESC"
+        sort, n = (column, "0") if self.order is Order.NEWEST else ("''", column)
+        sql = (
+            f"SELECT '{kind}' AS kind, {sort} AS sort, {n} AS n, {tie} AS tie, doc{also} "  # noqa: S608 - literals
+            f"FROM {self.listing.table} WHERE {' AND '.join(where) or 'TRUE'} "
+            f"ORDER BY {ordered} LIMIT ?"
         )
-        rows = self.db.fetch(statement, (name, *params))
-        at, size = int(rows[0]["at"] or 0), int(rows[0]["size"] or 0)
-        found: dict[str, Documents] = {kind: Documents(at, size, []) for kind in kinds}
-        for r in rows:
-            if r["doc"] is not None:
-                found[r["kind"]].docs.append(bytes(r["doc"]))
-        return found
+        return sql, [*params, max(0, self.limit) + 1]
+
+
+class Page(NamedTuple):
+    """Documents in their list's order, each one's key, and whether the list goes on past the
+    page in the direction it was read (after the last, or before the first)."""
+
+    position: int
+    size: int
+    docs: list[bytes]
+    keys: list[Key]
+    more: bool
+
+    def documents(self) -> Documents:
+        return Documents(self.position, self.size, self.docs)
+
+
+def _pages(
+    rows: Sequence[Any],
+    kinds: Sequence[str],
+    queries: Mapping[str, _ListQuery] | None = None,
+    budget: int = PAGE_BYTES,
+) -> dict[str, Page]:
+    """Rows of `_rows_at` by kind; a kind read by a query is cut to its limit and `budget`,
+    from the end it was read from."""
+    at, size = int(rows[0]["at"] or 0), int(rows[0]["size"] or 0)
+    found: dict[str, list[Any]] = {kind: [] for kind in kinds}
+    for r in rows:
+        if r["doc"] is not None:
+            found[r["kind"]].append(r)
+    pages = {}
+    for kind, kept in found.items():
+        query = (queries or {}).get(kind)
+        if query is None:
+            pages[kind] = Page(at, size, [bytes(r["doc"]) for r in kept], [], False)
+            continue
+        near = kept if query.forward else kept[::-1]
+        taken: list[tuple[bytes, Key]] = []
+        used = 0
+        for r in near[: query.limit]:
+            doc = bytes(r["doc"])
+            if taken and used + len(doc) + 1 > budget:
+                break
+            taken.append((doc, query.key(r)))
+            used += len(doc) + 1
+        more = len(taken) < len(near)
+        if not query.forward:
+            taken.reverse()
+        pages[kind] = Page(at, size, [d for d, _ in taken], [k for _, k in taken], more)
+    return pages
 
 
 class Documents(NamedTuple):
@@ -447,27 +657,6 @@ class Documents(NamedTuple):
     position: int
     size: int
     docs: list[bytes]
-
-
-def time_span(points: Sequence[Point]) -> tuple[str, str]:
-    """The earliest and latest time of some packed points, in `sortable` form. Times all in the
-    form eventsourcing records (UTC, `+00:00`, microseconds) sort as text already, so only the
-    two ends are converted; anything else is converted point by point."""
-    ats = [p[2] for p in points]
-    if set(map(len, ats)) == {32} and all(map(str.endswith, ats, repeat("+00:00"))):
-        return sortable(min(ats)), sortable(max(ats))
-    moments = [sortable(at) for at in ats]
-    return min(moments), max(moments)
-
-
-def sortable(timestamp: str) -> str:
-    """ISO 8601 in one fixed UTC form, so text order is time order in both databases."""
-    if len(timestamp) == 32 and timestamp.endswith("+00:00"):  # as eventsourcing records them
-        return timestamp[:26] + "Z"
-    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import ast
 import base64
 import http.server
+import json
 import sys
 import threading
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -173,6 +175,48 @@ def test_service_waits_out_a_brief_503(unavailable: int, answered: bool) -> None
             with pytest.raises(verify.Unavailable, match="503"):
                 service.json("/x")
             assert handler.seen == verify.UNAVAILABLE_ATTEMPTS
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Pages(http.server.BaseHTTPRequestHandler):
+    """/v1/tools in pages of one tool, `next` naming the following page; `loops` sends the
+    last page's `next` back to the first."""
+
+    slugs: tuple[str, ...] = ("alpha", "beta", "gamma")
+    loops = False
+
+    def do_GET(self) -> None:
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        n = int(query.get("after", "0"))
+        last = n + 1 == len(self.slugs)
+        following = None if last and not self.loops else f"/v1/tools?after={0 if last else n + 1}"
+        body = json.dumps({"tools": [{"slug": self.slugs[n]}], "next": following}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("loops", [False, True])
+def test_every_slug_is_read_page_by_page(loops: bool) -> None:
+    """all_slugs follows `next` to the last page; a list whose pages loop is Unavailable, not
+    an audit that never ends."""
+    handler = type("Pages", (_Pages,), {"loops": loops})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        service = verify.Service(f"http://127.0.0.1:{server.server_port}")
+        if loops:
+            with pytest.raises(verify.Unavailable, match="twice"):
+                service.all_slugs()
+        else:
+            assert service.all_slugs() == ["alpha", "beta", "gamma"]
     finally:
         server.shutdown()
         server.server_close()

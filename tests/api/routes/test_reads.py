@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 
+from api.routes.reads import MAX_LIMIT
+from domain.demo_data import TOOLS
 from domain.settings import Settings
+from projections.catalog.paging import Order, sort_key
 from projections.catalog.views import CATALOG
 from tests.builders import listing as listing_of
 from tests.scripts.drill_harness import app_client, seeded
@@ -170,3 +176,114 @@ def test_a_client_reads_its_own_write_at_once(settings: Settings) -> None:
             assert client.put(f"/v1/tools/{slug}/vote", json={"choice": "ship"}, headers=voter)
             assert client.get(f"/v1/tools/{slug}").json()["community"]["total"] == 1, i
             assert any(t["slug"] == slug for t in client.get("/v1/tools").json()["tools"])
+
+
+def walk(client: TestClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every entry of a list, following `next` from the first page."""
+    name = path.rsplit("/", 1)[1]
+    found: list[dict[str, Any]] = []
+    url: str | None = path
+    query: dict[str, Any] | None = params
+    for _ in range(100):
+        assert url is not None
+        answer = client.get(url, params=query)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        found += body[name]
+        url, query = body["next"], None
+        if url is None:
+            return found
+    raise AssertionError("the pages never ended")
+
+
+@pytest.mark.parametrize("order", ["newest", "panel", "community"])
+def test_tools_page_by_page_equal_the_whole_list(client: TestClient, order: str) -> None:
+    """Pages of two tools, followed through `next`, are the stored documents in the order's
+    sort, ties by slug; spliced bytes decode to exactly what the view stored."""
+    runtime = client.app.state.runtime
+    runtime.ledger.vote("smollm3", "voter:a", "ship")
+    last = runtime.ledger.recorder.max_notification_id()
+    walked = walk(client, "/v1/tools", order=order, limit=2, min_position=last)
+    stored = [orjson.loads(d) for d in runtime.views.tool_documents(CATALOG).docs]
+    by_slug = sorted(stored, key=lambda d: d["slug"])
+    expected = sorted(by_slug, key=lambda d: sort_key(Order(order), d)[0], reverse=True)
+    assert walked == expected
+
+
+def settled(client: TestClient) -> dict[str, int]:
+    """`min_position` of the log's end: the views hold every write so far."""
+    return {"min_position": client.app.state.runtime.ledger.recorder.max_notification_id()}
+
+
+def test_the_tour_s_list_is_the_first_page_of_all_six(client: TestClient) -> None:
+    """GET /v1/tools without parameters: every demo tool (fewer than a page), newest first,
+    and `next` null."""
+    body = client.get("/v1/tools", params=settled(client)).json()
+    assert [t["slug"] for t in body["tools"]] == [t.slug for t in reversed(TOOLS)]
+    assert body["next"] is None
+
+
+def test_category_narrows_the_list(client: TestClient) -> None:
+    """?category= lists that category's tools only; an unknown one lists none."""
+    tools = client.get("/v1/tools", params=settled(client)).json()["tools"]
+    wanted = tools[0]["category"]
+    narrowed = client.get("/v1/tools", params={"category": wanted, **settled(client)}).json()[
+        "tools"
+    ]
+    assert narrowed == [t for t in tools if t["category"] == wanted]
+    assert (
+        client.get("/v1/tools", params={"category": "Nothing Here", **settled(client)}).json()[
+            "tools"
+        ]
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": MAX_LIMIT + 1}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"after": "not a cursor"}, "after"),
+        ({"after": "bm90IGpzb24"}, "after"),
+        ({"order": "loudest"}, "order"),
+        ({"category": "x" * 61}, "category"),
+    ],
+)
+def test_bad_list_parameters_are_problems_naming_them(
+    client: TestClient, params: dict[str, Any], field: str
+) -> None:
+    """Out-of-range limits, tampered cursors, unknown orders: 422 problem+json naming the field."""
+    for path in ("/v1/tools", "/v1/comparisons"):
+        if path == "/v1/comparisons" and field in ("order", "category"):
+            continue
+        refused = client.get(path, params=params)
+        assert refused.status_code == 422, (path, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["field"] == field
+
+
+def test_a_cursor_of_one_order_is_refused_in_another(client: TestClient) -> None:
+    """The `next` of a panel-ordered list, replayed with order=community or on comparisons: 422."""
+    following = client.get(
+        "/v1/tools", params={"order": "panel", "limit": 1, **settled(client)}
+    ).json()["next"]
+    cursor = parse_qs(urlsplit(following).query)["after"][0]
+    assert client.get("/v1/tools", params={"order": "panel", "after": cursor}).status_code == 200
+    for path, order in (
+        ("/v1/tools", "community"),
+        ("/v1/tools", "newest"),
+        ("/v1/comparisons", None),
+    ):
+        refused = client.get(path, params={"after": cursor, **({"order": order} if order else {})})
+        assert refused.status_code == 422
+        assert refused.json()["field"] == "after"
+
+
+def test_comparisons_page_by_page(client: TestClient) -> None:
+    """The five comparisons two at a time: the whole list, newest first, `next` null at the end."""
+    whole = client.get("/v1/comparisons", params=settled(client)).json()
+    assert whole["next"] is None
+    assert walk(client, "/v1/comparisons", limit=2) == whole["comparisons"]
+    assert client.get("/v1/comparisons", params={"limit": MAX_LIMIT}).status_code == 200

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -51,7 +51,9 @@ class Site:
 
     def get(self, path: str) -> Response:
         """GET once the views hold every write so far (they are followed in a thread)."""
-        return self.client.get(path, params={"min_position": self.log_end()})
+        base, _, query = path.partition("?")
+        params = {**dict(parse_qsl(query)), "min_position": self.log_end()}
+        return self.client.get(base, params=params)
 
     def page(self, path: str, status: int = 200) -> Element:
         """`get` a page; check its status, headers, markup and the position it names."""
@@ -428,7 +430,8 @@ def test_user_text_is_isolated_so_an_override_reverses_nothing_else(site: Site) 
         "odd-tool", "builder", f"{RLO}Rev", "skip", f"{RLO}Later", f"{RLO}Why", "editor:ann"
     )
     site.ledger.publish_comparison("odd-tool", "smollm3", "editor:ann")
-    for path in ("/", "/tools/odd-tool", "/compare/odd-tool-vs-smollm3"):
+    category = "/?" + urlencode({"category": listing["category"]})
+    for path in ("/", category, "/tools/odd-tool", "/compare/odd-tool-vs-smollm3"):
         root = site.page(path)
         holders = [
             (parent, text)
@@ -482,3 +485,26 @@ def test_every_score_links_to_its_proof(site: Site) -> None:
             assert time.monotonic() < deadline, response.text
             time.sleep(0.02)
         assert response.json()["panel"]["ship_pct"] == PUBLISHED[slug]
+
+
+def test_a_category_page_lists_that_category(site: Site) -> None:
+    """/?category= shows only that category's tools (valid HTML, no comparisons); paging by
+    rel=next and rel=prev is tried on 5,000 tools (test_catalog_size.py)."""
+    response = site.client.get(
+        "/", params={"category": "Developer Tools", "min_position": site.log_end()}
+    )
+    assert response.status_code == 200
+    root = assert_valid_html(response.text)
+    assert position_of(root) == site.log_end()
+    cards = [text_of(li) for li in by_id(root, "tools").iter("li")]
+    expected = [t for t in reversed(TOOLS) if t.category == "Developer Tools"]
+    assert len(cards) == len(expected)
+    assert all("Developer Tools" in card for card in cards)
+    assert not any(e.get("id") == "comparisons" for e in root.iter())
+
+
+def test_a_bad_page_cursor_is_an_error_page(site: Site) -> None:
+    """?after= that no page gave out: 422, as an HTML page naming the problem."""
+    response = site.client.get("/", params={"after": "garbage"})
+    assert response.status_code == 422
+    assert "No such page" in response.text

@@ -12,6 +12,7 @@ from api.bootstrap import open_runtime
 from domain.application import Ledger
 from domain.settings import Settings
 from projections.catalog.fold import Catalog, point_document
+from projections.catalog.paging import Order
 from projections.catalog.views import CATALOG, POINTS_PER_ROW, CatalogProjection, ViewStore
 from projections.following.follower import Follower
 from projections.following.rebuild import read_events, rebuild
@@ -180,5 +181,34 @@ def test_a_catalog_in_the_old_layout_is_rebuilt_at_start(settings: Settings) -> 
         Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
         assert tool_doc(runtime.views, "alpha") == live
         assert runtime.views.tool_as_of("alpha", 2) == live
+    finally:
+        runtime.close()
+
+
+def test_a_catalog_without_sort_keys_is_rebuilt_at_start(settings: Settings) -> None:
+    """view_tools as it was before pages (no sort-key columns): dropped at start, the catalog
+    followed again from the first event, and its pages read in order."""
+    runtime = open_runtime(settings)
+    try:
+        list_tools(runtime.ledger, "alpha", "beta")
+        runtime.ledger.vote("beta", "voter:a", "ship")
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        live = tool_doc(runtime.views, "beta")
+        blob = runtime.views.db.blob
+        runtime.views.db.execute("DROP TABLE view_tools")
+        runtime.views.db.execute(
+            "CREATE TABLE view_tools (slug TEXT PRIMARY KEY, position BIGINT NOT NULL, "
+            f"listed_at TEXT NOT NULL, doc {blob} NOT NULL)"
+        )
+    finally:
+        runtime.close()
+    runtime = open_runtime(settings)
+    try:
+        assert runtime.views.db.has_column("view_tools", "community_pct")
+        assert runtime.views.position(CATALOG) == 0
+        Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
+        assert tool_doc(runtime.views, "beta") == live
+        page = runtime.views.tools_page(CATALOG, Order.COMMUNITY)
+        assert [orjson.loads(d)["slug"] for d in page.docs] == ["beta", "alpha"]
     finally:
         runtime.close()
