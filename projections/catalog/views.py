@@ -4,7 +4,7 @@ what a read sees always comes from one committed log prefix, and it says which o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
@@ -14,6 +14,7 @@ import orjson
 from eventsourcing.persistence import ApplicationRecorder
 
 from projections.catalog.fold import (
+    CATALOG_VERSION,
     Catalog,
     ComparisonState,
     Point,
@@ -22,6 +23,7 @@ from projections.catalog.fold import (
     point_document,
 )
 from projections.database import Database
+from projections.following.generations import GenerationTable, Layout, Slot
 from projections.following.tracking import Tracking
 from projections.records import LedgerEvent
 
@@ -39,55 +41,74 @@ POINTS_PER_ROW = 64
 replay writes one row per POINTS_PER_ROW events on a tool instead of one per event, and a live
 commit rewrites only the tool's last, partial row."""
 LEGACY_TABLES = ("view_tool_timeline",)
+LEGACY_INDEXES = ("view_verdict_history_seat", "view_tool_points_at")
 """Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
 rebuilt from the events."""
 
 
+def catalog_ddl(named: Callable[[str], str], blob: str) -> list[str]:
+    """One generation's catalog tables and indexes, `named` giving each its numbered name."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {named('view_tools')} (slug TEXT PRIMARY KEY, "
+        f"position BIGINT NOT NULL, listed_at TEXT NOT NULL, doc {blob} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {named('view_comparisons')} (key TEXT PRIMARY KEY, "
+        f"position BIGINT NOT NULL, published_at TEXT NOT NULL, doc {blob} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {named('view_verdict_history')} "
+        f"(position BIGINT PRIMARY KEY, tool TEXT NOT NULL, seat TEXT NOT NULL, "
+        f"doc {blob} NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS {named('view_verdict_history_seat')} "
+        f"ON {named('view_verdict_history')} (tool, seat, position)",
+        f"CREATE TABLE IF NOT EXISTS {named('view_tool_points')} (tool TEXT NOT NULL, "
+        f"first_size BIGINT NOT NULL, last_size BIGINT NOT NULL, count INTEGER NOT NULL, "
+        f"min_at TEXT NOT NULL, max_at TEXT NOT NULL, points {blob} NOT NULL, "
+        "PRIMARY KEY (tool, first_size))",
+        f"CREATE INDEX IF NOT EXISTS {named('view_tool_points_at')} "
+        f"ON {named('view_tool_points')} (tool, max_at, min_at)",
+        f"CREATE TABLE IF NOT EXISTS {named('view_tool_versions')} (tool TEXT NOT NULL, "
+        f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
+        # Keyed by actor then position: an editor's newest actions are one index range,
+        # however long the log (votes never enter it).
+        f"CREATE TABLE IF NOT EXISTS {named('view_actions')} (actor TEXT NOT NULL, "
+        f"position BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (actor, position))",
+    ]
+
+
 class ViewStore:
-    """Documents and positions in the ledger's own database (SQLite file or PostgreSQL)."""
+    """Documents and positions in the ledger's own database (SQLite file or PostgreSQL).
+    Queries read the serving generation through the unnumbered SQL views; the projection
+    writes the generation of its `Slot`."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.db = Database(recorder)
         self.tracking = Tracking(self.db)
+        self.generations = GenerationTable(self.db)
         blob = self.db.blob
-        self._ddl = [
-            f"CREATE TABLE IF NOT EXISTS view_tools (slug TEXT PRIMARY KEY, "
-            f"position BIGINT NOT NULL, listed_at TEXT NOT NULL, doc {blob} NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS view_comparisons (key TEXT PRIMARY KEY, "
-            f"position BIGINT NOT NULL, published_at TEXT NOT NULL, doc {blob} NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS view_verdict_history (position BIGINT PRIMARY KEY, "
-            f"tool TEXT NOT NULL, seat TEXT NOT NULL, doc {blob} NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS view_verdict_history_seat "
-            "ON view_verdict_history (tool, seat, position)",
-            f"CREATE TABLE IF NOT EXISTS view_tool_points (tool TEXT NOT NULL, "
-            f"first_size BIGINT NOT NULL, last_size BIGINT NOT NULL, count INTEGER NOT NULL, "
-            f"min_at TEXT NOT NULL, max_at TEXT NOT NULL, points {blob} NOT NULL, "
-            "PRIMARY KEY (tool, first_size))",
-            "CREATE INDEX IF NOT EXISTS view_tool_points_at "
-            "ON view_tool_points (tool, max_at, min_at)",
-            f"CREATE TABLE IF NOT EXISTS view_tool_versions (tool TEXT NOT NULL, "
-            f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
-            # Keyed by actor then position: an editor's newest actions are one index range,
-            # however long the log (votes never enter it).
-            f"CREATE TABLE IF NOT EXISTS view_actions (actor TEXT NOT NULL, "
-            f"position BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (actor, position))",
-        ]
+        self.layout = Layout(
+            CATALOG,
+            CATALOG_VERSION,
+            CATALOG_TABLES,
+            lambda named: catalog_ddl(named, blob),
+        )
 
     # -- schema -----------------------------------------------------------------------------
 
     def create_tables(self) -> None:
         self.tracking.create_table()
         legacy = [table for table in LEGACY_TABLES if self.db.has_table(table)]
-        missing = [table for table in CATALOG_TABLES if not self.db.has_table(table)]
-        with self.db.transaction(commit=True) as c:
-            for statement in self._ddl:
-                c.execute(statement)
-            if missing:  # a table added since the catalog was folded: fold it again
-                self._empty(c, CATALOG)
-            if legacy:
+        found = self.generations.read(CATALOG) if self.db.has_table("view_generations") else None
+        suffix = "" if found is None else f"_g{found.serving}"
+        missing = [t for t in CATALOG_TABLES if not self.db.has_table(t + suffix)]
+        if legacy:  # the indexes of the unnumbered layout go; each generation has its own
+            with self.db.transaction(commit=True) as c:
+                for index in LEGACY_INDEXES:
+                    c.execute(f"DROP INDEX IF EXISTS {index}")
+        self.generations.install(self.layout)
+        if legacy or missing:  # a table added since the catalog was folded: fold it again
+            slot = self.generations.serving(CATALOG)
+            with self.db.transaction(commit=True) as c:
                 for table in legacy:
                     c.execute(f"DROP TABLE {table}")
-                self._empty(c, CATALOG)
+                self._empty(c, slot)
 
     # -- positions --------------------------------------------------------------------------
 
@@ -97,16 +118,30 @@ class ViewStore:
     def wait_for(self, name: str, position: int, timeout: float) -> int:
         return self.tracking.wait_for(name, position, timeout)
 
+    def serving_at(self, name: str) -> tuple[int, int]:
+        """(serving generation, its position), read in one statement: what a poller compares
+        to know whether the documents it holds are still the serving ones."""
+        rows = self.db.fetch(
+            "SELECT g.serving AS serving, k.position AS position FROM view_generations g "
+            "LEFT JOIN view_tracking k ON k.name = g.name WHERE g.name = ?",
+            (name,),
+        )
+        return (int(rows[0]["serving"]), int(rows[0]["position"] or 0)) if rows else (0, 0)
+
     # -- catalog documents ------------------------------------------------------------------
 
-    def load_catalog(self, name: str) -> Catalog:
-        """The catalog as last committed, with its position (read in one transaction)."""
+    def load_catalog(self, slot: Slot) -> Catalog:
+        """The catalog of one generation as last committed, with its position (read in one
+        transaction)."""
         with self.db.transaction(commit=False) as c:
-            c.execute(self.db.sql("SELECT position, size FROM view_tracking WHERE name=?"), (name,))
+            c.execute(
+                self.db.sql("SELECT position, size FROM view_tracking WHERE name=?"),
+                (slot.tracking,),
+            )
             row = c.fetchone()
-            c.execute("SELECT doc FROM view_tools")
+            c.execute(f"SELECT doc FROM {slot.table('view_tools')}")  # noqa: S608 - our names
             tools = [ToolState.from_document(orjson.loads(r["doc"])) for r in c.fetchall()]
-            c.execute("SELECT doc FROM view_comparisons")
+            c.execute(f"SELECT doc FROM {slot.table('view_comparisons')}")  # noqa: S608 - our names
             comparisons = [
                 ComparisonState.from_document(orjson.loads(r["doc"])) for r in c.fetchall()
             ]
@@ -117,22 +152,26 @@ class ViewStore:
             size=int(row["size"]) if row else 0,
         )
 
-    def commit_catalog(self, name: str, expected: int, catalog: Catalog) -> dict[str, bytes]:
-        """Write what changed in `catalog` and move the position from `expected` to the
-        catalog's, atomically; returns the tool documents written."""
+    def commit_catalog(self, slot: Slot, expected: int, catalog: Catalog) -> dict[str, bytes]:
+        """Write what changed in `catalog` into `slot`'s tables and move its position from
+        `expected` to the catalog's, atomically; returns the tool documents written."""
         batch = catalog.drain()
         tools = {t.slug: orjson.dumps(t.document()) for t in batch.tools}
+        t = slot.table
         with self.db.transaction(commit=True) as c:
-            self.tracking.advance(c, name, expected, catalog.position, catalog.size)
+            self.generations.advance(
+                c, self.tracking, slot, expected, catalog.position, catalog.size
+            )
             upsert_tool = self.db.sql(
-                "INSERT INTO view_tools (slug, position, listed_at, doc) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, doc=excluded.doc"
+                f"INSERT INTO {t('view_tools')} (slug, position, listed_at, doc) "  # noqa: S608 - our names
+                "VALUES (?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET "
+                "position=excluded.position, doc=excluded.doc"
             )
             c.executemany(
                 upsert_tool, [(t.slug, t.position, t.listed_at, tools[t.slug]) for t in batch.tools]
             )
             upsert_comparison = self.db.sql(
-                "INSERT INTO view_comparisons (key, position, published_at, doc) "
+                f"INSERT INTO {t('view_comparisons')} (key, position, published_at, doc) "  # noqa: S608 - our names
                 "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
                 "position=excluded.position, published_at=excluded.published_at, doc=excluded.doc"
             )
@@ -144,34 +183,35 @@ class ViewStore:
                 ],
             )
             insert_history = self.db.sql(
-                "INSERT INTO view_verdict_history (position, tool, seat, doc) VALUES (?, ?, ?, ?)"
+                f"INSERT INTO {t('view_verdict_history')} (position, tool, seat, doc) "  # noqa: S608 - our names
+                "VALUES (?, ?, ?, ?)"
             )
             c.executemany(
                 insert_history,
                 [(h["position"], h["tool"], h["seat"], orjson.dumps(h)) for h in batch.history],
             )
             for slug, points in batch.timeline.items():
-                self._append_points(c, slug, points)
+                self._append_points(c, t("view_tool_points"), slug, points)
             insert_version = self.db.sql(
-                "INSERT INTO view_tool_versions (tool, size, doc) VALUES (?, ?, ?)"
+                f"INSERT INTO {t('view_tool_versions')} (tool, size, doc) VALUES (?, ?, ?)"  # noqa: S608 - our names
             )
             c.executemany(
                 insert_version, [(t, n, orjson.dumps(doc)) for t, n, doc in batch.versions]
             )
             insert_action = self.db.sql(
-                "INSERT INTO view_actions (actor, position, doc) VALUES (?, ?, ?)"
+                f"INSERT INTO {t('view_actions')} (actor, position, doc) VALUES (?, ?, ?)"  # noqa: S608 - our names
             )
             c.executemany(
                 insert_action, [(a["actor"], a["position"], orjson.dumps(a)) for a in batch.actions]
             )
         return tools
 
-    def _append_points(self, c: Any, slug: str, points: list[Point]) -> None:
+    def _append_points(self, c: Any, table: str, slug: str, points: list[Point]) -> None:
         """Append a tool's new timeline points: top up its last row, then fill new ones.
         Rows hold JSON arrays, so topping up splices bytes instead of decoding the row."""
         c.execute(
             self.db.sql(
-                "SELECT first_size, count, min_at, max_at, points FROM view_tool_points "
+                f"SELECT first_size, count, min_at, max_at, points FROM {table} "  # noqa: S608 - our names
                 "WHERE tool = ? ORDER BY first_size DESC LIMIT 1"
             ),
             (slug,),
@@ -210,7 +250,7 @@ class ViewStore:
             )
         c.executemany(
             self.db.sql(
-                "INSERT INTO view_tool_points "
+                f"INSERT INTO {table} "  # noqa: S608 - our names
                 "(tool, first_size, last_size, count, min_at, max_at, points) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tool, first_size) DO UPDATE SET "
                 "last_size=excluded.last_size, count=excluded.count, min_at=excluded.min_at, "
@@ -219,15 +259,10 @@ class ViewStore:
             rows,
         )
 
-    def reset_catalog(self, name: str) -> None:
-        """Empty every catalog table and put the projection back at the start of the log."""
-        with self.db.transaction(commit=True) as c:
-            self._empty(c, name)
-
-    def _empty(self, c: Any, name: str) -> None:
+    def _empty(self, c: Any, slot: Slot) -> None:
         for table in CATALOG_TABLES:
-            c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-        self.tracking.restart(c, name)
+            c.execute(f"DELETE FROM {slot.table(table)}")  # noqa: S608 - fixed names
+        self.tracking.restart(c, slot.tracking)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -482,12 +517,16 @@ class CatalogSnapshot:
 
 class CatalogProjection:
     """The catalog as a followed projection: fold in memory, commit changes with the position,
-    then publish the committed tool documents as an immutable snapshot."""
+    then publish the committed tool documents as an immutable snapshot. Without a `slot` it
+    follows the serving generation (and moves to the next one when a rebuild switches);
+    `beside()` gives the projection that builds a new generation for a rebuild."""
 
     name = CATALOG
 
-    def __init__(self, views: ViewStore) -> None:
+    def __init__(self, views: ViewStore, slot: Slot | None = None) -> None:
         self.views = views
+        self.follows_serving = slot is None
+        self.slot = slot or views.generations.serving(CATALOG)
         self.reload()
 
     @property
@@ -498,19 +537,37 @@ class CatalogProjection:
         self.catalog.apply_all(events)
 
     def commit(self, expected: int) -> None:
-        written = self.views.commit_catalog(self.name, expected, self.catalog)
+        written = self.views.commit_catalog(self.slot, expected, self.catalog)
         self._publish({**self.snapshot.tools, **written})
 
     def caught_up(self) -> None:
         pass
 
     def reload(self) -> None:
-        self.catalog = self.views.load_catalog(self.name)
+        if self.follows_serving:
+            self.slot = self.views.generations.serving(CATALOG)
+        self.catalog = self.views.load_catalog(self.slot)
         self._publish({s: orjson.dumps(t.document()) for s, t in self.catalog.tools.items()})
 
-    def reset(self) -> None:
-        self.views.reset_catalog(self.name)
-        self.reload()
+    def moved(self) -> bool:
+        if not self.follows_serving:
+            return False
+        return self.views.generations.serving(CATALOG).generation != self.slot.generation
+
+    def beside(self) -> CatalogProjection:
+        """The projection of the generation a rebuild fills (resumed if one is under way for
+        this version), beside the serving tables."""
+        return CatalogProjection(self.views, self.views.generations.begin(self.views.layout))
+
+    def check(self, log_end: Callable[[], int]) -> None:
+        """Nothing to check before a switch: every catalog row is derived."""
+
+    def switch(self) -> bool | None:
+        """GenerationTable.switch of this (building) generation."""
+        return self.views.generations.switch(self.views.layout, self.slot, lambda _: True)
+
+    def abandon(self) -> None:
+        self.views.generations.abandon(self.views.layout, self.slot)
 
     def _publish(self, tools: dict[str, bytes]) -> None:
         self.snapshot = CatalogSnapshot(self.catalog.position, self.catalog.size, tools)
