@@ -104,6 +104,7 @@ class GenerationTable:
         its tables renamed to generation 1, taken as built by the running version."""
         self.create_table()
         with self.db.transaction(commit=True) as c:
+            self._take_write_lock(c, layout.name)
             found = self._read(c, layout.name)
             if found is None:
                 legacy = [t for t in layout.tables if self._is_table(c, t)]
@@ -119,23 +120,29 @@ class GenerationTable:
             slot = Slot(layout.name, found.serving, serving=True)
             for statement in layout.ddl(suffixed(slot.generation)):
                 c.execute(statement)
-            self._point_views(c, layout, slot.generation)
+            missing = [t for t in layout.tables if not self._exists(c, t, "VIEW")]
+            if missing:
+                self._point_views(c, missing, slot.generation)
 
-    def _point_views(self, c: Any, layout: Layout, generation: int) -> None:
-        for table in layout.tables:
-            if not self._is_table(c, table):
-                c.execute(f"DROP VIEW IF EXISTS {table}")
-                c.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_g{generation}")  # noqa: S608 - our names
+    def _point_views(self, c: Any, tables: Sequence[str], generation: int) -> None:
+        for table in tables:
+            c.execute(f"DROP VIEW IF EXISTS {table}")
+            c.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_g{generation}")  # noqa: S608 - our names
 
     def _is_table(self, c: Any, name: str) -> bool:
+        return self._exists(c, name, "BASE TABLE")
+
+    def _exists(self, c: Any, name: str, kind: str) -> bool:
+        """Whether `name` is a table ("BASE TABLE") or a view ("VIEW")."""
         if self.db.is_postgres:
             statement = (
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
-                "AND table_name = %s AND table_type = 'BASE TABLE'"
+                "AND table_name = %s AND table_type = %s"
             )
+            c.execute(statement, (name, kind))
         else:
-            statement = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        c.execute(statement, (name,))
+            statement = "SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?"
+            c.execute(statement, ("table" if kind == "BASE TABLE" else "view", name))
         return c.fetchone() is not None
 
     def _read(self, c: Any, name: str, *, lock: bool = False) -> Generations | None:
@@ -226,7 +233,7 @@ class GenerationTable:
                 ),
                 (slot.generation, found.building_version, layout.name),
             )
-            self._point_views(c, layout, slot.generation)
+            self._point_views(c, layout.tables, slot.generation)
             for table in layout.tables:
                 c.execute(f"DROP TABLE IF EXISTS {serving.table(table)}")
             return True
