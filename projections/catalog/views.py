@@ -41,7 +41,7 @@ POINTS_PER_ROW = 64
 replay writes one row per POINTS_PER_ROW events on a tool instead of one per event, and a live
 commit rewrites only the tool's last, partial row."""
 LEGACY_TABLES = ("view_tool_timeline",)
-LEGACY_INDEXES = ("view_verdict_history_seat", "view_tool_points_at")
+CATALOG_INDEXES = ("view_verdict_history_seat", "view_tool_points_at")
 """Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
 rebuilt from the events."""
 
@@ -88,6 +88,7 @@ class ViewStore:
             CATALOG_VERSION,
             CATALOG_TABLES,
             lambda named: catalog_ddl(named, blob),
+            CATALOG_INDEXES,
         )
 
     # -- schema -----------------------------------------------------------------------------
@@ -98,10 +99,6 @@ class ViewStore:
         found = self.generations.read(CATALOG) if self.db.has_table("view_generations") else None
         suffix = "" if found is None else f"_g{found.serving}"
         missing = [t for t in CATALOG_TABLES if not self.db.has_table(t + suffix)]
-        if legacy:  # the indexes of the unnumbered layout go; each generation has its own
-            with self.db.transaction(commit=True) as c:
-                for index in LEGACY_INDEXES:
-                    c.execute(f"DROP INDEX IF EXISTS {index}")
         self.generations.install(self.layout)
         if legacy or missing:  # a table added since the catalog was folded: fold it again
             slot = self.generations.serving(CATALOG)

@@ -61,6 +61,9 @@ class Layout:
     """The fold version of the code running now (declared beside the fold)."""
     tables: Sequence[str]
     ddl: Callable[[Callable[[str], str]], list[str]]
+    indexes: Sequence[str] = ()
+    """Its indexes' unnumbered names: those of the layout before generations, dropped when
+    its tables become generation 1 (which gets numbered ones)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,8 @@ class GenerationTable:
                 legacy = [t for t in layout.tables if self._is_table(c, t)]
                 for table in legacy:
                     c.execute(f"ALTER TABLE {table} RENAME TO {table}_g1")
+                for index in layout.indexes if legacy else ():
+                    c.execute(f"DROP INDEX IF EXISTS {index}")
                 c.execute(
                     self.db.sql(
                         "INSERT INTO view_generations (name, serving, version) VALUES (?, 1, ?)"

@@ -164,3 +164,32 @@ def test_a_tree_that_misses_a_checkpoint_is_never_served(runtime: Runtime) -> No
     assert after == before
     found = runtime.views.generations.read(AUDIT)
     assert found is not None and (found.serving, found.building) == (serving.serving, None)
+
+
+def test_a_store_of_the_layout_before_generations_keeps_its_views(settings: Settings) -> None:
+    """Plain tables under the unnumbered names (the layout before generations) become
+    generation 1 at start, rows and positions kept, and a rebuild then switches as usual."""
+    runtime = open_runtime(settings)
+    try:
+        seed_demo(runtime.ledger)
+        for projection in runtime.projections():
+            Follower(runtime.ledger.recorder, projection).catch_up()
+        before = snapshot(runtime.audit)
+        db = runtime.views.db
+        with db.transaction(commit=True) as c:  # back to the old layout
+            for table in (*runtime.views.layout.tables, *runtime.audit.layout.tables):
+                c.execute(f"DROP VIEW {table}")
+                c.execute(f"ALTER TABLE {table}_g1 RENAME TO {table}")
+            c.execute("DROP TABLE view_generations")
+    finally:
+        runtime.close()
+    runtime = open_runtime(settings)
+    try:
+        assert snapshot(runtime.audit) == before
+        found = runtime.views.generations.read(CATALOG)
+        assert found is not None and (found.serving, found.building) == (1, None)
+        rebuild_together(runtime.ledger.recorder, runtime.projections())
+        assert snapshot(runtime.audit) == before
+        assert runtime.views.generations.serving(CATALOG).generation == 2
+    finally:
+        runtime.close()
