@@ -425,16 +425,21 @@ class AuditProjection:
         """CheckpointMismatch unless the tree gives every stored checkpoint not checked yet
         that it reaches; one beyond it is a mismatch too once `log_end()` (the last position
         stored, read after the checkpoints) shows no event left to fold."""
-        pending = self.store.checkpoints(self._checked, 1_000_000)
-        size = self.tree.size
-        reached = [cp for cp in pending if cp.size <= size]
-        bad = [cp for cp in reached if self.store.root(cp.size) != cp.root]
-        if len(reached) < len(pending) and self._position >= log_end():
-            bad += pending[len(reached) :]
+        size, checked = self.tree.size, self._checked
+        bad: list[int] = []
+        beyond: list[int] = []
+        while page := self.store.checkpoints(checked, 1000):  # oldest first
+            reached = [cp for cp in page if cp.size <= size]
+            bad += [cp.size for cp in reached if self.store.root(cp.size) != cp.root]
+            beyond += [cp.size for cp in page[len(reached) :]]
+            checked = reached[-1].size if reached else checked
+            if beyond:
+                break
+        if beyond and self._position >= log_end():
+            bad += beyond
         if bad:
-            raise CheckpointMismatch([cp.size for cp in bad])
-        if reached:
-            self._checked = reached[-1].size
+            raise CheckpointMismatch(bad)
+        self._checked = checked
 
     def switch(self) -> bool | None:
         """GenerationTable.switch of this (building) generation, once every stored checkpoint

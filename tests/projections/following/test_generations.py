@@ -193,3 +193,19 @@ def test_a_store_of_the_layout_before_generations_keeps_its_views(settings: Sett
         assert runtime.views.generations.serving(CATALOG).generation == 2
     finally:
         runtime.close()
+
+
+def test_a_checkpoint_beyond_the_log_refuses_the_rebuild(runtime: Runtime) -> None:
+    """A stored checkpoint larger than the whole log (events gone): the rebuilt tree never
+    reaches it, so it is refused rather than waited for, and the serving tree stays."""
+    audit = runtime.audit
+    latest = audit.latest_checkpoint()
+    assert latest is not None
+    beyond = latest.size + 5
+    audit.add_checkpoint(type(latest)(beyond, latest.root, latest.at, latest.note))
+    serving = runtime.views.generations.serving(AUDIT)
+    projection = AuditProjection(audit, runtime.signer, runtime.settings.log_origin)
+    with pytest.raises(CheckpointMismatch) as refused:
+        rebuild_together(runtime.ledger.recorder, [projection], page_size=7)
+    assert refused.value.sizes == [beyond]
+    assert runtime.views.generations.serving(AUDIT) == serving
