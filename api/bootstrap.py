@@ -49,9 +49,7 @@ class Runtime:
     sealer: ReceiptSealer
     _threads: list[
         FollowerThread | PostgresWakeup | CatalogPoller | WitnessSubmitter | RebuildThread
-    ] = field(
-        default_factory=list
-    )
+    ] = field(default_factory=list)
 
     def projections(self) -> list[CatalogProjection | AuditProjection]:
         """Every projection this ledger keeps, each with its own tracking row."""
