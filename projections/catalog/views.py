@@ -40,6 +40,9 @@ POINTS_PER_ROW = 64
 """Timeline points packed in one `view_tool_points` row (a JSON array of packed points): a
 replay writes one row per POINTS_PER_ROW events on a tool instead of one per event, and a live
 commit rewrites only the tool's last, partial row."""
+UNKNOWN_VERSION = 0
+"""The version recorded for a serving catalog that lacks a table of the running layout: no
+version of the folds, so it is rebuilt."""
 LEGACY_TABLES = ("view_tool_timeline",)
 CATALOG_INDEXES = ("view_verdict_history_seat", "view_tool_points_at")
 """Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
@@ -100,12 +103,18 @@ class ViewStore:
         suffix = "" if found is None else f"_g{found.serving}"
         missing = [t for t in CATALOG_TABLES if not self.db.has_table(t + suffix)]
         self.generations.install(self.layout)
-        if legacy or missing:  # a table added since the catalog was folded: fold it again
+        if legacy:
             slot = self.generations.serving(CATALOG)
             with self.db.transaction(commit=True) as c:
                 for table in legacy:
                     c.execute(f"DROP TABLE {table}")
                 self._empty(c, slot)
+        elif missing and len(missing) < len(CATALOG_TABLES):
+            # A table added since the serving catalog was folded: it is outdated, and the
+            # process that follows it rebuilds it beside the serving views, as for new folds.
+            self.db.execute(
+                "UPDATE view_generations SET version = ? WHERE name = ?", (UNKNOWN_VERSION, CATALOG)
+            )
 
     # -- positions --------------------------------------------------------------------------
 
