@@ -20,7 +20,9 @@ from projections.audit.signed_note import NoteSigner, generate_signer, signer_fr
 from projections.audit.witness_store import WitnessStore
 from projections.catalog.poller import CatalogPoller
 from projections.catalog.views import CATALOG, CatalogProjection, CatalogSnapshot, ViewStore
-from projections.following.follower import IDLE_POLL_SECONDS, Follower, FollowerThread, Projection
+from projections.following.follower import IDLE_POLL_SECONDS, Follower, FollowerThread
+from projections.following.generations import Layout
+from projections.following.rebuild import RebuildThread
 from projections.following.wakeup import PostgresWakeup
 
 PROJECTIONS = (CATALOG, AUDIT)
@@ -45,21 +47,40 @@ class Runtime:
     signer: NoteSigner
     witnessed: WitnessStore
     sealer: ReceiptSealer
-    _threads: list[FollowerThread | PostgresWakeup | CatalogPoller | WitnessSubmitter] = field(
-        default_factory=list
-    )
+    _threads: list[
+        FollowerThread | PostgresWakeup | CatalogPoller | WitnessSubmitter | RebuildThread
+    ] = field(default_factory=list)
 
-    def projections(self) -> list[Projection]:
+    def projections(self) -> list[CatalogProjection | AuditProjection]:
         """Every projection this ledger keeps, each with its own tracking row."""
         return [self.projection(name) for name in PROJECTIONS]
 
-    def projection(self, name: str) -> Projection:
-        """One projection, loaded from its last committed position."""
+    def projection(self, name: str) -> CatalogProjection | AuditProjection:
+        """One projection (its serving generation), loaded from its last committed position."""
         if name == CATALOG:
             return CatalogProjection(self.views)
         if name == AUDIT:
             return self.audit_projection()
         raise KeyError(name)
+
+    def layout(self, name: str) -> Layout:
+        """The projection's tables and the fold version of the running code."""
+        return {CATALOG: self.views.layout, AUDIT: self.audit.layout}[name]
+
+    def outdated(self, name: str) -> bool:
+        """Whether the serving generation was built by folds of another version."""
+        found = self.views.generations.read(name)
+        return found is not None and found.version != self.layout(name).version
+
+    def rebuilding(self) -> dict[str, dict[str, int]]:
+        """Each projection with a generation being built: its version and position."""
+        found: dict[str, dict[str, int]] = {}
+        for name in PROJECTIONS:
+            row = self.views.generations.read(name)
+            if row is not None and row.building is not None:
+                position = self.views.tracking.tracked(f"{name}:g{row.building}")[0]
+                found[name] = {"version": row.building_version or 0, "position": position}
+        return found
 
     def audit_projection(self) -> AuditProjection:
         return AuditProjection(self.audit, self.signer, self.settings.log_origin)
@@ -88,6 +109,17 @@ class Runtime:
         for follower in followers:
             self.ledger.add_listener(follower.wake)
         self._threads.extend(followers)
+        for name, follower in zip(names, followers, strict=True):
+            if self.outdated(name):
+                # Folds of a new version: build the new views beside the old, which serve.
+                self._threads.append(
+                    RebuildThread(
+                        recorder,
+                        self.projection(name),
+                        retry=Backoff(poll_interval, FOLLOWER_RETRY_MOST_SECONDS),
+                        on_switched=follower.wake,
+                    )
+                )
         if self.settings.is_postgres:
             # PostgreSQL's recorder has the NOTIFY channel; the base class type does not say so.
             channel = self.ledger.recorder.channel_name  # type: ignore[attr-defined]  # see above

@@ -24,7 +24,11 @@ projection, as docs/deploy.md deploys them) and prints what it did and what it f
 - bad input: malformed JSON, huge bodies, wrong types, unicode edge cases, path traversal, SQL
   metacharacters, forged, revoked and non-ASCII credentials, odd numbers and times, text XML
   cannot carry, an unknown seat, oversized heads (whole or endless), a long compare path: every
-  one answered 4xx, nothing written, the server still alive.
+  one answered 4xx, nothing written, the server still alive;
+- rebuild kill: a ledger of 60k events whose catalog was built by an older fold version; the
+  catalog's projection process, rebuilding it beside the serving views, is killed (-9) midway
+  and restarted: it resumes the same generation from its tracked position and switches once,
+  while readers of every tool get 200s whose position never goes back.
 
 Bounded in time (a few minutes for both backends; `--max-seconds` aborts), 127.0.0.1 only; every
 process it starts is stopped by its pid. Exit 0 when every scenario passed. tests/scripts runs the
@@ -77,12 +81,16 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import verify
+from bench.big_ledger import fill
+from bench.live_rebuild import Readings, read_until
 
 from api.bootstrap import PROJECTIONS
 from domain.application import Ledger
 from domain.demo_data import TOOLS as DEMO_TOOLS
+from domain.seeding import seed_demo
 from domain.settings import Settings
-from projections.catalog.views import CATALOG_TABLES
+from projections.catalog.fold import CATALOG_VERSION
+from projections.catalog.views import CATALOG, CATALOG_TABLES
 
 HOST = "127.0.0.1"
 ADMIN_URL = os.environ.get("VERDICT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -1255,11 +1263,123 @@ def bad_input(store: Store, workdir: Path, *, workers: int = 2) -> Outcome:
 
 # -- running --------------------------------------------------------------------------------
 
+# -- rebuild kill -----------------------------------------------------------------------------
+
+
+def catalog_generations(store: Store) -> tuple[int, int | None, int]:
+    """(serving, building, the building generation's tracked position) of the catalog."""
+    statement = (
+        "SELECT g.serving, g.building, k.position FROM view_generations g LEFT JOIN "
+        "view_tracking k ON k.name = 'catalog:g' || CAST(g.building AS TEXT) "
+        "WHERE g.name = 'catalog'"
+    )
+    if store.is_postgres:
+        with psycopg.connect(store.url, connect_timeout=5) as conn:
+            row = conn.execute(statement).fetchone()
+    else:
+        with contextlib.closing(sqlite3.connect(store.url.removeprefix("sqlite:///"))) as db:
+            row = db.execute(statement).fetchone()
+    assert row is not None
+    return int(row[0]), None if row[1] is None else int(row[1]), int(row[2] or 0)
+
+
+def kill_catalog_projection(cluster: Cluster) -> None:
+    """kill -9 the `verdict project catalog` process: serve's child on SQLite (its supervisor
+    restarts it), ours on PostgreSQL (restarted here, as a supervisor would)."""
+    if cluster.store.is_postgres:
+        cluster.projectors[CATALOG].kill()
+        cluster.projectors[CATALOG].wait(timeout=10)
+        cluster.start_projector(CATALOG)
+        return
+    assert cluster.server is not None
+    for task in Path(f"/proc/{cluster.server.pid}/task").glob("*/children"):
+        for pid in task.read_text().split():
+            with contextlib.suppress(FileNotFoundError):
+                if b"project\x00catalog" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(int(pid), signal.SIGKILL)
+                    return
+    raise RuntimeError("no `verdict project catalog` child to kill")
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not within {timeout} s: {what}")
+        time.sleep(0.02)
+
+
+def rebuild_kill(store: Store, workdir: Path, *, events: int = 60_000) -> Outcome:
+    outcome = Outcome("rebuild_kill", store.backend)
+    ledger = Ledger(Settings(database_url=store.url))
+    try:
+        seed_demo(ledger)
+        fill(ledger, (ledger.recorder.max_notification_id() or 0) + events, random.Random(1))
+    finally:
+        ledger.close()
+    cluster = Cluster(store, workdir, workers=1 if store.backend == "sqlite" else 2, env=NO_LIMITS)
+    cluster.editor_key = "-"  # the log is not empty: serve prints no key, and none is needed
+    with cluster:
+        # The code's catalog folds have moved on from those the serving views were built by.
+        set_catalog_version(store, CATALOG_VERSION - 1)
+        stop = threading.Event()
+        readings = [Readings() for _ in range(3)]
+        readers = [
+            threading.Thread(target=read_until, args=(cluster.url, stop, r, i))
+            for i, r in enumerate(readings)
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            kill_catalog_projection(cluster)  # restarted with "new" folds: it begins a rebuild
+            wait_for(lambda: catalog_generations(store)[2] > 0, "a rebuild under way")
+            kill_catalog_projection(cluster)  # ... and dies in the middle of it
+            serving, building, killed_at = catalog_generations(store)
+            outcome.check(
+                building is not None and serving < building,
+                f"killed mid-rebuild at position {killed_at} (generation {building})",
+            )
+            wait_for(lambda: catalog_generations(store)[1] is None, "the switch")
+            after = catalog_generations(store)
+            outcome.check(after[0] == building, f"generation {building} serves after the switch")
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.join(timeout=30)
+        log = cluster.log("serve") + cluster.log(f"project-{CATALOG}")
+        switches = log.count(f"catalog: switched to generation {building}")
+        outcome.check(switches == 1, f"the switch happened once ({switches})")
+        starts = [int(p) for p in re.findall(r"beside them from log position (\d+)", log)]
+        outcome.check(
+            len(starts) == 2 and starts[1] >= killed_at > 0,
+            f"the restarted process resumed from {starts[1:]} (killed at {killed_at}), not 0",
+        )
+        reads = sum(r.reads for r in readings)
+        errors = [e for r in readings for e in r.errors]
+        back = [e for r in readings for e in r.went_back]
+        outcome.check(not errors, f"{reads} reads meanwhile, {len(errors)} failed {errors[:3]}")
+        outcome.check(not back, f"no reader saw the position go back {back[:3]}")
+        outcome.facts.update(reads=reads, killed_at=killed_at, switched_at=after[0])
+    return outcome
+
+
+def set_catalog_version(store: Store, version: int) -> None:
+    statement = f"UPDATE view_generations SET version = {int(version)} WHERE name = 'catalog'"  # noqa: S608 - a number
+    if store.is_postgres:
+        with psycopg.connect(store.url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(statement.encode())
+    else:
+        with contextlib.closing(sqlite3.connect(store.url.removeprefix("sqlite:///"))) as db, db:
+            db.execute(statement)
+
+
 SCENARIOS: dict[str, Callable[[Store, Path], Outcome]] = {
     "race": race,
     "bad_input": bad_input,
     "flood": flood,
     "crash": crash,
+    "rebuild_kill": rebuild_kill,
 }
 
 
@@ -1301,6 +1421,11 @@ def summary(outcomes: list[Outcome]) -> str:
             )
         elif o.scenario == "bad_input":
             detail = f"{f.get('refused', '?')} hostile requests refused with 4xx"
+        elif o.scenario == "rebuild_kill":
+            detail = (
+                f"killed mid-rebuild at {f.get('killed_at', '?')}, resumed, switched once; "
+                f"{f.get('reads', '?')} reads meanwhile, none failed or went back"
+            )
         else:
             detail = f"{f.get('race_voters', '?')} voters + 1 voter x 200: exact counts"
         status = "PASS" if o.ok else "FAIL"

@@ -3,7 +3,9 @@
 `/healthz` says the process answers and touches nothing else: a database outage must not get
 every worker restarted. `/readyz` says this worker can serve: the database answers through its
 own connection pool, and every projection is within `ready_max_lag` log positions of the end of
-the log (lag = the store's last notification id - the projection's tracked position). Both are
+the log (lag = the store's last notification id - the projection's tracked position); a projection
+being rebuilt beside its serving views is listed under `rebuilding` (the old views serve, so it
+does not make the worker unready). Both are
 left out of the OpenAPI schema: they are for machines, not API clients."""
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Probe:
     error: str | None = None
     log_position: int = 0
     positions: dict[str, int] = field(default_factory=dict)
+    rebuilding: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Projections being rebuilt beside their serving views: version and position."""
 
     @property
     def database_up(self) -> bool:
@@ -47,9 +51,10 @@ def probe(runtime: Runtime) -> Probe:
     try:
         end = runtime.ledger.recorder.max_notification_id() or 0
         positions = {name: runtime.views.tracking.tracked(name)[0] for name in PROJECTIONS}
+        rebuilding = runtime.rebuilding()
     except PersistenceError as error:
         return Probe(error=type(error).__name__)
-    return Probe(log_position=end, positions=positions)
+    return Probe(log_position=end, positions=positions, rebuilding=rebuilding)
 
 
 async def probe_in_time(runtime: Runtime) -> Probe:
@@ -78,21 +83,23 @@ async def readyz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     found = await probe_in_time(runtime)
     if not found.database_up:
-        body = {"status": "unready", "database": "unreachable", "error": found.error}
-        return _json(body, 503)
+        down = {"status": "unready", "database": "unreachable", "error": found.error}
+        return _json(down, 503)
     max_lag = runtime.settings.ready_max_lag
     lag = found.lag()
     ready = all(behind <= max_lag for behind in lag.values())
-    return _json(
-        {
-            "status": "ready" if ready else "unready",
-            "database": "ok",
-            "log_position": found.log_position,
-            "max_lag": max_lag,
-            "projections": {
-                name: {"position": found.positions[name], "lag": behind}
-                for name, behind in lag.items()
-            },
+    body: dict[str, object] = {
+        "status": "ready" if ready else "unready",
+        "database": "ok",
+        "log_position": found.log_position,
+        "max_lag": max_lag,
+        "projections": {
+            name: {"position": found.positions[name], "lag": behind} for name, behind in lag.items()
         },
-        200 if ready else 503,
-    )
+    }
+    if found.rebuilding:  # the serving views answer meanwhile, so readiness is unchanged
+        body["rebuilding"] = {
+            name: {**building, "of": found.log_position}
+            for name, building in found.rebuilding.items()
+        }
+    return _json(body, 200 if ready else 503)

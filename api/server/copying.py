@@ -24,7 +24,7 @@ from api.server.rebuilding import rebuild_views
 from api.voting.credentials import Credentials
 from domain.application import Ledger
 from domain.settings import Settings
-from projections.audit.log import AuditStore
+from projections.audit.log import AuditStore, CheckpointMismatch
 from projections.audit.witness_store import WitnessStore
 from projections.catalog.views import ViewStore
 from projections.database import Database
@@ -314,8 +314,11 @@ def copy_ledger(
     target_runtime = open_runtime(to.model_copy(update={"create_tables": False}))
     try:
         step = rebuild_bar(held + copied) if rebuild_bar else None
-        rebuild_views(target_runtime, jobs=1, progress=step)
-        bad = target_runtime.audit.mismatched_checkpoints()
+        try:  # a rebuilt tree is checked against every checkpoint before it serves
+            rebuild_views(target_runtime, jobs=1, progress=step)
+            bad = tuple(cp.size for cp in target_runtime.audit.mismatched_checkpoints())
+        except CheckpointMismatch as error:
+            bad = tuple(error.sizes)
     finally:
         target_runtime.close()
-    return Copied(held, copied, after, checkpoints, tuple(cp.size for cp in bad))
+    return Copied(held, copied, after, checkpoints, bad)

@@ -1,4 +1,6 @@
-"""`verdict rebuild`: every projection rebuilt from the first event, side by side.
+"""`verdict rebuild`: every projection rebuilt from the first event beside its serving views,
+then switched (projections/following/rebuild.py), so a live service keeps answering from the old
+views meanwhile. A rebuild killed at any point resumes, when run again, where it committed.
 
 By default one process reads the log once and folds each page into every projection
 (`rebuild_together`). With `jobs` > 1 this process rebuilds the first projection while spawned
@@ -56,7 +58,9 @@ def rebuild_views(
     def report(_: int = 0) -> None:
         nonlocal shown
         if progress is not None:
-            reached = min(runtime.views.tracking.tracked(n)[1] for n in names)
+            building = runtime.rebuilding()
+            end = runtime.ledger.recorder.max_notification_id() or 0
+            reached = min(building.get(n, {"position": end})["position"] for n in names)
             if reached > shown:
                 progress(reached - shown)
                 shown = reached

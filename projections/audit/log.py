@@ -11,9 +11,10 @@ leaves and nodes and then checks each stored checkpoint against them."""
 
 from __future__ import annotations
 
+import copy
 import struct
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,10 +24,18 @@ from eventsourcing.persistence import ApplicationRecorder
 from projections.audit import merkle
 from projections.audit.signed_note import NoteSigner, format_checkpoint, time_extension
 from projections.database import Database
+from projections.following.generations import GenerationTable, Layout, RefusedGeneration, Slot
 from projections.following.tracking import Tracking
 from projections.records import LedgerEvent
 
 AUDIT = "audit"
+AUDIT_VERSION = 1
+"""The version of the leaf and tree computation. Raise it with any change to what the log
+derives from the same events: a service that starts with a new version rebuilds the tree beside
+the serving tables, checks every stored checkpoint against it, and switches once caught up."""
+AUDIT_TABLES = ("audit_leaf_chunks", "audit_nodes")
+"""The derived tables, one set per generation (projections/following/generations.py); the
+checkpoints (and their cosignatures) are history and have one table for ever."""
 CHUNK_LEVEL = 6
 CHUNK = 1 << CHUNK_LEVEL
 """Leaves per `audit_leaf_chunks` row. A proof rehashes at most CHUNK - 1 nodes per chunk it
@@ -69,41 +78,68 @@ def unpack_hashes(packed: bytes) -> list[bytes]:
     return [packed[i : i + size] for i in range(0, len(packed), size)]
 
 
+def audit_ddl(named: Callable[[str], str], blob: str) -> list[str]:
+    """One generation's derived tables, `named` giving each its numbered name."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {named('audit_leaf_chunks')} (chunk BIGINT PRIMARY KEY, "
+        f"first_position BIGINT NOT NULL UNIQUE, positions {blob} NOT NULL, "
+        f"hashes {blob} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {named('audit_nodes')} (level INTEGER NOT NULL, "
+        f"idx BIGINT NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
+    ]
+
+
 class AuditStore:
-    """The log's tables in the ledger's own database, and the queries proofs need."""
+    """The log's tables in the ledger's own database, and the queries proofs need: those of the
+    serving generation (through the unnumbered SQL views), or of one `Slot` (`at`)."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.db = Database(recorder)
         self.tracking = Tracking(self.db)
+        self.generations = GenerationTable(self.db)
         blob = self.db.blob
-        self._ddl = [
-            f"CREATE TABLE IF NOT EXISTS audit_leaf_chunks (chunk BIGINT PRIMARY KEY, "
-            f"first_position BIGINT NOT NULL UNIQUE, positions {blob} NOT NULL, "
-            f"hashes {blob} NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS audit_nodes (level INTEGER NOT NULL, idx BIGINT NOT NULL, "
-            f"hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
+        self.layout = Layout(
+            AUDIT, AUDIT_VERSION, AUDIT_TABLES, lambda named: audit_ddl(named, blob)
+        )
+        self._checkpoints_ddl = (
             f"CREATE TABLE IF NOT EXISTS audit_checkpoints (size BIGINT PRIMARY KEY, "
-            f"root {blob} NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL)",
-        ]
-
+            f"root {blob} NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL)"
+        )
+        self.slot: Slot | None = None
         self.reader = merkle.ChunkedNodes(CHUNK_LEVEL, self._upper_nodes, self._chunk_hashes)
+
+    def at(self, slot: Slot) -> AuditStore:
+        """The same store, reading and writing generation `slot`'s tables."""
+        other = copy.copy(self)
+        other.slot = slot
+        other.reader = merkle.ChunkedNodes(CHUNK_LEVEL, other._upper_nodes, other._chunk_hashes)
+        return other
+
+    def _table(self, base: str) -> str:
+        return base if self.slot is None else self.slot.table(base)
+
+    @property
+    def _tracking_name(self) -> str:
+        return AUDIT if self.slot is None else self.slot.tracking
 
     def create_tables(self) -> None:
         self.tracking.create_table()
         legacy = [table for table in LEGACY_TABLES if self.db.has_table(table)]
+        self.generations.install(self.layout)
         with self.db.transaction(commit=True) as c:
+            c.execute(self._checkpoints_ddl)
             if legacy:
+                serving = self.generations.serving(AUDIT)
                 for table in legacy:
                     c.execute(f"DROP TABLE {table}")
-                c.execute("DROP TABLE IF EXISTS audit_nodes")
+                for table in AUDIT_TABLES:
+                    c.execute(f"DELETE FROM {serving.table(table)}")  # noqa: S608 - our names
                 self.tracking.restart(c, AUDIT)
-            for statement in self._ddl:
-                c.execute(statement)
 
     # -- the tree ---------------------------------------------------------------------------
 
     def size(self) -> int:
-        return self.tracking.tracked(AUDIT)[1]
+        return self.tracking.tracked(self._tracking_name)[1]
 
     def nodes(self, keys: Collection[merkle.Key]) -> Mapping[merkle.Key, bytes]:
         """merkle.NodeReader: the requested perfect nodes (those below the chunk level are
@@ -115,14 +151,16 @@ class AuditStore:
         keys = list(keys)
         where = " OR ".join(["(level = ? AND idx = ?)"] * len(keys))
         params = [v for key in keys for v in key]
-        rows = self.db.fetch(f"SELECT level, idx, hash FROM audit_nodes WHERE {where}", params)  # noqa: S608 - placeholders only
+        nodes = self._table("audit_nodes")
+        rows = self.db.fetch(f"SELECT level, idx, hash FROM {nodes} WHERE {where}", params)  # noqa: S608 - placeholders only
         return {(int(r["level"]), int(r["idx"])): bytes(r["hash"]) for r in rows}
 
     def _chunk_hashes(self, chunks: Collection[int]) -> Mapping[int, Sequence[bytes]]:
         chunks = list(chunks)
         marks = ", ".join("?" * len(chunks))
         rows = self.db.fetch(
-            f"SELECT chunk, hashes FROM audit_leaf_chunks WHERE chunk IN ({marks})",  # noqa: S608 - placeholders only
+            f"SELECT chunk, hashes FROM {self._table('audit_leaf_chunks')} "  # noqa: S608 - placeholders only
+            f"WHERE chunk IN ({marks})",
             chunks,
         )
         return {int(r["chunk"]): unpack_hashes(bytes(r["hashes"])) for r in rows}
@@ -135,7 +173,7 @@ class AuditStore:
         if limit <= 0:
             return []
         rows = self.db.fetch(
-            "SELECT chunk, positions, hashes FROM audit_leaf_chunks "
+            f"SELECT chunk, positions, hashes FROM {self._table('audit_leaf_chunks')} "  # noqa: S608 - our names
             "WHERE chunk >= ? AND chunk <= ? ORDER BY chunk",
             (after // CHUNK, (after + limit - 1) // CHUNK),
         )
@@ -144,8 +182,8 @@ class AuditStore:
 
     def leaf_at_position(self, position: int) -> Leaf | None:
         rows = self.db.fetch(
-            "SELECT chunk, positions, hashes FROM audit_leaf_chunks WHERE first_position <= ? "
-            "ORDER BY first_position DESC LIMIT 1",
+            f"SELECT chunk, positions, hashes FROM {self._table('audit_leaf_chunks')} "  # noqa: S608 - our names
+            "WHERE first_position <= ? ORDER BY first_position DESC LIMIT 1",
             (position,),
         )
         found = [leaf for r in rows for leaf in _chunk_leaves(r) if leaf.position == position]
@@ -176,12 +214,12 @@ class AuditStore:
             StoredCheckpoint(int(r["size"]), bytes(r["root"]), r["at"], r["note"]) for r in rows
         ]
 
-    def mismatched_checkpoints(self) -> list[StoredCheckpoint]:
-        """Stored checkpoints whose root the current tree does not reproduce (after a rebuild,
-        this is tampering, or a different log in the same database)."""
+    def mismatched_checkpoints(self, after: int = 0) -> list[StoredCheckpoint]:
+        """Stored checkpoints of size > `after` whose root the tree does not reproduce, or
+        that it does not reach (after a rebuild, this is tampering, or a different log in the
+        same database)."""
         size = self.size()
         bad: list[StoredCheckpoint] = []
-        after = 0
         while page := self.checkpoints(after, 1000):
             bad += [cp for cp in page if cp.size > size or self.root(cp.size) != cp.root]
             after = page[-1].size
@@ -203,14 +241,16 @@ class AuditStore:
         and (maybe) a checkpoint, with the new position, in one transaction. The leaves extend
         the last, partial chunk (its row is rewritten whole) and fill new ones."""
         size = first + len(positions)
+        assert self.slot is not None, "commit to a generation: AuditStore.at(slot)"
+        chunks, nodes_table = self.slot.table("audit_leaf_chunks"), self.slot.table("audit_nodes")
         with self.db.transaction(commit=True) as c:
-            self.tracking.advance(c, AUDIT, expected, position, size)
+            self.generations.advance(c, self.tracking, self.slot, expected, position, size)
             rows: list[tuple[int, int, bytes, bytes]] = []
             start = 0
             if first % CHUNK and positions:
                 c.execute(
                     self.db.sql(
-                        "SELECT first_position, positions, hashes FROM audit_leaf_chunks "
+                        f"SELECT first_position, positions, hashes FROM {chunks} "  # noqa: S608 - our names
                         "WHERE chunk = ?"
                     ),
                     (first // CHUNK,),
@@ -236,14 +276,15 @@ class AuditStore:
                 )
             c.executemany(
                 self.db.sql(
-                    "INSERT INTO audit_leaf_chunks (chunk, first_position, positions, hashes) "
+                    f"INSERT INTO {chunks} (chunk, first_position, positions, hashes) "  # noqa: S608 - our names
                     "VALUES (?, ?, ?, ?) ON CONFLICT (chunk) DO UPDATE SET "
                     "positions=excluded.positions, hashes=excluded.hashes"
                 ),
                 rows,
             )
             c.executemany(
-                self.db.sql("INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)"), nodes
+                self.db.sql(f"INSERT INTO {nodes_table} (level, idx, hash) VALUES (?, ?, ?)"),  # noqa: S608 - our names
+                nodes,
             )
             if checkpoint is not None:
                 self._insert_checkpoint(c, checkpoint)
@@ -262,12 +303,14 @@ class AuditStore:
             (checkpoint.size, checkpoint.root, checkpoint.at, checkpoint.note),
         )
 
-    def reset(self) -> None:
-        """Forget leaves and nodes (never checkpoints) and start again from the first event."""
-        with self.db.transaction(commit=True) as c:
-            c.execute("DELETE FROM audit_leaf_chunks")
-            c.execute("DELETE FROM audit_nodes")
-            self.tracking.restart(c, AUDIT)
+    def newest_checkpoint_size(self, c: Any) -> int:
+        """Inside a switch's transaction: the largest signed size (PostgreSQL: no checkpoint
+        can be added until the switch commits)."""
+        if self.db.is_postgres:
+            c.execute("LOCK TABLE audit_checkpoints IN SHARE MODE")
+        c.execute("SELECT MAX(size) AS size FROM audit_checkpoints")
+        row = c.fetchone()
+        return int(row["size"] or 0) if row else 0
 
 
 def _chunk_leaves(row: Any) -> list[Leaf]:
@@ -277,17 +320,36 @@ def _chunk_leaves(row: Any) -> list[Leaf]:
     return [Leaf(first + i, p, h) for i, (p, h) in enumerate(zip(positions, hashes, strict=True))]
 
 
+class CheckpointMismatch(RefusedGeneration):
+    """A rebuilt tree does not give the root of a stored checkpoint: the rebuild is refused."""
+
+    def __init__(self, sizes: Sequence[int]) -> None:
+        super().__init__(list(sizes))  # plain arguments: it crosses process boundaries
+        self.sizes = list(sizes)
+
+    def __str__(self) -> str:
+        sizes = ", ".join(map(str, self.sizes))
+        return f"the events no longer give the signed tree of size {sizes}"
+
+
 class AuditProjection:
     """Appends each event's leaf hash to the tree; signs a checkpoint of the committed tree when
     it has caught up, and at least every CHECKPOINT_EVERY_SECONDS under a steady stream; never
-    twice for one size."""
+    twice for one size. Without a `slot` it follows (and signs from) the serving generation;
+    `beside()` gives the projection that builds a new one, which never signs: it is checked
+    against every stored checkpoint before it may serve."""
 
     name = AUDIT
 
-    def __init__(self, store: AuditStore, signer: NoteSigner, origin: str) -> None:
-        self.store = store
+    def __init__(
+        self, store: AuditStore, signer: NoteSigner, origin: str, slot: Slot | None = None
+    ) -> None:
+        self.stores = store
         self.signer = signer
         self.origin = origin
+        self.follows_serving = slot is None
+        self.slot = slot or store.generations.serving(AUDIT)
+        self._checked = 0
         self.reload()
 
     @property
@@ -295,7 +357,10 @@ class AuditProjection:
         return self._position
 
     def reload(self) -> None:
-        position, size = self.store.tracking.tracked(AUDIT)
+        if self.follows_serving:
+            self.slot = self.stores.generations.serving(AUDIT)
+        self.store = self.stores.at(self.slot)
+        position, size = self.store.tracking.tracked(self.slot.tracking)
         self._position = position
         self.tree = merkle.CompactRange.resume(size, self.store)
         latest = self.store.latest_checkpoint()
@@ -314,7 +379,7 @@ class AuditProjection:
         first = self.tree.size
         nodes = self.tree.extend(self._hashes, keep_from=CHUNK_LEVEL)
         checkpoint = None
-        if time.monotonic() - self._signed_at >= CHECKPOINT_EVERY_SECONDS:
+        if self.slot.serving and time.monotonic() - self._signed_at >= CHECKPOINT_EVERY_SECONDS:
             checkpoint = self._due_checkpoint()
         self.store.commit(
             expected, self._position, first, self._positions, self._hashes, nodes, checkpoint
@@ -323,7 +388,7 @@ class AuditProjection:
         self._signed(checkpoint)
 
     def caught_up(self) -> None:
-        checkpoint = self._due_checkpoint()
+        checkpoint = self._due_checkpoint() if self.slot.serving else None
         if checkpoint is not None:
             self.store.add_checkpoint(checkpoint)
             self._signed(checkpoint)
@@ -343,6 +408,47 @@ class AuditProjection:
         text = format_checkpoint(self.origin, size, root, [time_extension(now)])
         return StoredCheckpoint(size, root, now.isoformat(), self.signer.sign(text))
 
-    def reset(self) -> None:
-        self.store.reset()
-        self.reload()
+    # -- rebuilding beside the serving tables --------------------------------------------------
+
+    def moved(self) -> bool:
+        if not self.follows_serving:
+            return False
+        return self.stores.generations.serving(AUDIT).generation != self.slot.generation
+
+    def beside(self) -> AuditProjection:
+        """The projection of the generation a rebuild fills (resumed if one is under way for
+        this version), beside the serving tables."""
+        slot = self.stores.generations.begin(self.stores.layout)
+        return AuditProjection(self.stores, self.signer, self.origin, slot)
+
+    def check(self, log_end: Callable[[], int]) -> None:
+        """CheckpointMismatch unless the tree gives every stored checkpoint not checked yet
+        that it reaches; one beyond it is a mismatch too once `log_end()` (the last position
+        stored, read after the checkpoints) shows no event left to fold."""
+        size, checked = self.tree.size, self._checked
+        bad: list[int] = []
+        beyond: list[int] = []
+        while page := self.store.checkpoints(checked, 1000):  # oldest first
+            reached = [cp for cp in page if cp.size <= size]
+            bad += [cp.size for cp in reached if self.store.root(cp.size) != cp.root]
+            beyond += [cp.size for cp in page[len(reached) :]]
+            checked = reached[-1].size if reached else checked
+            if beyond:
+                break
+        if beyond and self._position >= log_end():
+            bad += beyond
+        if bad:
+            raise CheckpointMismatch(bad)
+        self._checked = checked
+
+    def switch(self) -> bool | None:
+        """GenerationTable.switch of this (building) generation, once every stored checkpoint
+        has been checked against its tree (one signed meanwhile: not yet)."""
+        return self.stores.generations.switch(
+            self.stores.layout,
+            self.slot,
+            lambda c: self.store.newest_checkpoint_size(c) <= self._checked,
+        )
+
+    def abandon(self) -> None:
+        self.stores.generations.abandon(self.stores.layout, self.slot)

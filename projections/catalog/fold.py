@@ -20,6 +20,11 @@ from projections.catalog.panel import (
 from projections.catalog.percent import share
 from projections.records import LedgerEvent
 
+CATALOG_VERSION = 1
+"""The version of these folds. Raise it with any change to what they compute from the same
+events: a service that starts with a new version rebuilds the catalog beside the serving tables
+and switches once caught up (projections/following/generations.py, docs/deploy.md)."""
+
 LISTING_FIELDS = ("name", "category", "tagline", "description", "pricing")
 
 

@@ -28,6 +28,7 @@ class CatalogPoller:
         self.poll_interval = poll_interval
         self.snapshot: CatalogSnapshot | None = None
         """The last committed catalog read, None until the first read succeeds."""
+        self._seen: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="catalog-poller", daemon=True)
 
@@ -40,13 +41,16 @@ class CatalogPoller:
         self._thread.join(timeout)
 
     def refresh(self) -> None:
-        """Read the tool documents again if the catalog has moved since the last read."""
-        position = self.views.tracking.tracked(CATALOG)[0]
-        if self.snapshot is not None and self.snapshot.position == position:
+        """Read the tool documents again if the catalog has moved since the last read, or a
+        rebuild switched it to a new generation (which may hold other documents at the same
+        position: new folds)."""
+        seen = self.views.serving_at(CATALOG)
+        if self.snapshot is not None and self._seen == seen:
             return
         found = self.views.tool_documents(CATALOG)  # documents and position in one statement
         tools = {orjson.loads(doc)["slug"]: doc for doc in found.docs}
         self.snapshot = CatalogSnapshot(found.position, found.size, tools)
+        self._seen = seen
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_interval):

@@ -4,7 +4,7 @@ what a read sees always comes from one committed log prefix, and it says which o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -12,6 +12,7 @@ import orjson
 from eventsourcing.persistence import ApplicationRecorder
 
 from projections.catalog.fold import (
+    CATALOG_VERSION,
     Catalog,
     ComparisonState,
     Point,
@@ -22,6 +23,7 @@ from projections.catalog.fold import (
 from projections.catalog.paging import SORT_COLUMNS, Key, Order, tool_columns
 from projections.catalog.sortable import sortable, time_span
 from projections.database import Database
+from projections.following.generations import GenerationTable, Layout, Slot
 from projections.following.tracking import Tracking
 from projections.records import LedgerEvent
 
@@ -41,7 +43,23 @@ commit rewrites only the tool's last, partial row."""
 PAGE_BYTES = 199_000
 """Document bytes a list answer holds at most: with its envelope, every answer stays under
 200 KB whatever its documents weigh (a page then ends early, and says where the next begins)."""
+UNKNOWN_VERSION = 0
+"""The version recorded for a serving catalog that lacks a table of the running layout: no
+version of the folds, so it is rebuilt."""
 LEGACY_TABLES = ("view_tool_timeline",)
+TOOL_INDEXES = {
+    f"view_tools_{prefix}{column}": f"{prefix and 'category, '}{column} DESC, slug"
+    for prefix in ("", "category_")
+    for column in SORT_COLUMNS.values()
+}
+"""The list orders' indexes (projections/catalog/paging.py): one per order, and per order
+within a category."""
+CATALOG_INDEXES = (
+    "view_verdict_history_seat",
+    "view_tool_points_at",
+    "view_comparisons_published_at",
+    *TOOL_INDEXES,
+)
 """Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
 rebuilt from the events."""
 SORT_KEY_COLUMNS = {"view_tools": "community_pct", "view_comparisons": "right_tool"}
@@ -49,66 +67,95 @@ SORT_KEY_COLUMNS = {"view_tools": "community_pct", "view_comparisons": "right_to
 the catalog rebuilt from the events, which writes the keys."""
 
 
+def catalog_ddl(named: Callable[[str], str], blob: str, text: str) -> list[str]:
+    """One generation's catalog tables and indexes, `named` giving each its numbered name;
+    `text` is the type of the columns lists sort by (byte order on both stores, as in Python)."""
+    tools, comparisons = named("view_tools"), named("view_comparisons")
+    return [
+        f"CREATE TABLE IF NOT EXISTS {tools} (slug {text} PRIMARY KEY, "
+        f"position BIGINT NOT NULL, listed_at {text} NOT NULL, category {text} NOT NULL, "
+        "status TEXT NOT NULL, panel_pct INTEGER NOT NULL, community_pct INTEGER NOT NULL, "
+        f"doc {blob} NOT NULL)",
+        *(
+            f"CREATE INDEX IF NOT EXISTS {named(index)} ON {tools} ({keys})"
+            for index, keys in TOOL_INDEXES.items()
+        ),
+        f"CREATE TABLE IF NOT EXISTS {comparisons} (key {text} PRIMARY KEY, "
+        f"position BIGINT NOT NULL, published_at {text} NOT NULL, status TEXT NOT NULL, "
+        f"left_tool TEXT NOT NULL, right_tool TEXT NOT NULL, doc {blob} NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS {named('view_comparisons_published_at')} "
+        f"ON {comparisons} (published_at DESC, key)",
+        f"CREATE TABLE IF NOT EXISTS {named('view_verdict_history')} "
+        f"(position BIGINT PRIMARY KEY, tool TEXT NOT NULL, seat TEXT NOT NULL, "
+        f"doc {blob} NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS {named('view_verdict_history_seat')} "
+        f"ON {named('view_verdict_history')} (tool, seat, position)",
+        f"CREATE TABLE IF NOT EXISTS {named('view_tool_points')} (tool TEXT NOT NULL, "
+        f"first_size BIGINT NOT NULL, last_size BIGINT NOT NULL, count INTEGER NOT NULL, "
+        f"min_at TEXT NOT NULL, max_at TEXT NOT NULL, points {blob} NOT NULL, "
+        "PRIMARY KEY (tool, first_size))",
+        f"CREATE INDEX IF NOT EXISTS {named('view_tool_points_at')} "
+        f"ON {named('view_tool_points')} (tool, max_at, min_at)",
+        f"CREATE TABLE IF NOT EXISTS {named('view_tool_versions')} (tool TEXT NOT NULL, "
+        f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
+        # Keyed by actor then position: an editor's newest actions are one index range,
+        # however long the log (votes never enter it).
+        f"CREATE TABLE IF NOT EXISTS {named('view_actions')} (actor TEXT NOT NULL, "
+        f"position BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (actor, position))",
+    ]
+
+
 class ViewStore:
-    """Documents and positions in the ledger's own database (SQLite file or PostgreSQL)."""
+    """Documents and positions in the ledger's own database (SQLite file or PostgreSQL).
+    Queries read the serving generation through the unnumbered SQL views; the projection
+    writes the generation of its `Slot`."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.db = Database(recorder)
         self.tracking = Tracking(self.db)
+        self.generations = GenerationTable(self.db)
         blob = self.db.blob
         text = 'TEXT COLLATE "C"' if self.db.is_postgres else "TEXT"  # byte order, as in Python
-        self._ddl = [
-            f"CREATE TABLE IF NOT EXISTS view_tools (slug {text} PRIMARY KEY, "
-            f"position BIGINT NOT NULL, listed_at {text} NOT NULL, category {text} NOT NULL, "
-            "status TEXT NOT NULL, panel_pct INTEGER NOT NULL, community_pct INTEGER NOT NULL, "
-            f"doc {blob} NOT NULL)",
-            *(
-                f"CREATE INDEX IF NOT EXISTS view_tools_{prefix}{column} "
-                f"ON view_tools ({prefix and 'category, '}{column} DESC, slug)"
-                for prefix in ("", "category_")
-                for column in SORT_COLUMNS.values()
-            ),
-            f"CREATE TABLE IF NOT EXISTS view_comparisons (key {text} PRIMARY KEY, "
-            f"position BIGINT NOT NULL, published_at {text} NOT NULL, status TEXT NOT NULL, "
-            f"left_tool TEXT NOT NULL, right_tool TEXT NOT NULL, doc {blob} NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS view_comparisons_published_at "
-            "ON view_comparisons (published_at DESC, key)",
-            f"CREATE TABLE IF NOT EXISTS view_verdict_history (position BIGINT PRIMARY KEY, "
-            f"tool TEXT NOT NULL, seat TEXT NOT NULL, doc {blob} NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS view_verdict_history_seat "
-            "ON view_verdict_history (tool, seat, position)",
-            f"CREATE TABLE IF NOT EXISTS view_tool_points (tool TEXT NOT NULL, "
-            f"first_size BIGINT NOT NULL, last_size BIGINT NOT NULL, count INTEGER NOT NULL, "
-            f"min_at TEXT NOT NULL, max_at TEXT NOT NULL, points {blob} NOT NULL, "
-            "PRIMARY KEY (tool, first_size))",
-            "CREATE INDEX IF NOT EXISTS view_tool_points_at "
-            "ON view_tool_points (tool, max_at, min_at)",
-            f"CREATE TABLE IF NOT EXISTS view_tool_versions (tool TEXT NOT NULL, "
-            f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
-            # Keyed by actor then position: an editor's newest actions are one index range,
-            # however long the log (votes never enter it).
-            f"CREATE TABLE IF NOT EXISTS view_actions (actor TEXT NOT NULL, "
-            f"position BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (actor, position))",
-        ]
+        self.layout = Layout(
+            CATALOG,
+            CATALOG_VERSION,
+            CATALOG_TABLES,
+            lambda named: catalog_ddl(named, blob, text),
+            CATALOG_INDEXES,
+        )
 
     # -- schema -----------------------------------------------------------------------------
 
     def create_tables(self) -> None:
         self.tracking.create_table()
         legacy = [table for table in LEGACY_TABLES if self.db.has_table(table)]
-        missing = [table for table in CATALOG_TABLES if not self.db.has_table(table)]
-        legacy += [
+        found = self.generations.read(CATALOG) if self.db.has_table("view_generations") else None
+        suffix = "" if found is None else f"_g{found.serving}"
+        missing = [t for t in CATALOG_TABLES if not self.db.has_table(t + suffix)]
+        unsorted = [
             table
             for table, column in SORT_KEY_COLUMNS.items()
-            if self.db.has_table(table) and not self.db.has_column(table, column)
+            if self.db.has_table(table + suffix) and not self.db.has_column(table + suffix, column)
         ]
-        with self.db.transaction(commit=True) as c:
-            for table in legacy:
-                c.execute(f"DROP TABLE {table}")
-            for statement in self._ddl:
-                c.execute(statement)
-            if missing or legacy:  # a table added or changed since the fold: fold it again
-                self._empty(c, CATALOG)
+        if unsorted:  # tables of the layout before sort keys: refolded, as legacy tables are
+            with self.db.transaction(commit=True) as c:
+                for table in unsorted:
+                    if suffix:  # the view over it goes first; install points a new one
+                        c.execute(f"DROP VIEW IF EXISTS {table}")
+                    c.execute(f"DROP TABLE {table}{suffix}")
+        self.generations.install(self.layout)
+        if legacy or unsorted:
+            slot = self.generations.serving(CATALOG)
+            with self.db.transaction(commit=True) as c:
+                for table in legacy:
+                    c.execute(f"DROP TABLE {table}")
+                self._empty(c, slot)
+        elif missing and len(missing) < len(CATALOG_TABLES):
+            # A table added since the serving catalog was folded: it is outdated, and the
+            # process that follows it rebuilds it beside the serving views, as for new folds.
+            self.db.execute(
+                "UPDATE view_generations SET version = ? WHERE name = ?", (UNKNOWN_VERSION, CATALOG)
+            )
 
     # -- positions --------------------------------------------------------------------------
 
@@ -118,16 +165,30 @@ class ViewStore:
     def wait_for(self, name: str, position: int, timeout: float) -> int:
         return self.tracking.wait_for(name, position, timeout)
 
+    def serving_at(self, name: str) -> tuple[int, int]:
+        """(serving generation, its position), read in one statement: what a poller compares
+        to know whether the documents it holds are still the serving ones."""
+        rows = self.db.fetch(
+            "SELECT g.serving AS serving, k.position AS position FROM view_generations g "
+            "LEFT JOIN view_tracking k ON k.name = g.name WHERE g.name = ?",
+            (name,),
+        )
+        return (int(rows[0]["serving"]), int(rows[0]["position"] or 0)) if rows else (0, 0)
+
     # -- catalog documents ------------------------------------------------------------------
 
-    def load_catalog(self, name: str) -> Catalog:
-        """The catalog as last committed, with its position (read in one transaction)."""
+    def load_catalog(self, slot: Slot) -> Catalog:
+        """The catalog of one generation as last committed, with its position (read in one
+        transaction)."""
         with self.db.transaction(commit=False) as c:
-            c.execute(self.db.sql("SELECT position, size FROM view_tracking WHERE name=?"), (name,))
+            c.execute(
+                self.db.sql("SELECT position, size FROM view_tracking WHERE name=?"),
+                (slot.tracking,),
+            )
             row = c.fetchone()
-            c.execute("SELECT doc FROM view_tools")
+            c.execute(f"SELECT doc FROM {slot.table('view_tools')}")  # noqa: S608 - our names
             tools = [ToolState.from_document(orjson.loads(r["doc"])) for r in c.fetchall()]
-            c.execute("SELECT doc FROM view_comparisons")
+            c.execute(f"SELECT doc FROM {slot.table('view_comparisons')}")  # noqa: S608 - our names
             comparisons = [
                 ComparisonState.from_document(orjson.loads(r["doc"])) for r in c.fetchall()
             ]
@@ -138,16 +199,19 @@ class ViewStore:
             size=int(row["size"]) if row else 0,
         )
 
-    def commit_catalog(self, name: str, expected: int, catalog: Catalog) -> dict[str, bytes]:
-        """Write what changed in `catalog` and move the position from `expected` to the
-        catalog's, atomically; returns the tool documents written."""
+    def commit_catalog(self, slot: Slot, expected: int, catalog: Catalog) -> dict[str, bytes]:
+        """Write what changed in `catalog` into `slot`'s tables and move its position from
+        `expected` to the catalog's, atomically; returns the tool documents written."""
         batch = catalog.drain()
-        documents = [t.document() for t in batch.tools]
+        documents = [tool.document() for tool in batch.tools]
         tools = {doc["slug"]: orjson.dumps(doc) for doc in documents}
+        t = slot.table
         with self.db.transaction(commit=True) as c:
-            self.tracking.advance(c, name, expected, catalog.position, catalog.size)
+            self.generations.advance(
+                c, self.tracking, slot, expected, catalog.position, catalog.size
+            )
             upsert_tool = self.db.sql(
-                "INSERT INTO view_tools (slug, position, listed_at, category, status, "
+                f"INSERT INTO {t('view_tools')} (slug, position, listed_at, category, status, "  # noqa: S608 - our names
                 "panel_pct, community_pct, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (slug) DO UPDATE SET position=excluded.position, "
                 "category=excluded.category, status=excluded.status, "
@@ -162,9 +226,9 @@ class ViewStore:
                 ],
             )
             upsert_comparison = self.db.sql(
-                "INSERT INTO view_comparisons (key, position, published_at, status, left_tool, "
-                "right_tool, doc) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                "position=excluded.position, published_at=excluded.published_at, "
+                f"INSERT INTO {t('view_comparisons')} (key, position, published_at, status, "  # noqa: S608 - our names
+                "left_tool, right_tool, doc) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO "
+                "UPDATE SET position=excluded.position, published_at=excluded.published_at, "
                 "status=excluded.status, doc=excluded.doc"
             )
             c.executemany(
@@ -183,34 +247,35 @@ class ViewStore:
                 ],
             )
             insert_history = self.db.sql(
-                "INSERT INTO view_verdict_history (position, tool, seat, doc) VALUES (?, ?, ?, ?)"
+                f"INSERT INTO {t('view_verdict_history')} (position, tool, seat, doc) "  # noqa: S608 - our names
+                "VALUES (?, ?, ?, ?)"
             )
             c.executemany(
                 insert_history,
                 [(h["position"], h["tool"], h["seat"], orjson.dumps(h)) for h in batch.history],
             )
             for slug, points in batch.timeline.items():
-                self._append_points(c, slug, points)
+                self._append_points(c, t("view_tool_points"), slug, points)
             insert_version = self.db.sql(
-                "INSERT INTO view_tool_versions (tool, size, doc) VALUES (?, ?, ?)"
+                f"INSERT INTO {t('view_tool_versions')} (tool, size, doc) VALUES (?, ?, ?)"  # noqa: S608 - our names
             )
             c.executemany(
                 insert_version, [(t, n, orjson.dumps(doc)) for t, n, doc in batch.versions]
             )
             insert_action = self.db.sql(
-                "INSERT INTO view_actions (actor, position, doc) VALUES (?, ?, ?)"
+                f"INSERT INTO {t('view_actions')} (actor, position, doc) VALUES (?, ?, ?)"  # noqa: S608 - our names
             )
             c.executemany(
                 insert_action, [(a["actor"], a["position"], orjson.dumps(a)) for a in batch.actions]
             )
         return tools
 
-    def _append_points(self, c: Any, slug: str, points: list[Point]) -> None:
+    def _append_points(self, c: Any, table: str, slug: str, points: list[Point]) -> None:
         """Append a tool's new timeline points: top up its last row, then fill new ones.
         Rows hold JSON arrays, so topping up splices bytes instead of decoding the row."""
         c.execute(
             self.db.sql(
-                "SELECT first_size, count, min_at, max_at, points FROM view_tool_points "
+                f"SELECT first_size, count, min_at, max_at, points FROM {table} "  # noqa: S608 - our names
                 "WHERE tool = ? ORDER BY first_size DESC LIMIT 1"
             ),
             (slug,),
@@ -249,7 +314,7 @@ class ViewStore:
             )
         c.executemany(
             self.db.sql(
-                "INSERT INTO view_tool_points "
+                f"INSERT INTO {table} "  # noqa: S608 - our names
                 "(tool, first_size, last_size, count, min_at, max_at, points) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tool, first_size) DO UPDATE SET "
                 "last_size=excluded.last_size, count=excluded.count, min_at=excluded.min_at, "
@@ -258,15 +323,15 @@ class ViewStore:
             rows,
         )
 
-    def reset_catalog(self, name: str) -> None:
-        """Empty every catalog table and put the projection back at the start of the log."""
+    def reset(self, slot: Slot) -> None:
+        """Empty one generation's tables and put its position back at the start of the log."""
         with self.db.transaction(commit=True) as c:
-            self._empty(c, name)
+            self._empty(c, slot)
 
-    def _empty(self, c: Any, name: str) -> None:
+    def _empty(self, c: Any, slot: Slot) -> None:
         for table in CATALOG_TABLES:
-            c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-        self.tracking.restart(c, name)
+            c.execute(f"DELETE FROM {slot.table(table)}")  # noqa: S608 - fixed names
+        self.tracking.restart(c, slot.tracking)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -671,12 +736,16 @@ class CatalogSnapshot:
 
 class CatalogProjection:
     """The catalog as a followed projection: fold in memory, commit changes with the position,
-    then publish the committed tool documents as an immutable snapshot."""
+    then publish the committed tool documents as an immutable snapshot. Without a `slot` it
+    follows the serving generation (and moves to the next one when a rebuild switches);
+    `beside()` gives the projection that builds a new generation for a rebuild."""
 
     name = CATALOG
 
-    def __init__(self, views: ViewStore) -> None:
+    def __init__(self, views: ViewStore, slot: Slot | None = None) -> None:
         self.views = views
+        self.follows_serving = slot is None
+        self.slot = slot or views.generations.serving(CATALOG)
         self.reload()
 
     @property
@@ -687,19 +756,37 @@ class CatalogProjection:
         self.catalog.apply_all(events)
 
     def commit(self, expected: int) -> None:
-        written = self.views.commit_catalog(self.name, expected, self.catalog)
+        written = self.views.commit_catalog(self.slot, expected, self.catalog)
         self._publish({**self.snapshot.tools, **written})
 
     def caught_up(self) -> None:
         pass
 
     def reload(self) -> None:
-        self.catalog = self.views.load_catalog(self.name)
+        if self.follows_serving:
+            self.slot = self.views.generations.serving(CATALOG)
+        self.catalog = self.views.load_catalog(self.slot)
         self._publish({s: orjson.dumps(t.document()) for s, t in self.catalog.tools.items()})
 
-    def reset(self) -> None:
-        self.views.reset_catalog(self.name)
-        self.reload()
+    def moved(self) -> bool:
+        if not self.follows_serving:
+            return False
+        return self.views.generations.serving(CATALOG).generation != self.slot.generation
+
+    def beside(self) -> CatalogProjection:
+        """The projection of the generation a rebuild fills (resumed if one is under way for
+        this version), beside the serving tables."""
+        return CatalogProjection(self.views, self.views.generations.begin(self.views.layout))
+
+    def check(self, log_end: Callable[[], int]) -> None:
+        """Nothing to check before a switch: every catalog row is derived."""
+
+    def switch(self) -> bool | None:
+        """GenerationTable.switch of this (building) generation."""
+        return self.views.generations.switch(self.views.layout, self.slot, lambda _: True)
+
+    def abandon(self) -> None:
+        self.views.generations.abandon(self.views.layout, self.slot)
 
     def _publish(self, tools: dict[str, bytes]) -> None:
         self.snapshot = CatalogSnapshot(self.catalog.position, self.catalog.size, tools)

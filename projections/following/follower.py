@@ -51,8 +51,9 @@ class Projection(Protocol):
     def reload(self) -> None:
         """Forget what is in memory and load the last committed state."""
 
-    def reset(self) -> None:
-        """Drop the projection's derived rows and go back to the start of the log (rebuild)."""
+    def moved(self) -> bool:
+        """Whether a rebuild switched the serving generation away from the one held in memory
+        (then `reload`)."""
 
 
 class Follower:
@@ -77,6 +78,8 @@ class Follower:
         is that end: events stored while it was folded wait for the next catch-up, so a
         steady stream of writes is folded in batches rather than chased one commit each."""
         projection = self.projection
+        if projection.moved():
+            projection.reload()
         while True:
             page = self.reader.page(projection.position, self.page_size)
             if page:

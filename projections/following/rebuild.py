@@ -1,18 +1,48 @@
-"""Rebuild a projection from the first event: the live state must come out identical.
+"""Rebuild a projection from the first event beside the serving one, then switch (blue/green).
 
-A rebuild empties the projection's derived rows and puts it back at position 0 in one
-transaction, then folds the log into it page by page, one commit per page: memory stays bounded
-by the page, not the log. Reads meanwhile answer from the rebuilding view and say its position."""
+A rebuild fills a new generation of the projection's tables (projections/following/
+generations.py) page by page, one commit per page, so memory stays bounded by the page and a
+rebuild killed at any point resumes from its last commit. Readers meanwhile get the serving
+generation, untouched (a live follower keeps it current). Once the new generation has read the
+log to its end, is at or past the serving position and has passed its checks (the audit log:
+every stored checkpoint), one transaction makes it the serving one and drops the old tables."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, PersistenceError
 
 from projections.following.event_reader import EventReader
-from projections.following.follower import Projection
+from projections.following.follower import Projection, RetrySchedule
+from projections.following.generations import RefusedGeneration, Slot, StaleGeneration
+from projections.following.tracking import StaleProjection
 from projections.records import LedgerEvent
+
+log = logging.getLogger(__name__)
+
+
+class Building(Projection, Protocol):
+    """A projection filling a generation that does not serve yet."""
+
+    slot: Slot
+
+    def check(self, log_end: Callable[[], int]) -> None:
+        """Raise if what it built must not serve (e.g. a checkpoint it does not reproduce)."""
+
+    def switch(self) -> bool | None:
+        """Serve it now if caught up: True, False (not yet), None (no longer being built)."""
+
+    def abandon(self) -> None:
+        """Drop its tables: its check failed."""
+
+
+class Rebuildable(Projection, Protocol):
+    def beside(self) -> Building:
+        """The projection building (or resuming) a new generation for the running version."""
 
 
 def read_events(
@@ -27,35 +57,144 @@ def read_events(
 
 def rebuild(
     recorder: ApplicationRecorder,
-    projection: Projection,
+    projection: Rebuildable,
     *,
     page_size: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Reset `projection` and fold the whole log into it again; returns the final position."""
+    """Rebuild `projection` beside its serving tables and switch; `projection` then follows the
+    new generation. Returns the position of the switch."""
     return rebuild_together(recorder, [projection], page_size=page_size, progress=progress)
 
 
 def rebuild_together(
     recorder: ApplicationRecorder,
-    projections: Sequence[Projection],
+    projections: Sequence[Rebuildable],
     *,
     page_size: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """`rebuild` of several projections in one pass: each page of the log is read and decoded
-    once and folded into every projection (reading is a fair share of a replay's cost)."""
+    once and folded into every new generation (reading is a fair share of a replay's cost)."""
+    switched = build_and_switch(
+        recorder, [p.beside() for p in projections], page_size=page_size, progress=progress
+    )
     for projection in projections:
-        projection.reset()
-    reader, after = EventReader(recorder), 0
-    while page := reader.page(after, page_size):
-        for projection in projections:
-            expected = projection.position
-            projection.apply_all(page)
-            projection.commit(expected)
-        after = page[-1].position
-        if progress is not None:
+        projection.reload()
+        projection.caught_up()  # the audit log signs what it now serves, if not signed yet
+    return max(switched.values(), default=0)
+
+
+def build_and_switch(
+    recorder: ApplicationRecorder,
+    builds: Sequence[Building],
+    *,
+    page_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+    stopped: Callable[[], bool] = lambda: False,
+) -> dict[str, int]:
+    """Fold the log into each building generation from where it committed, and switch each to
+    serving once it has read the log to its end (a short page) and is at or past the serving
+    position; returns the position each switched at. One whose generation another process
+    switched or replaced meanwhile is left to it. A failed check (CheckpointMismatch) drops
+    that generation and is raised: the serving one stays as it was. Returns early, switching
+    nothing more, once `stopped()`."""
+    reader = EventReader(recorder)
+    pending = list(builds)
+    switched: dict[str, int] = {}
+    while pending and not stopped():
+        after = min(b.position for b in pending)
+        page = reader.page(after, page_size)
+        for build in list(pending):
+            fresh = [e for e in page if e.position > build.position]
+            if not fresh:
+                continue
+            expected = build.position
+            try:
+                build.apply_all(fresh)
+                build.commit(expected)
+            except StaleGeneration:
+                log.info("%s: generation %d finished elsewhere", build.name, build.slot.generation)
+                pending.remove(build)
+            except StaleProjection:  # another process builds it too: go on from its commit
+                build.reload()
+        if page and progress is not None:
             progress(len(page))
-    for projection in projections:
-        projection.caught_up()
-    return after
+        if len(page) < page_size:
+            for build in list(pending):
+                build.caught_up()
+                try:
+                    build.check(lambda: recorder.max_notification_id() or 0)
+                except RefusedGeneration:
+                    build.abandon()
+                    raise
+                done = build.switch()
+                if done is None:
+                    pending.remove(build)
+                elif done:
+                    log.info(
+                        "%s: switched to generation %d at log position %d",
+                        build.name,
+                        build.slot.generation,
+                        build.position,
+                        extra={"projection": build.name},
+                    )
+                    switched[build.name] = build.position
+                    pending.remove(build)
+    return switched
+
+
+class RebuildThread:
+    """Rebuilds one projection beside the serving tables in a daemon thread (a service started
+    with folds of a new version), retrying database errors; `on_switched` runs once it serves."""
+
+    def __init__(
+        self,
+        recorder: ApplicationRecorder,
+        projection: Rebuildable,
+        *,
+        retry: RetrySchedule,
+        on_switched: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.recorder = recorder
+        self.projection = projection
+        self.retry = retry
+        self.on_switched = on_switched
+        self._stop = threading.Event()
+        name = f"rebuild-{projection.name}"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        name = self.projection.name
+        while not self._stop.is_set():
+            try:
+                build = self.projection.beside()
+                log.warning(
+                    "%s: the folds' version differs from the serving views'; rebuilding "
+                    "generation %d beside them from log position %d (the old views serve "
+                    "meanwhile)",
+                    name,
+                    build.slot.generation,
+                    build.position,
+                    extra={"projection": name},
+                )
+                if build_and_switch(self.recorder, [build], stopped=self._stop.is_set):
+                    self.on_switched()
+                return
+            except PersistenceError as error:
+                delay = self.retry.next()
+                log.warning("%s rebuild: database error, retrying in %.1fs: %s", name, delay, error)
+                self._stop.wait(delay)
+            except RefusedGeneration as error:
+                log.error("%s rebuild refused, the serving views stay: %s", name, error)
+                return

@@ -56,3 +56,14 @@ def test_crash_drill_on_sqlite(tmp_path: Path) -> None:
     outcome = drill.crash(store, tmp_path)
     assert passed(outcome)
     assert outcome.facts["acknowledged"] > 100
+
+
+def test_a_projection_killed_mid_rebuild_resumes_and_switches_once(tmp_path: Path) -> None:
+    """The drill's rebuild kill on SQLite (serve's supervisor restarts the killed child; the
+    PostgreSQL shape is tests/api/server/test_rebuilding.py's, and the drill's by hand): the
+    catalog's process killed (-9) mid-rebuild resumes its generation and switches once,
+    readers answered throughout."""
+    store = drill.Store("sqlite", f"sqlite:///{tmp_path}/ledger.db")
+    outcome = drill.rebuild_kill(store, tmp_path)
+    assert passed(outcome)
+    assert outcome.facts["reads"] > 100

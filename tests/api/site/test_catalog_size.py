@@ -33,7 +33,11 @@ def serve(tmp_path: Path, specs: list[ToolSpec], compare_every: int = 0) -> Iter
     settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db")
     runtime = open_runtime(settings)
     try:
-        runtime.views.commit_catalog(CATALOG, 0, fold_catalog(catalog_events(specs, compare_every)))
+        runtime.views.commit_catalog(
+            runtime.views.generations.serving(CATALOG),
+            0,
+            fold_catalog(catalog_events(specs, compare_every)),
+        )
     finally:
         runtime.close()
     with TestClient(create_app(settings)) as client:

@@ -64,10 +64,10 @@ def views(settings: Settings) -> Iterator[ViewStore]:
 
 def store(views: ViewStore, specs: Sequence[ToolSpec]) -> list[dict[str, Any]]:
     """The catalog of these tools, committed as the projection commits it; their documents."""
-    views.reset_catalog(CATALOG)
+    views.reset(views.generations.serving(CATALOG))
     catalog = fold_catalog(catalog_events(specs))
     documents = [t.document() for t in catalog.tools.values()]
-    views.commit_catalog(CATALOG, 0, catalog)
+    views.commit_catalog(views.generations.serving(CATALOG), 0, catalog)
     return documents
 
 
@@ -145,14 +145,14 @@ def test_comparison_pages_walk_every_published_one_newest_first(
     views: ViewStore, specs: list[ToolSpec], limit: int
 ) -> None:
     """Comparisons page by page: every published one once, newest first, ties by key."""
-    views.reset_catalog(CATALOG)
+    views.reset(views.generations.serving(CATALOG))
     catalog = fold_catalog(catalog_events(specs, compare_every=2))
     expected = sorted(
         sorted(catalog.comparisons.values(), key=lambda k: k.key),
         key=lambda k: sortable(k.published_at),
         reverse=True,
     )
-    views.commit_catalog(CATALOG, 0, catalog)
+    views.commit_catalog(views.generations.serving(CATALOG), 0, catalog)
     walked: list[str] = []
     after: Key | None = None
     for _ in range(len(expected) + 1):

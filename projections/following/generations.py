@@ -1,0 +1,298 @@
+"""Blue/green view tables: each projection keeps its rows in generation-numbered tables
+(`view_tools_g2`), readers see the serving generation through plain SQL views of the unnumbered
+names (`view_tools`), and a rebuild fills a new generation beside it, then switches.
+
+`view_generations(name, serving, version, building, building_version)` says which generation of
+each projection serves (and the fold version it was built with) and which is being built. The
+serving generation's position is the projection's `view_tracking` row (`catalog`); a building
+one has its own row (`catalog:g3`), so a rebuild killed at any point resumes from where it
+committed. The switch is ONE transaction: the serving row takes the building position (never
+lower than the one it replaces), the SQL views are redefined over the new tables, the old
+tables are dropped. A reader's statement therefore sees the old generation or the new one,
+whole, and a position that never goes back.
+
+Every commit of a projection checks, in its own transaction, that its generation still holds
+the role it writes for (`Slot.guard`): a follower of a generation switched away gets
+StaleProjection, reloads the serving generation and goes on, so no process writes into tables
+that no longer serve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from projections.database import Database
+from projections.following.tracking import StaleProjection, Tracking
+
+
+class StaleGeneration(StaleProjection):
+    """The generation a projection writes is no longer serving (or building): reload."""
+
+
+class RefusedGeneration(RuntimeError):
+    """What a rebuild built failed its check before the switch: it is dropped, never served."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One generation of a projection's tables, in the role it is written for."""
+
+    name: str
+    generation: int
+    serving: bool
+
+    @property
+    def tracking(self) -> str:
+        """Its row in `view_tracking`: the projection's own name while serving."""
+        return self.name if self.serving else f"{self.name}:g{self.generation}"
+
+    def table(self, base: str) -> str:
+        return f"{base}_g{self.generation}"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A projection's derived tables: their unnumbered names (what readers query) and the DDL
+    of one generation, given a function naming its tables and indexes."""
+
+    name: str
+    version: int
+    """The fold version of the code running now (declared beside the fold)."""
+    tables: Sequence[str]
+    ddl: Callable[[Callable[[str], str]], list[str]]
+    indexes: Sequence[str] = ()
+    """Its indexes' unnumbered names: those of the layout before generations, dropped when
+    its tables become generation 1 (which gets numbered ones)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Generations:
+    """The row of `view_generations` for one projection."""
+
+    serving: int
+    version: int
+    building: int | None
+    building_version: int | None
+
+
+class GenerationTable:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create_table(self) -> None:
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS view_generations (name TEXT PRIMARY KEY, "
+            "serving INTEGER NOT NULL, version INTEGER NOT NULL, building INTEGER, "
+            "building_version INTEGER)"
+        )
+
+    def read(self, name: str) -> Generations | None:
+        rows = self.db.fetch(
+            "SELECT serving, version, building, building_version FROM view_generations "
+            "WHERE name = ?",
+            (name,),
+        )
+        return _generations(rows[0]) if rows else None
+
+    def serving(self, name: str) -> Slot:
+        found = self.read(name)
+        return Slot(name, found.serving if found else 1, serving=True)
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def install(self, layout: Layout) -> None:
+        """Make sure the projection has a serving generation and the SQL views over it. A
+        store of the layout before generations (plain tables under the unnumbered names) has
+        its tables renamed to generation 1, taken as built by the running version."""
+        self.create_table()
+        with self.db.transaction(commit=True) as c:
+            self._take_write_lock(c, layout.name)
+            found = self._read(c, layout.name)
+            if found is None:
+                legacy = [t for t in layout.tables if self._is_table(c, t)]
+                for table in legacy:
+                    c.execute(f"ALTER TABLE {table} RENAME TO {table}_g1")
+                for index in layout.indexes if legacy else ():
+                    c.execute(f"DROP INDEX IF EXISTS {index}")
+                c.execute(
+                    self.db.sql(
+                        "INSERT INTO view_generations (name, serving, version) VALUES (?, 1, ?)"
+                    ),
+                    (layout.name, layout.version),
+                )
+                found = Generations(1, layout.version, None, None)
+            slot = Slot(layout.name, found.serving, serving=True)
+            for statement in layout.ddl(suffixed(slot.generation)):
+                c.execute(statement)
+            missing = [t for t in layout.tables if not self._exists(c, t, "VIEW")]
+            if missing:
+                self._point_views(c, missing, slot.generation)
+
+    def _point_views(self, c: Any, tables: Sequence[str], generation: int) -> None:
+        for table in tables:
+            c.execute(f"DROP VIEW IF EXISTS {table}")
+            c.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_g{generation}")  # noqa: S608 - our names
+
+    def _is_table(self, c: Any, name: str) -> bool:
+        return self._exists(c, name, "BASE TABLE")
+
+    def _exists(self, c: Any, name: str, kind: str) -> bool:
+        """Whether `name` is a table ("BASE TABLE") or a view ("VIEW")."""
+        if self.db.is_postgres:
+            statement = (
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+                "AND table_name = %s AND table_type = %s"
+            )
+            c.execute(statement, (name, kind))
+        else:
+            statement = "SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?"
+            c.execute(statement, ("table" if kind == "BASE TABLE" else "view", name))
+        return c.fetchone() is not None
+
+    def _read(self, c: Any, name: str, *, lock: bool = False) -> Generations | None:
+        lock_clause = " FOR UPDATE" if lock and self.db.is_postgres else ""
+        c.execute(
+            self.db.sql(
+                "SELECT serving, version, building, building_version FROM view_generations "  # noqa: S608 - literal clause
+                "WHERE name = ?" + lock_clause
+            ),
+            (name,),
+        )
+        row = c.fetchone()
+        return None if row is None else _generations(row)
+
+    # -- building and switching ---------------------------------------------------------------
+
+    def begin(self, layout: Layout) -> Slot:
+        """The generation to build for the running version: the one being built already if it
+        was begun for this version (a rebuild resumes where it committed), else a new one with
+        empty tables (one begun for another version is dropped)."""
+        with self.db.transaction(commit=True) as c:
+            self._take_write_lock(c, layout.name)
+            found = self._read(c, layout.name, lock=True)
+            assert found is not None, f"{layout.name}: install() first"
+            if found.building is not None and found.building_version == layout.version:
+                return Slot(layout.name, found.building, serving=False)
+            if found.building is not None:
+                self._drop(c, layout, Slot(layout.name, found.building, serving=False))
+            generation = max(found.serving, found.building or 0) + 1
+            slot = Slot(layout.name, generation, serving=False)
+            for statement in layout.ddl(suffixed(generation)):
+                c.execute(statement)
+            c.execute(self.db.sql("DELETE FROM view_tracking WHERE name = ?"), (slot.tracking,))
+            c.execute(
+                self.db.sql(
+                    "UPDATE view_generations SET building = ?, building_version = ? WHERE name = ?"
+                ),
+                (generation, layout.version, layout.name),
+            )
+            return slot
+
+    def abandon(self, layout: Layout, slot: Slot) -> None:
+        """Drop a building generation (its rebuild failed its checks); the serving one stays."""
+        with self.db.transaction(commit=True) as c:
+            self._take_write_lock(c, layout.name)
+            found = self._read(c, layout.name, lock=True)
+            if found is not None and found.building == slot.generation:
+                self._drop(c, layout, slot)
+                c.execute(
+                    self.db.sql(
+                        "UPDATE view_generations SET building = NULL, building_version = NULL "
+                        "WHERE name = ?"
+                    ),
+                    (layout.name,),
+                )
+
+    def switch(self, layout: Layout, slot: Slot, ready: Callable[[Any], bool]) -> bool | None:
+        """Make building generation `slot` the serving one, in one transaction, if it is at or
+        past the serving position and `ready(cursor)` agrees (called with the locks held);
+        False if not yet (fold more, try again), None if `slot` is no longer the one being
+        built (another process switched it, or began another)."""
+        with self.db.transaction(commit=True) as c:
+            self._take_write_lock(c, layout.name)
+            found = self._read(c, layout.name, lock=True)
+            if found is None or found.building != slot.generation:
+                return None
+            serving = Slot(layout.name, found.serving, serving=True)
+            lock_clause = " FOR UPDATE" if self.db.is_postgres else ""
+            c.execute(
+                self.db.sql("SELECT name, position, size FROM view_tracking WHERE name IN (?, ?)")
+                + lock_clause,
+                (serving.tracking, slot.tracking),
+            )
+            at = {r["name"]: (int(r["position"]), int(r["size"])) for r in c.fetchall()}
+            built = at.get(slot.tracking, (0, 0))
+            if built[0] < at.get(serving.tracking, (0, 0))[0] or not ready(c):
+                return False
+            c.execute(self.db.sql("DELETE FROM view_tracking WHERE name = ?"), (slot.tracking,))
+            c.execute(self.db.sql("DELETE FROM view_tracking WHERE name = ?"), (serving.tracking,))
+            c.execute(
+                self.db.sql("INSERT INTO view_tracking (name, position, size) VALUES (?, ?, ?)"),
+                (serving.tracking, *built),
+            )
+            c.execute(
+                self.db.sql(
+                    "UPDATE view_generations SET serving = ?, version = ?, building = NULL, "
+                    "building_version = NULL WHERE name = ?"
+                ),
+                (slot.generation, found.building_version, layout.name),
+            )
+            self._point_views(c, layout.tables, slot.generation)
+            for table in layout.tables:
+                c.execute(f"DROP TABLE IF EXISTS {serving.table(table)}")
+            return True
+
+    def _drop(self, c: Any, layout: Layout, slot: Slot) -> None:
+        for table in layout.tables:
+            c.execute(f"DROP TABLE IF EXISTS {slot.table(table)}")
+        c.execute(self.db.sql("DELETE FROM view_tracking WHERE name = ?"), (slot.tracking,))
+
+    def _take_write_lock(self, c: Any, name: str) -> None:
+        """SQLite: write first, so the transaction holds the file's write lock before it reads
+        (a read-then-write transaction fails if another writer committed in between)."""
+        if not self.db.is_postgres:
+            c.execute("UPDATE view_generations SET serving = serving WHERE name = ?", (name,))
+
+    # -- the commit guard ---------------------------------------------------------------------
+
+    def advance(
+        self, c: Any, tracking: Tracking, slot: Slot, expected: int, new: int, size: int
+    ) -> None:
+        """`Tracking.advance` of `slot`'s row, guarded: the generation still holds its role."""
+        if self.db.is_postgres:
+            self.guard(c, slot)
+        tracking.advance(c, slot.tracking, expected, new, size)
+        if not self.db.is_postgres:
+            self.guard(c, slot)
+
+    def guard(self, c: Any, slot: Slot) -> None:
+        """Inside a projection's commit: StaleGeneration unless `slot` still holds its role.
+        PostgreSQL: call it first (it share-locks the row, so a switch waits for the commit);
+        SQLite: after the first write (the file's write lock already orders the two)."""
+        column = "serving" if slot.serving else "building"
+        lock_clause = " FOR SHARE" if self.db.is_postgres else ""
+        c.execute(
+            self.db.sql(f"SELECT 1 FROM view_generations WHERE name = ? AND {column} = ?")  # noqa: S608 - literal column
+            + lock_clause,
+            (slot.name, slot.generation),
+        )
+        if c.fetchone() is None:
+            role = "serving" if slot.serving else "being built"
+            raise StaleGeneration(f"{slot.name} generation {slot.generation} is no longer {role}")
+
+
+def suffixed(generation: int) -> Callable[[str], str]:
+    """Names of one generation's tables and indexes: `view_tools` -> `view_tools_g2`."""
+    return lambda base: f"{base}_g{generation}"
+
+
+def _generations(row: Any) -> Generations:
+    building = row["building"]
+    building_version = row["building_version"]
+    return Generations(
+        int(row["serving"]),
+        int(row["version"]),
+        None if building is None else int(building),
+        None if building_version is None else int(building_version),
+    )
