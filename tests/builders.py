@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -11,6 +14,7 @@ from eventsourcing.persistence import ApplicationRecorder, Recording
 from domain.application import Ledger
 from domain.ballot import Ballot
 from domain.comparison import Comparison
+from domain.errors import ToolDelisted
 from domain.ids import ballot_id
 from domain.panel import Panel
 from domain.settings import Settings
@@ -18,6 +22,8 @@ from projections.following.rebuild import read_events
 from projections.records import LedgerEvent
 
 EDITOR = "editor:test"
+
+T = TypeVar("T")
 
 
 def listing(slug: str) -> dict[str, str]:
@@ -81,3 +87,37 @@ def stored_after_delisting(recorder: ApplicationRecorder, slug: str) -> list[Led
         and not e.kind.startswith("Tool.")
         and slug in (e.data.get("tool"), e.data.get("left"), e.data.get("right"))
     ]
+
+
+def race_a_delisting(
+    editor: Ledger,
+    slug: str,
+    attempt: Callable[[int], T],
+    attempts: int,
+    together: int,
+    workers: int,
+) -> tuple[int, list[T | str]]:
+    """`attempt(0)` … `attempt(attempts - 1)` on `workers` threads while `editor` delists
+    `slug`, the delisting let go together with attempt number `together`: the delisting's
+    position, and each attempt's answer (a refusal as its problem type)."""
+    started = threading.Barrier(2)
+    delisted: list[int] = []
+
+    def delist() -> None:
+        started.wait()
+        delisted.append(editor.delist_tool(slug, "gone", EDITOR).position)
+
+    def answer(i: int) -> T | str:
+        if i == together:
+            started.wait()
+        try:
+            return attempt(i)
+        except ToolDelisted as refusal:
+            return refusal.type
+
+    editor_thread = threading.Thread(target=delist)
+    editor_thread.start()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        answers = list(pool.map(answer, range(attempts)))
+    editor_thread.join()
+    return delisted[0], answers
