@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError
@@ -13,6 +15,7 @@ from eventsourcing.persistence import ApplicationRecorder, Recording
 from domain.application import Ledger
 from domain.ballot import Ballot
 from domain.comparison import Comparison
+from domain.errors import ToolDelisted
 from domain.ids import ballot_id
 from domain.panel import Panel
 from domain.settings import Settings
@@ -20,6 +23,8 @@ from projections.following.rebuild import read_events
 from projections.records import LedgerEvent
 
 EDITOR = "editor:test"
+
+T = TypeVar("T")
 
 
 def listing(slug: str) -> dict[str, str]:
@@ -132,3 +137,37 @@ def catalog_events(specs: Sequence[ToolSpec], compare_every: int = 0) -> list[Le
 
 
 SEATS = ("builder", "skeptic", "buyer", "futurist")
+
+
+def race_a_delisting(
+    editor: Ledger,
+    slug: str,
+    attempt: Callable[[int], T],
+    attempts: int,
+    together: int,
+    workers: int,
+) -> tuple[int, list[T | str]]:
+    """`attempt(0)` … `attempt(attempts - 1)` on `workers` threads while `editor` delists
+    `slug`, the delisting let go together with attempt number `together`: the delisting's
+    position, and each attempt's answer (a refusal as its problem type)."""
+    started = threading.Barrier(2)
+    delisted: list[int] = []
+
+    def delist() -> None:
+        started.wait()
+        delisted.append(editor.delist_tool(slug, "gone", EDITOR).position)
+
+    def answer(i: int) -> T | str:
+        if i == together:
+            started.wait()
+        try:
+            return attempt(i)
+        except ToolDelisted as refusal:
+            return refusal.type
+
+    editor_thread = threading.Thread(target=delist)
+    editor_thread.start()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        answers = list(pool.map(answer, range(attempts)))
+    editor_thread.join()
+    return delisted[0], answers

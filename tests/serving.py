@@ -53,35 +53,12 @@ def serving(settings: Settings, log: Path, **extra_env: str) -> Iterator[Served]
         "VERDICT_VOTER_REGISTRATIONS_PER_MINUTE": "100000",
         **extra_env,
     }
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "api.server.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    argv = ["serve", "--port", str(port)]
+    with _running(argv, log, ROOT, env) as proc:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert proc.poll() is None, f"verdict serve exited: {log.read_text()}"
-            try:
-                if httpx.get(f"{url}/v1/audit/checkpoint", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"no checkpoint in {START_SECONDS} s"
-            time.sleep(0.1)
+        _await(proc, log, "serve", f"{url}/v1/audit/checkpoint", 200)
         match = re.search(r"^(vle_\S+)$", log.read_text(), re.MULTILINE)
         yield Served(url, match[1] if match else None, settings)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @dataclass
@@ -108,27 +85,29 @@ def witnessing(
     argv = ["witness", "--listen", f"127.0.0.1:{port}", "--name", name]
     argv += [arg for key in log_keys for arg in ("--log", key)]
     argv += [] if state is None else ["--state", str(state)]
-    with out.open("w") as sink:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with _running(argv, out, cwd, env) as proc:
+        url = f"http://127.0.0.1:{port}"
+        _await(proc, out, "witness", f"{url}/add-checkpoint", 405)
+        yield Witnessing(url, out.read_text().splitlines()[0], proc)
+
+
+@contextmanager
+def _running(
+    argv: list[str], log: Path, cwd: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`verdict <argv>` with its output in `log`; stopped on leaving unless it has exited (or
+    the test has killed it) already."""
+    with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "api.server.cli", *argv],
             cwd=cwd,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=sink,
+            env=env,
+            stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            assert proc.poll() is None, f"verdict witness exited: {out.read_text()}"
-            try:
-                if httpx.get(f"{url}/add-checkpoint", timeout=2).status_code == 405:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"no witness in {START_SECONDS} s"
-            time.sleep(0.05)
-        yield Witnessing(url, out.read_text().splitlines()[0], proc)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -137,3 +116,17 @@ def witnessing(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def _await(proc: subprocess.Popen[bytes], log: Path, command: str, url: str, status: int) -> None:
+    """Until `url` answers `status`; fails if `verdict <command>` exits or START_SECONDS pass."""
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        assert proc.poll() is None, f"verdict {command} exited: {log.read_text()}"
+        try:
+            if httpx.get(url, timeout=2).status_code == status:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"verdict {command} not ready in {START_SECONDS} s"
+        time.sleep(0.05)

@@ -36,6 +36,16 @@ Size = Annotated[
     int | None, Query(ge=0, le=MAX_INT, description="A tree size (default: the latest checkpoint)")
 ]
 
+LeafIndex = Annotated[int | None, Query(ge=0, le=MAX_INT, description="Leaf index")]
+LeafPosition = Annotated[
+    int | None, Query(ge=1, le=MAX_INT, description="Or: the event's log position")
+]
+TEXT_PLAIN: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {200: {"content": {"text/plain": {}}}},
+}
+"""A route that answers text/plain, not JSON."""
+
 
 def _audit(request: Request) -> AuditStore:
     audit: AuditStore = request.app.state.runtime.audit
@@ -100,8 +110,7 @@ def public_key(request: Request) -> Response:
     "/audit/checkpoint",
     summary="The newest checkpoint that reached the witness quorum, with its cosignatures "
     "(C2SP signed note, text/plain)",
-    response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}},
+    **TEXT_PLAIN,
 )
 def checkpoint(request: Request) -> Response:
     return Response(_witnessed(request).note, media_type="text/plain; charset=utf-8")
@@ -135,10 +144,8 @@ def checkpoints(
 @router.get("/audit/proofs/inclusion", summary="RFC 9162 inclusion proof of one leaf")
 def inclusion(
     request: Request,
-    index: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Leaf index")] = None,
-    position: Annotated[
-        int | None, Query(ge=1, le=MAX_INT, description="Or: the event's log position")
-    ] = None,
+    index: LeafIndex = None,
+    position: LeafPosition = None,
     size: Size = None,
 ) -> Response:
     audit = _audit(request)
@@ -165,15 +172,12 @@ def inclusion(
     "/audit/proofs/tlog-proof",
     summary="An offline proof of one leaf (C2SP tlog-proof@v1, text/plain): its index, its "
     "inclusion proof and the newest witnessed checkpoint with its cosignatures",
-    response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}},
+    **TEXT_PLAIN,
 )
 def tlog_proof(
     request: Request,
-    index: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Leaf index")] = None,
-    position: Annotated[
-        int | None, Query(ge=1, le=MAX_INT, description="Or: the event's log position")
-    ] = None,
+    index: LeafIndex = None,
+    position: LeafPosition = None,
 ) -> Response:
     audit = _audit(request)
     leaf_index = _leaf_index(audit, index, position)

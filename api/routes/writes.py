@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from api.own_writes import OwnWrites, client_of
 from api.problems import RESPONSES
@@ -75,7 +75,11 @@ def voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
     )
 
 
-def _reason(body: ReasonBody | None, query: str | None) -> str:
+ReasonQuery = Annotated[Reason | None, Query(alias="reason")]
+OptionalReasonBody = Annotated[ReasonBody | None, Body()]
+
+
+def _reason(body: OptionalReasonBody = None, query: ReasonQuery = None) -> str:
     """DELETEs take their reason as a JSON body or as ?reason=."""
     if body is not None:
         return body.reason
@@ -84,8 +88,7 @@ def _reason(body: ReasonBody | None, query: str | None) -> str:
     raise InvalidInput("reason", "give a reason, as a JSON body {'reason': ...} or ?reason=")
 
 
-ReasonQuery = Annotated[Reason | None, Query(alias="reason")]
-OptionalReasonBody = Annotated[ReasonBody | None, Body()]
+GivenReason = Annotated[str, Depends(_reason)]
 
 # -- voters ---------------------------------------------------------------------------------
 
@@ -138,14 +141,8 @@ def patch_tool(request: Request, slug: str, body: ToolAmend, who: Editor) -> Wri
 
 
 @router.delete("/tools/{slug}", summary="Delist a tool, with a reason")
-def delete_tool(
-    request: Request,
-    slug: str,
-    who: Editor,
-    body: OptionalReasonBody = None,
-    reason: ReasonQuery = None,
-) -> WriteResult:
-    return _written(request, _ledger(request).delist_tool(slug, _reason(body, reason), who.actor))
+def delete_tool(request: Request, slug: str, who: Editor, reason: GivenReason) -> WriteResult:
+    return _written(request, _ledger(request).delist_tool(slug, reason, who.actor))
 
 
 # -- verdicts -------------------------------------------------------------------------------
@@ -168,15 +165,9 @@ def put_verdict(
 
 @router.delete("/tools/{slug}/verdicts/{seat}", summary="Retract a verdict, with a reason")
 def delete_verdict(
-    request: Request,
-    slug: str,
-    seat: str,
-    who: Editor,
-    body: OptionalReasonBody = None,
-    reason: ReasonQuery = None,
+    request: Request, slug: str, seat: str, who: Editor, reason: GivenReason
 ) -> WriteResult:
-    ledger = _ledger(request)
-    return _written(request, ledger.retract_verdict(slug, seat, _reason(body, reason), who.actor))
+    return _written(request, _ledger(request).retract_verdict(slug, seat, reason, who.actor))
 
 
 # -- comparisons ----------------------------------------------------------------------------
@@ -189,14 +180,6 @@ def post_comparison(request: Request, body: ComparisonCreate, who: Editor) -> Wr
 
 @router.delete("/comparisons/{left}/{right}", summary="Withdraw a comparison, with a reason")
 def delete_comparison(
-    request: Request,
-    left: str,
-    right: str,
-    who: Editor,
-    body: OptionalReasonBody = None,
-    reason: ReasonQuery = None,
+    request: Request, left: str, right: str, who: Editor, reason: GivenReason
 ) -> WriteResult:
-    ledger = _ledger(request)
-    return _written(
-        request, ledger.withdraw_comparison(left, right, _reason(body, reason), who.actor)
-    )
+    return _written(request, _ledger(request).withdraw_comparison(left, right, reason, who.actor))

@@ -305,14 +305,24 @@ def parse_signature_line(line: str) -> tuple[str, bytes]:
     if not valid_key_name(name):
         raise MalformedNote(f"signature line has an invalid key name: {line[:40]!r}")
     try:
-        signature = base64.b64decode(b64, validate=True)
-    except ValueError:  # binascii.Error, or a non-ASCII character
-        raise MalformedNote(f"signature of {name} is not base64") from None
-    if base64.b64encode(signature).decode("ascii") != b64:
-        raise MalformedNote(f"signature of {name} is not canonical base64")
+        signature = decode_canonical_base64(b64)
+    except ValueError as not_base64:
+        raise MalformedNote(f"signature of {name} is {not_base64}") from None
     if len(signature) < 5:
         raise MalformedNote(f"signature of {name} is too short")
     return name, signature
+
+
+def decode_canonical_base64(text: str) -> bytes:
+    """Strict base64 in its one canonical spelling, so that a text has one meaning; ValueError
+    `not base64` or `not canonical base64`."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:  # binascii.Error, or a non-ASCII character
+        raise ValueError("not base64") from None
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValueError("not canonical base64")
+    return raw
 
 
 def open_checkpoint(note: str, verifier_key: str) -> Checkpoint:

@@ -18,6 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from projections.audit.signed_note import decode_canonical_base64
+
 HEADER = "c2sp.org/tlog-proof@v1"
 HASH_SIZE = 32
 
@@ -66,9 +68,6 @@ def parse_tlog_proof(text: str) -> TlogProof:
 
 def _b64(text: str, what: str) -> bytes:
     try:
-        raw = base64.b64decode(text, validate=True)
-    except ValueError:  # binascii.Error, or a non-ASCII character
-        raise ValueError(f"{what} {text[:60]!r} is not base64") from None
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise ValueError(f"{what} {text[:60]!r} is not canonical base64")
-    return raw
+        return decode_canonical_base64(text)
+    except ValueError as not_base64:
+        raise ValueError(f"{what} {text[:60]!r} is {not_base64}") from None

@@ -54,6 +54,21 @@ def verdict_line(output: str) -> str:
 
 
 SLUGS = ("smollm3", "claude-files-api", "smolvlm2-turbo")
+DEMO_EVENTS = 41
+"""How many events the demo data of a first start stores."""
+
+
+def first_vote(served: Served, choice: str) -> dict[str, Any]:
+    """A new voter's vote on smollm3 over HTTP (cast: 201); the answer, receipt included."""
+    with served.http() as http:
+        token = http.post("/v1/voters").json()["token"]
+        answer = http.put(
+            "/v1/tools/smollm3/vote",
+            json={"choice": choice},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
 
 
 def random_votes(served: Served, n: int, voters: int = 5, seed: int = 0) -> int:

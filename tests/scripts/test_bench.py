@@ -32,6 +32,18 @@ def _bench() -> ModuleType:
     return module
 
 
+def _run(script: str, *args: str, timeout: float) -> str:
+    """scripts/bench/<script> run from the repository's root: its output (a failure raises)."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench" / script), *args],
+        cwd=ROOT,
+        check=True,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
 def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and value > 0
 
@@ -40,24 +52,18 @@ def _positive(value: Any) -> bool:
 def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
     """SQLite only, 2 s per service, 5k events: every figure is present, positive and sane."""
     out = tmp_path / "bench.json"
-    subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--backend=sqlite",
-            "--duration=2",
-            "--rounds=2",
-            "--warmup=0.5",
-            "--concurrency=16",
-            "--events=5000",
-            "--kill-after=1.5",
-            f"--cache={tmp_path / 'cache'}",
-            f"--json={out}",
-        ],
-        cwd=ROOT,
-        check=True,
+    _run(
+        "bench.py",
+        "--backend=sqlite",
+        "--duration=2",
+        "--rounds=2",
+        "--warmup=0.5",
+        "--concurrency=16",
+        "--events=5000",
+        "--kill-after=1.5",
+        f"--cache={tmp_path / 'cache'}",
+        f"--json={out}",
         timeout=120,
-        capture_output=True,
     )
     report = json.loads(out.read_text())
     runs = report["votes"]["sqlite"]
@@ -86,15 +92,9 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
         "kill9_sqlite",
         "rss_ratio",
     }
-    shown = subprocess.run(
-        [sys.executable, str(BENCH), f"--report={out}"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert "durable votes/s" in shown.stdout and "peak RSS" in shown.stdout
-    assert "promises ÷ none" in shown.stdout
+    shown = _run("bench.py", f"--report={out}", timeout=30)
+    assert "durable votes/s" in shown and "peak RSS" in shown
+    assert "promises ÷ none" in shown
 
 
 def _acks(ledger: Ledger, votes: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
@@ -153,38 +153,12 @@ def test_ab_and_floor_scripts_report_their_figures(tmp_path: Path) -> None:
     """scripts/bench/ab.py prints a row per variant, with rates for every round, and
     scripts/bench/floor.py a floor slower than the raw read it compares with."""
     variants = ["threads=VERDICT_PROJECTIONS=threads", "children="]
-    ab = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "bench" / "ab.py"),
-            "--rounds=2",
-            "--seconds=1",
-            *variants,
-        ],
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
+    ab = _run("ab.py", "--rounds=2", "--seconds=1", *variants, timeout=120).splitlines()
     assert [line.split()[0] for line in ab] == ["threads", "children"]
     assert all(float(line.split()[2]) > 0 and float(line.split()[3]) > 0 for line in ab)
     db = tmp_path / "ledger.db"
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench" / "replay.py"), "build", str(db), "3000"],
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
-    floor = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench" / "floor.py"), str(db), "3000"],
-        cwd=ROOT,
-        check=True,
-        timeout=60,
-        capture_output=True,
-        text=True,
-    ).stdout
+    _run("replay.py", "build", str(db), "3000", timeout=120)
+    floor = _run("floor.py", str(db), "3000", timeout=60)
     assert floor.startswith("3,000 events: raw read ")
     assert 0 < float(floor.rsplit(" ", 1)[1]) < 1.5
 
@@ -218,14 +192,7 @@ def test_scripts_leaf_hashes_are_the_services(tmp_path: Path) -> None:
 def test_witnessed_script_sees_cosigned_checkpoints_under_load() -> None:
     """scripts/bench/witnessed.py: votes go through with two witnesses, and probe votes reach
     a checkpoint both cosigned within seconds."""
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench" / "witnessed.py"), "--seconds=1"],
-        cwd=ROOT,
-        check=True,
-        timeout=180,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
+    out = _run("witnessed.py", "--seconds=1", timeout=180).splitlines()
     assert out[0].startswith("votes/s ") and float(out[0].split()[1]) > 0
     assert out[1].startswith("probe votes witnessed ")
     assert 0 <= float(out[1].split("max ")[1].removesuffix(" s")) < 10

@@ -19,6 +19,7 @@ from domain.settings import Settings
 from tests.scripts.serving_audit import (
     EventTable,
     Served,
+    first_vote,
     random_votes,
     serving,
     settle,
@@ -28,18 +29,6 @@ from tests.scripts.serving_audit import (
 from tests.serving import witnessing
 
 PROMISE_SECONDS = 1
-
-
-def _vote(served: Served) -> dict[str, Any]:
-    with served.http() as http:
-        token = http.post("/v1/voters").json()["token"]
-        answer = http.put(
-            "/v1/tools/smollm3/vote",
-            json={"choice": "skip"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
 
 
 def _witnessed_size(served: Served, at_least: int) -> int:
@@ -83,7 +72,7 @@ def test_the_operator_attack_is_caught_four_ways(settings: Settings, tmp_path: P
         }
         with serving(settings, tmp_path / "before.log", **configured) as served:
             random_votes(served, 12, seed=3)
-            kept = _vote(served)
+            kept = first_vote(served, "skip")
             position = kept["receipt"]["position"]
             witnessed = _witnessed_size(served, settle(served, position))
             code, out = verify(served.url, "--state", str(state), "--witness", witness.verifier_key)

@@ -17,6 +17,7 @@ from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.audit.signed_note import format_checkpoint, signer_from_private_bytes
 from tests.scripts.serving_audit import (
+    DEMO_EVENTS,
     SLUGS,
     EventTable,
     Served,
@@ -27,8 +28,6 @@ from tests.scripts.serving_audit import (
     verdict_line,
     verify,
 )
-
-DEMO_EVENTS = 41
 
 
 @pytest.fixture

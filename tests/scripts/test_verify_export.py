@@ -13,9 +13,7 @@ from api.server.cli import main
 from domain.application import Ledger
 from domain.settings import Settings
 from projections.audit.signed_note import generate_signer
-from tests.scripts.serving_audit import verdict_line, verify
-
-DEMO_EVENTS = 41
+from tests.scripts.serving_audit import DEMO_EVENTS, verdict_line, verify
 
 
 @pytest.fixture

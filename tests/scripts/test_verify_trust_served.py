@@ -26,8 +26,10 @@ from projections.audit.signed_note import (
 from tests.conftest import fresh_postgres_database
 from tests.scripts.c2sp import NOW, Cosigner, format_tlog_proof
 from tests.scripts.serving_audit import (
+    DEMO_EVENTS,
     EventTable,
     Served,
+    first_vote,
     load_verifier,
     random_votes,
     serving,
@@ -35,8 +37,6 @@ from tests.scripts.serving_audit import (
     verdict_line,
     verify,
 )
-
-DEMO_EVENTS = 41
 
 
 def _state(path: Path) -> dict[str, Any]:
@@ -125,24 +125,12 @@ def _promise(log: NoteSigner, by: datetime, lines: list[tuple[int, str]]) -> str
     return log.sign("".join(f"{line}\n" for line in text + [f"{p} {h}" for p, h in lines]))
 
 
-def _vote(served: Served) -> dict[str, Any]:
-    with served.http() as http:
-        token = http.post("/v1/voters").json()["token"]
-        answer = http.put(
-            "/v1/tools/smollm3/vote",
-            json={"choice": "ship"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    assert answer.status_code in (200, 201), answer.text
-    return dict(answer.json())
-
-
 def test_a_receipt_is_kept_pending_or_broken(ledger: Served, tmp_path: Path) -> None:
     """A vote's receipt with a promise by the ledger's key: kept (exit 0). A promise of a leaf
     the log does not hold: PENDING until its time (exit 0), BROKEN PROMISE after it, printing
     the signed promise (exit 1). A promise by another key, or not naming the receipt: exit 1.
     A file that holds no receipt: exit 2."""
-    log, body = _log_key(ledger), _vote(ledger)
+    log, body = _log_key(ledger), first_vote(ledger, "ship")
     settle(ledger, body["receipt"]["position"])
     position, leaf = body["receipt"]["position"], body["receipt"]["leaf_hash"]
     now = datetime.now(UTC)

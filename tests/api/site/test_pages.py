@@ -93,14 +93,19 @@ def position_of(root: Element) -> int:
     return int(text_of(marked))
 
 
-@pytest.fixture
-def site(settings: Settings) -> Iterator[Site]:
+def seeded_site(settings: Settings) -> Iterator[Site]:
+    """The site over the demo data on `settings`' store."""
     runtime = open_runtime(settings)
     seed_demo(runtime.ledger)
     runtime.close()
     # https: the cookies are Secure, and the test client only sends them back over https.
     with TestClient(create_app(settings), base_url="https://testserver") as client:
         yield Site(client)
+
+
+@pytest.fixture
+def site(settings: Settings) -> Iterator[Site]:
+    yield from seeded_site(settings)
 
 
 def test_every_page_is_valid_html_and_names_its_log_position(site: Site) -> None:

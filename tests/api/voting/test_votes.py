@@ -8,17 +8,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
 from httpx import Response
 
-from api.app import create_app
-from api.bootstrap import open_runtime
 from api.site.pages import VOTER_COOKIE
-from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.following.rebuild import read_events
 from tests.api.site.markup import assert_valid_html
-from tests.api.site.test_pages import Site
+from tests.api.site.test_pages import Site, seeded_site
 
 STEPS = [
     ("smollm3", "ship"),
@@ -48,18 +44,9 @@ EXPECTED = [
 ]
 
 
-def _site(settings: Settings) -> Iterator[Site]:
-    runtime = open_runtime(settings)
-    seed_demo(runtime.ledger)
-    runtime.close()
-    # https: the cookies are Secure, and the test client only sends them back over https.
-    with TestClient(create_app(settings), base_url="https://testserver") as client:
-        yield Site(client)
-
-
 @pytest.fixture
 def site(settings: Settings) -> Iterator[Site]:
-    yield from _site(settings)
+    yield from seeded_site(settings)
 
 
 def by_route(site: Site, token: str, slug: str, choice: str) -> str:
@@ -137,7 +124,7 @@ def test_both_entrances_share_the_vote_and_registration_limits(settings: Setting
     limited = settings.model_copy(
         update={"votes_per_minute": 1, "voter_registrations_per_minute": 1}
     )
-    for site in _site(limited):
+    for site in seeded_site(limited):
         token = site.client.post("/v1/voters").json()["token"]
         route = [by_route(site, token, "smollm3", choice) for choice in ("ship", "skip")]
         assert route == ["stored", "refused 429 rate-limited"]
@@ -146,7 +133,7 @@ def test_both_entrances_share_the_vote_and_registration_limits(settings: Setting
         assert site.client.cookies.get(VOTER_COOKIE) is None
         assert site.log_end() == before
 
-    for site in _site(settings.model_copy(update={"votes_per_minute": 1})):
+    for site in seeded_site(settings.model_copy(update={"votes_per_minute": 1})):
         form = [by_form(site, "smollm3", choice) for choice in ("ship", "skip")]
         assert form == ["stored", "refused 429 rate-limited"]
         assert [kind for kind, *_ in ballot_events(site, form_voter(site))] == ["Ballot.Cast"]

@@ -49,22 +49,15 @@ def test_the_first_checkpoint_is_cosigned_from_old_size_zero(
     assert witness.state.latest(tlog.origin) == TreeHead(10, tlog.root(10))
 
 
-def test_a_consistent_extension_is_cosigned(
-    client: TestClient, tlog: TestLog, witness: Witness
+@pytest.mark.parametrize("size", [27, 10], ids=["an-extension", "the-same-checkpoint"])
+def test_a_consistent_checkpoint_is_cosigned(
+    client: TestClient, tlog: TestLog, witness: Witness, size: int
 ) -> None:
-    """From the size last cosigned, with its consistency proof: 200, and the head moves."""
+    """From the size last cosigned, with its consistency proof: 200, and the head moves to the
+    new size; old == size with the same root gets a fresh cosignature, and the head stays."""
     cosign(client, tlog, 0, 10)
-    cosign(client, tlog, 10, 27)
-    assert witness.state.latest(tlog.origin) == TreeHead(27, tlog.root(27))
-
-
-def test_the_same_checkpoint_again_is_cosigned_again(
-    client: TestClient, tlog: TestLog, witness: Witness
-) -> None:
-    """old == size with the same root: 200 (a fresh cosignature), the head stays."""
-    cosign(client, tlog, 0, 10)
-    cosign(client, tlog, 10, 10)
-    assert witness.state.latest(tlog.origin) == TreeHead(10, tlog.root(10))
+    cosign(client, tlog, 10, size)
+    assert witness.state.latest(tlog.origin) == TreeHead(size, tlog.root(size))
 
 
 def test_an_empty_first_checkpoint_is_cosigned(client: TestClient, tlog: TestLog) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from tests.builders import (
     EDITOR,
     DelistedBeforeSave,
     list_tools,
+    race_a_delisting,
     stored_after_delisting,
     stored_ballot,
 )
@@ -296,28 +296,16 @@ def test_300_voters_racing_a_delisting_never_land_after_it(
     editor = Ledger(settings.model_copy(update={"group_commit": False}))
     try:
         list_tools(ledger, "alpha")
-        started = threading.Barrier(2)
-        delisted: list[int] = []
-
-        def delist() -> None:
-            started.wait()
-            delisted.append(editor.delist_tool("alpha", "gone", EDITOR).position)
-
-        def vote(i: int) -> int | str:
-            if i == 100:
-                started.wait()
-            try:
-                return ledger.vote("alpha", f"voter:{i}", "ship").position or 0
-            except ToolDelisted as refusal:
-                return refusal.type
-
-        editor_thread = threading.Thread(target=delist)
-        editor_thread.start()
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            answers = list(pool.map(vote, range(300)))
-        editor_thread.join()
+        delisted, answers = race_a_delisting(
+            editor,
+            "alpha",
+            lambda i: ledger.vote("alpha", f"voter:{i}", "ship").position or 0,
+            attempts=300,
+            together=100,
+            workers=32,
+        )
         accepted = [a for a in answers if isinstance(a, int)]
-        assert all(position < delisted[0] for position in accepted)
+        assert all(position < delisted for position in accepted)
         assert stored_after_delisting(ledger.recorder, "alpha") == []
         casts = [e for e in read_events(ledger.recorder) if e.kind == "Ballot.Cast"]
         assert len(casts) == len(accepted)

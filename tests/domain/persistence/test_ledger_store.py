@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
@@ -26,6 +25,7 @@ from tests.builders import (
     DelistedBeforeSave,
     list_tools,
     listing,
+    race_a_delisting,
     stored_after_delisting,
 )
 
@@ -95,29 +95,15 @@ def test_verdicts_and_comparisons_racing_a_delisting_never_land_after_it(
     try:
         others = [f"other-{i}" for i in range(20)]
         list_tools(ledger, "alpha", *others)
-        started = threading.Barrier(2)
-
-        def delist() -> None:
-            started.wait()
-            editor.delist_tool("alpha", "gone", EDITOR)
 
         def publish(i: int) -> str:
-            if i == 10:
-                started.wait()
-            try:
-                if i % 2:
-                    return ledger.publish_verdict(
-                        "alpha", f"seat-{i}", "B", "ship", "t", EDITOR
-                    ).outcome
-                return ledger.publish_comparison("alpha", others[i // 2], EDITOR).outcome
-            except ToolDelisted as refusal:
-                return refusal.type
+            if i % 2:
+                return ledger.publish_verdict(
+                    "alpha", f"seat-{i}", "B", "ship", "t", EDITOR
+                ).outcome
+            return ledger.publish_comparison("alpha", others[i // 2], EDITOR).outcome
 
-        editor_thread = threading.Thread(target=delist)
-        editor_thread.start()
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(publish, range(40)))
-        editor_thread.join()
+        _, answers = race_a_delisting(editor, "alpha", publish, attempts=40, together=10, workers=8)
         assert stored_after_delisting(ledger.recorder, "alpha") == []
         assert set(answers) <= {"published", "tool-delisted"}
         written = [
