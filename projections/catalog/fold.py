@@ -60,7 +60,11 @@ class ToolState(NamedTuple):
             updated_at=doc["updated_at"],
             position=doc["position"],
             seats=seats_from_figures(doc["panel"]),
-            tally=Tally(doc["community"]["ship"], doc["community"]["skip"]),
+            tally=Tally(
+                doc["community"]["ship"],
+                doc["community"]["skip"],
+                doc["community"].get("voided", 0),
+            ),
         )
 
 
@@ -188,14 +192,19 @@ def action_entry(event: LedgerEvent, leaf_index: int) -> dict[str, Any] | None:
 
 
 POINT_DETAILS = ("seat", "choice", "decision")
+MODERATION_DETAILS = ("voter", "choice", "previous", "reason", "rule")
+"""What a void's or restore's point says: whose ballot, which choice it moved, why."""
+CORRECTION = "voting corrected: "
+"""How the score history names a step made by moderation (followed by the reason)."""
 
 BALLOT_KINDS = frozenset({"Ballot.Cast", "Ballot.Recast", "Ballot.Changed", "Ballot.Retracted"})
 """The events `Catalog.apply_all` folds on its fast path (with `fold_tally`, as `apply` does)."""
 
 Point = tuple[Any, ...]
 """A timeline point, packed as stored (a JSON array): (leaf_index, position, at, kind, actor,
-panel ship, panel total, community ship, community skip, details or None). `point_document`
-expands it into the published point."""
+panel ship, panel total, community ship, community skip, details or None, community voided).
+`point_document` expands it into the published point (a point stored before moderation
+existed has no `voided`: 0)."""
 
 
 def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequence[int]) -> Point:
@@ -206,9 +215,11 @@ def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequ
     details: dict[str, Any] | None = None
     if "seat" in data or "decision" in data:
         details = {k: data[k] for k in POINT_DETAILS if k in data}
+    elif "voter" in data:  # moderation: only Voided and Restored name a voter besides the actor
+        details = {k: data[k] for k in MODERATION_DETAILS if k in data}
     elif "choice" in data:  # ballots: the common case, without a comprehension
         details = {"choice": data["choice"]}
-    ship, skip = tool.tally
+    ship, skip, voided = tool.tally
     return (
         leaf_index,
         event.position,
@@ -220,12 +231,14 @@ def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequ
         ship,
         skip,
         details,
+        voided,
     )
 
 
 def point_document(slug: str, point: Sequence[Any]) -> dict[str, Any]:
     """The published timeline point of a packed one."""
-    leaf_index, position, at, kind, actor, panel_ship, panel_total, ship, skip, details = point
+    leaf_index, position, at, kind, actor, panel_ship, panel_total, ship, skip, details = point[:10]
+    voided = point[10] if len(point) > 10 else 0
     total = ship + skip
     doc = {
         "tool": slug,
@@ -241,10 +254,18 @@ def point_document(slug: str, point: Sequence[Any]) -> dict[str, Any]:
             "total": panel_total,
             "ship_pct": share(panel_ship, panel_total),
         },
-        "community": {"ship": ship, "skip": skip, "total": total, "ship_pct": share(ship, total)},
+        "community": {
+            "ship": ship,
+            "skip": skip,
+            "total": total,
+            "ship_pct": share(ship, total),
+            "voided": voided,
+        },
     }
     if details:
         doc.update(details)
+        if "voter" in details:
+            doc["correction"] = CORRECTION + details["reason"]
     return doc
 
 

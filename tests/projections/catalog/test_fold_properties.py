@@ -1,5 +1,6 @@
-"""For random histories of listings, verdicts and votes: the live (incremental, restartable)
-projection equals a rebuild from zero, and both equal a naive recount kept beside the ledger."""
+"""For random histories of listings, verdicts, votes and moderation: the live (incremental,
+restartable) projection equals a rebuild from zero, and both equal a naive recount kept beside
+the ledger."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from projections.following.follower import Follower
 from projections.following.rebuild import read_events, rebuild
 from tests.builders import EDITOR, listing
 from tests.strategies import SLUGS, histories
+
+MODERATOR = "moderator:mo"
 
 
 @dataclass
@@ -44,6 +47,8 @@ class ModelTool:
     seats: dict[str, ModelVerdict] = field(default_factory=dict)
     """In the order the seats were filled (a dict keeps it; a retraction gives up the place)."""
     ballots: dict[str, str] = field(default_factory=dict)
+    voided: dict[str, str] = field(default_factory=dict)
+    """Voter -> the choice a moderator took out of the tally."""
 
 
 @dataclass
@@ -69,8 +74,14 @@ class Model:
         match op:
             case "amend_listing":
                 return tool.listing["name"] != args[1]
-            case "delist" | "vote":
+            case "delist":
                 return True
+            case "vote":
+                return args[1] not in tool.voided
+            case "void":
+                return args[1] in tool.ballots
+            case "restore":
+                return args[1] in tool.voided
             case "publish":
                 return args[1] not in tool.seats
             case "amend_verdict":
@@ -121,6 +132,10 @@ class Model:
                 tool.ballots[args[1]] = args[2]
             case "retract_vote":
                 del tool.ballots[args[1]]
+            case "void":
+                tool.voided[args[1]] = tool.ballots.pop(args[1])
+            case "restore":
+                tool.ballots[args[1]] = tool.voided.pop(args[1])
 
     def record(
         self, slug: str, seat: str, change: str, v: ModelVerdict, reason: str | None
@@ -154,7 +169,7 @@ class Model:
                     **_figures([v.decision for v in t.seats.values()]),
                     "verdicts": [{"seat": seat, **asdict(v)} for seat, v in t.seats.items()],
                 },
-                "community": _figures(list(t.ballots.values())),
+                "community": {**_figures(list(t.ballots.values())), "voided": len(t.voided)},
             }
             for slug, t in self.tools.items()
         }
@@ -195,6 +210,12 @@ def run(ledger: Ledger, cmd: tuple[Any, ...]) -> None:
             ledger.vote(args[0], args[1], None)
         case "compare":
             ledger.publish_comparison(args[0], args[1], EDITOR)
+        case "void":
+            voter = args[1].removeprefix("voter:")
+            ledger.void_ballots(args[0], [voter], "stuffing", "one-vote", MODERATOR)
+        case "restore":
+            voter = args[1].removeprefix("voter:")
+            ledger.restore_ballots(args[0], [voter], "false positive", "one-vote", MODERATOR)
 
 
 def view_documents(views: ViewStore) -> dict[str, dict[str, Any]]:
