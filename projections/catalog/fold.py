@@ -191,6 +191,44 @@ def action_entry(event: LedgerEvent, leaf_index: int) -> dict[str, Any] | None:
     }
 
 
+MODERATION_KINDS = {"Ballot.Voided": "voided", "Ballot.Restored": "restored"}
+
+
+def correction_entry(
+    event: LedgerEvent, leaf_index: int, last: dict[str, Any] | None
+) -> dict[str, Any]:
+    """One correction of a tool's votes, as the feed announces it: a moderation request is one
+    save, so its events are consecutive leaves with one kind, reason, rule and moderator; an
+    event that continues `last` (the tool's previous correction) widens it by one ballot."""
+    data = event.data
+    change = MODERATION_KINDS[event.kind]
+    said = (data["reason"], data["rule"], data["actor"])
+    if (
+        last is not None
+        and last["last_leaf_index"] == leaf_index - 1
+        and (last["change"], last["reason"], last["rule"], last["actor"]) == (change, *said)
+    ):
+        return {
+            **last,
+            "ballots": last["ballots"] + 1,
+            "last_position": event.position,
+            "last_leaf_index": leaf_index,
+        }
+    return {
+        "tool": data["tool"],
+        "change": change,
+        "reason": data["reason"],
+        "rule": data["rule"],
+        "actor": data["actor"],
+        "ballots": 1,
+        "at": event.timestamp,
+        "position": event.position,
+        "leaf_index": leaf_index,
+        "last_position": event.position,
+        "last_leaf_index": leaf_index,
+    }
+
+
 POINT_DETAILS = ("seat", "choice", "decision")
 MODERATION_DETAILS = ("voter", "choice", "previous", "reason", "rule")
 """What a void's or restore's point says: whose ballot, which choice it moved, why."""
@@ -283,6 +321,8 @@ class Batch:
     versions: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
     """`action_entry` of each editorial event, for the index of actions by actor."""
+    corrections: list[dict[str, Any]] = field(default_factory=list)
+    """Corrections (moderation requests) begun or widened, each keyed by its first position."""
 
 
 @dataclass
@@ -302,6 +342,9 @@ class Catalog:
     new_actions: list[dict[str, Any]] = field(default_factory=list)
     panels: dict[str, tuple[int, int]] = field(default_factory=dict)
     """(ship, total) of each tool's panel: only panel events change it, so ballots reuse it."""
+    corrections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each tool's latest correction (the next void or restore may widen it)."""
+    new_corrections: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def apply(self, event: LedgerEvent) -> None:
         leaf_index = self.size
@@ -338,6 +381,9 @@ class Catalog:
                         self.new_versions.append((slug, leaf_index + 1, tool.document()))
                     if kind in HISTORY_KINDS:
                         self.new_history.append(history_entry(event, leaf_index))
+                    elif kind in MODERATION_KINDS:
+                        entry = correction_entry(event, leaf_index, self.corrections.get(slug))
+                        self.corrections[slug] = self.new_corrections[entry["position"]] = entry
         self.position = event.position
         self.size = leaf_index + 1
 
@@ -393,7 +439,9 @@ class Catalog:
             timeline=self.new_timeline,
             versions=self.new_versions,
             actions=self.new_actions,
+            corrections=list(self.new_corrections.values()),
         )
+        self.new_corrections = {}
         self.changed_tools.clear()
         self.changed_comparisons.clear()
         self.new_history = []
