@@ -892,6 +892,7 @@ class Replay:
             voter, current = state["actor"], tool.ballots.get(state["actor"])
             if voter in tool.voided:
                 self.problems.append(f"leaf {leaf}: {kind} by {voter!r}, voided on {slug!r}")
+                return
             if kind in ("Ballot.Changed", "Ballot.Retracted"):
                 if current is None or current[1] != state["previous"]:
                     self.problems.append(

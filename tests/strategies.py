@@ -84,6 +84,21 @@ histories = st.builds(
 """Commands for the catalog property tests: long histories in which amendments, retractions
 and re-votes are accepted often."""
 
+moderated_histories = st.builds(
+    lambda votes, rest: [("list", "alpha"), ("list", "beta"), *votes, *rest],
+    st.lists(st.tuples(st.just("vote"), st.just("alpha"), voters, decisions), min_size=1),
+    st.lists(
+        st.one_of(
+            st.tuples(st.sampled_from(("void", "restore")), st.just("alpha"), voters),
+            st.tuples(st.sampled_from(("void", "restore")), slugs, voters),
+            commands,
+        ),
+        min_size=5,
+        max_size=60,
+    ),
+)
+"""Histories where voids and restores mostly land: listed tools with ballots on them first."""
+
 # -- the audit log: Merkle proofs and signed checkpoints --
 MAX_TREE = 300
 """The largest tree the Merkle property tests build; sizes and indexes are drawn below it."""

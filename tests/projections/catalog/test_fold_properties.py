@@ -21,7 +21,7 @@ from projections.catalog.views import CATALOG, CatalogProjection, ViewStore
 from projections.following.follower import Follower
 from projections.following.rebuild import read_events, rebuild
 from tests.builders import EDITOR, listing
-from tests.strategies import SLUGS, histories
+from tests.strategies import SLUGS, histories, moderated_histories
 
 MODERATOR = "moderator:mo"
 
@@ -239,6 +239,19 @@ def catalog_documents(catalog: Catalog) -> dict[str, dict[str, Any]]:
 def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
     """Incremental views (with restarts) == fold from zero == naive recount of every published
     field (verdicts, times and positions included), and the verdict history is every version."""
+    live_equals_rebuild_equals_recount(history)
+
+
+@settings(max_examples=100)
+@given(moderated_histories)
+def test_moderation_keeps_live_equal_to_rebuild_and_recount(
+    history: list[tuple[Any, ...]],
+) -> None:
+    """The same with voids and restores landing on ballots: `voided` and the tally agree."""
+    live_equals_rebuild_equals_recount(history)
+
+
+def live_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
     ledger = Ledger(Settings(database_url="sqlite:///:memory:"))
     try:
         views = ViewStore(ledger.recorder)
@@ -302,7 +315,7 @@ def test_documents_round_trip_to_state(history: list[tuple[Any, ...]]) -> None:
         ledger.close()
 
 
-@given(histories)
+@given(histories | moderated_histories)
 @settings(max_examples=60)
 def test_time_travel_equals_replay_of_the_first_n_events(history: list[tuple[Any, ...]]) -> None:
     """For every log size N and tool: the view's `as_of N` == a fold of the first N events,
