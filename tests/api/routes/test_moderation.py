@@ -102,6 +102,13 @@ def test_moderation_end_to_end(served: Served) -> None:
             refused = moderate(http, "voids", stuffers, secret)
             assert refused.status_code == 403, refused.text
             assert refused.headers["content-type"] == "application/problem+json"
+        as_editor = http.request(
+            "DELETE",
+            f"/v1/tools/{SLUG}",
+            json={"reason": "moderators are not editors"},
+            headers=bearer(key),
+        )
+        assert as_editor.status_code == 403, as_editor.text
         unknown = moderate(http, "voids", [*stuffers[:3], "v_nobody"], key)
         assert (unknown.status_code, unknown.json()["field"]) == (404, "voters[3]")
         too_many = moderate(http, "voids", [f"v_{i}" for i in range(1001)], key)
