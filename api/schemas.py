@@ -38,7 +38,7 @@ Reviewer = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH[
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["text"])]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["reason"])]
 Rule = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["rule"])]
-VoterId = Annotated[str, StringConstraints(min_length=3, max_length=MAX_LENGTH["actor"])]
+VoterId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["actor"])]
 
 
 class Strict(BaseModel):

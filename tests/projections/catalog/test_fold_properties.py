@@ -230,6 +230,12 @@ def all_history(views: ViewStore) -> list[bytes]:
     ]
 
 
+def all_corrections(views: ViewStore) -> list[dict[str, Any]]:
+    """The feed's corrections (one per moderation request), oldest first."""
+    rows = views.db.fetch("SELECT doc FROM view_corrections ORDER BY position")
+    return [orjson.loads(bytes(r["doc"])) for r in rows]
+
+
 def catalog_documents(catalog: Catalog) -> dict[str, dict[str, Any]]:
     return {slug: t.document() for slug, t in catalog.tools.items()}
 
@@ -249,6 +255,22 @@ def test_moderation_keeps_live_equal_to_rebuild_and_recount(
 ) -> None:
     """The same with voids and restores landing on ballots: `voided` and the tally agree."""
     live_equals_rebuild_equals_recount(history)
+
+
+def test_a_correction_widened_after_a_restart_is_one_correction() -> None:
+    """Two voids with one reason, consecutive in the log, folded by a follower restarted in
+    between: one correction of two ballots, as a rebuild gives."""
+    live_equals_rebuild_equals_recount(
+        [
+            ("list", "alpha"),
+            ("vote", "alpha", "voter:v0", "ship"),
+            ("vote", "alpha", "voter:v1", "skip"),
+            ("void", "alpha", "voter:v0"),
+            ("catch_up",),
+            ("restart_follower",),
+            ("void", "alpha", "voter:v1"),
+        ]
+    )
 
 
 def live_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
@@ -285,6 +307,10 @@ def live_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
         assert live == expected
         assert catalog_documents(fold_catalog(read_events(ledger.recorder))) == expected
 
+        corrections = all_corrections(views)
+        assert sum(c["ballots"] for c in corrections) == sum(
+            e.kind in ("Ballot.Voided", "Ballot.Restored") for e in read_events(ledger.recorder)
+        )
         history = all_history(views)
         entries = [orjson.loads(doc) for doc in history]
         assert [{k: e[k] for k in HISTORY_FIELDS} for e in entries] == model.history
@@ -293,6 +319,7 @@ def live_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
         )
         assert view_documents(views) == live
         assert all_history(views) == history
+        assert all_corrections(views) == corrections
         assert views.position(CATALOG) == (ledger.recorder.max_notification_id() or 0)
     finally:
         ledger.close()
