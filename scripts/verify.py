@@ -1138,8 +1138,14 @@ def compare_figures(replay: Replay, service: Service, report: Report, latest: Ch
     report.say(
         "figures",
         f"{len(replay.tools)} tools replayed; {matched} match the API (as_of={size} and "
-        "score proof) exactly",
+        f"score proof) exactly{_voided(replay)}",
     )
+
+
+def _voided(replay: Replay) -> str:
+    """How many ballots moderators voided, where any were: the recount leaves them out."""
+    voided = sum(len(tool.voided) for tool in replay.tools.values())
+    return f"; {voided} voided ballot(s) left out of the tallies" if voided else ""
 
 
 def _figures(doc: Any) -> dict[str, Any] | None:

@@ -151,6 +151,7 @@ def test_moderation_end_to_end(served: Served) -> None:
         assert "40 ballots voided under the rule" in feed
         out = audited(served, positions[-1])
         assert verdict_line(out).startswith("VERDICT: OK")
+        assert "40 voided ballot(s) left out of the tallies" in out
 
         restored = moderate(http, "restores", stuffers, key)
         assert restored.status_code == 200, restored.text
