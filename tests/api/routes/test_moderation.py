@@ -122,6 +122,7 @@ def test_moderation_end_to_end(served: Served) -> None:
         ballots = voided.json()["ballots"]
         assert [b["voter_id"] for b in ballots] == stuffers
         positions = [b["receipt"]["position"] for b in ballots]
+        assert all(b["receipt"]["leaf_hash"] for b in ballots), "every void has its receipt"
         assert positions == sorted(positions) and len(set(positions)) == 40
         again = moderate(http, "voids", [stuffers[5], voters[45]["voter_id"]], key)
         assert (again.status_code, again.json()["field"]) == (409, "voters[0]")
