@@ -15,7 +15,7 @@ from api.middleware import security_headers
 from api.middleware.body_limit import BodySizeLimit
 from api.middleware.forwarded import ForwardedClient
 from api.own_writes import OwnWrites
-from api.routes import audit, health, metrics, reads, writes
+from api.routes import audit, health, metrics, moderation, reads, writes
 from api.server.collector import settle_garbage_collector
 from api.server.logs import AccessLog
 from api.server.processes import start_runtime
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(reads.router)
     app.include_router(writes.router)
+    app.include_router(moderation.router)
     app.include_router(audit.router)
     app.include_router(pages.router)
     app.include_router(editor.router)

@@ -69,7 +69,7 @@ def status_of(error: LedgerError) -> int:
 
 async def _ledger_error(_: Request, error: Exception) -> Response:
     assert isinstance(error, LedgerError)
-    extra = {"field": error.field} if isinstance(error, InvalidInput) else {}
+    extra = {"field": error.field} if error.field is not None else {}
     title = type(error).__name__
     return problem(status_of(error), error.type, title, error.detail, extra=extra)
 

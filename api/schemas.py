@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from domain.application import MAX_MODERATED
 from domain.rules import MAX_LENGTH, SLUG_PATTERN
 
 MAX_INT = 2**63 - 1
@@ -36,6 +37,8 @@ Pricing = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["
 Reviewer = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["reviewer"])]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["text"])]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["reason"])]
+Rule = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["rule"])]
+VoterId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH["actor"])]
 
 
 class Strict(BaseModel):
@@ -121,6 +124,29 @@ class ComparisonCreate(Strict):
     )
 
 
+class ModerationCreate(Strict):
+    """Void (or restore) these voters' ballots on one tool, with a reason and the rule applied."""
+
+    tool: Slug
+    voters: list[VoterId] = Field(min_length=1, max_length=MAX_MODERATED)
+    reason: Reason
+    rule: Rule
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tool": "smollm3",
+                    "voters": ["v_Ab3dE5gH7jK9mN1p", "v_Qr5tU7wX9zB1dF3h"],
+                    "reason": "40 voters registered in one minute from one address",
+                    "rule": "one-person-one-vote",
+                }
+            ]
+        },
+    )
+
+
 class Receipt(BaseModel):
     position: int | None = Field(description="Log position of the event written (null: none)")
     leaf_hash: str | None = Field(
@@ -143,6 +169,17 @@ class VoteResult(WriteResult):
     tool: str
     voter_id: str
     choice: Choice | None
+
+
+class ModeratedBallot(BaseModel):
+    voter_id: str
+    receipt: Receipt
+
+
+class ModerationResult(BaseModel):
+    tool: str
+    outcome: Literal["voided", "restored"]
+    ballots: list[ModeratedBallot] = Field(description="One event per ballot, in request order")
 
 
 class VoterCreated(BaseModel):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Collection, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -17,10 +17,14 @@ from domain import rules
 from domain.ballot import Ballot
 from domain.comparison import Comparison
 from domain.errors import (
+    BallotNotVoided,
+    BallotVoided,
     ComparisonAlreadyPublished,
     ConcurrentUpdate,
+    InvalidInput,
     ToolAlreadyListed,
     ToolDelisted,
+    UnknownBallot,
     UnknownComparison,
     UnknownTool,
 )
@@ -29,12 +33,16 @@ from domain.panel import Panel
 from domain.persistence.backoff import Backoff
 from domain.persistence.event_table import EventTable
 from domain.persistence.group_commit import GroupCommit
-from domain.receipts import Receipt, VoteReceipt
+from domain.receipts import ModerationReceipt, Receipt, VoteReceipt
 from domain.settings import Settings
 from domain.tool import Tool
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 50
+MAX_MODERATED = 1000
+"""Ballots one moderation request may void or restore: one save, bounded in size and time."""
+VOTER = "voter:"
+"""A voter id's ballots are cast by the actor `voter:<id>` (api/voting/credentials.py)."""
 CONFLICT_FIRST_SECONDS = 0.002
 CONFLICT_MOST_SECONDS = 0.05
 """Conflicting writers retry within a few milliseconds, spread apart by jitter."""
@@ -204,6 +212,62 @@ class Ledger(Application[UUID]):
             return None
         return ballot
 
+    # -- moderation -------------------------------------------------------------------------
+
+    def void_ballots(
+        self, slug: str, voters: Sequence[str], reason: str, rule: str, actor: str
+    ) -> ModerationReceipt:
+        """Take the named voters' ballots on the tool out of its tally: one `Ballot.Voided`
+        each, all in one save. One refusal (an unknown ballot, one already voided) refuses the
+        whole request, naming the voter at fault (`voters[i]`)."""
+        reason, rule = rules.text("reason", reason), rules.text("rule", rule)
+        return self._moderate("voided", slug, voters, lambda b: b.void(reason, rule, actor))
+
+    def restore_ballots(
+        self, slug: str, voters: Sequence[str], reason: str, rule: str, actor: str
+    ) -> ModerationReceipt:
+        """Undo voids: one `Ballot.Restored` per ballot, all in one save, all or nothing."""
+        reason, rule = rules.text("reason", reason), rules.text("rule", rule)
+        return self._moderate("restored", slug, voters, lambda b: b.restore(reason, rule, actor))
+
+    def _moderate(
+        self,
+        outcome: Literal["voided", "restored"],
+        slug: str,
+        voters: Sequence[str],
+        change: Callable[[Ballot], None],
+    ) -> ModerationReceipt:
+        keys = _moderated_ballots(slug, voters)
+
+        def attempt() -> ModerationReceipt:
+            try:
+                tool = self._active_tool(slug)
+            except (UnknownTool, ToolDelisted) as error:
+                error.field = "tool"
+                raise
+            found = self._load_aggregates(keys, {})
+            ballots: list[Ballot] = []
+            for i, (voter, key) in enumerate(zip(voters, keys, strict=True)):
+                ballot: Ballot | None = found.get(key)
+                try:
+                    if ballot is None:
+                        raise UnknownBallot(slug)
+                    change(ballot)
+                except (UnknownBallot, BallotVoided, BallotNotVoided) as error:
+                    error.field = f"voters[{i}]"
+                    error.detail = f"{error.field} ({voter}): {error.detail}"
+                    raise
+                ballots.append(ballot)
+            expected = {tool.id: tool.version}
+            recordings = self.save(*ballots, expected_versions=expected)
+            return ModerationReceipt(
+                outcome,
+                slug,
+                tuple(zip(voters, (r.notification for r in recordings), strict=True)),
+            )
+
+        return _retrying(attempt)
+
     # -- comparisons ------------------------------------------------------------------------
 
     def publish_comparison(self, left: str, right: str, actor: str) -> Receipt:
@@ -285,6 +349,28 @@ def _vote_fields(voter: str, choice: str | None) -> tuple[str, str | None]:
     if choice is not None:
         rules.decision(choice, "choice")
     return rules.text("actor", voter), choice
+
+
+def _moderated_ballots(slug: str, voters: Sequence[str]) -> list[UUID]:
+    """The ballot ids of a moderation request: 1 to MAX_MODERATED distinct voter ids."""
+    rules.slug(slug, "tool")
+    if not voters:
+        raise InvalidInput("voters", "name at least one voter")
+    if len(voters) > MAX_MODERATED:
+        raise InvalidInput("voters", f"at most {MAX_MODERATED} voters per request")
+    seen: set[str] = set()
+    for i, voter in enumerate(voters):
+        field = f"voters[{i}]"
+        if (
+            not isinstance(voter, str)
+            or not voter
+            or rules.text("actor", VOTER + voter) != (VOTER + voter)
+        ):
+            raise InvalidInput(field, "must be a voter id (POST /v1/voters answers one)")
+        if voter in seen:
+            raise InvalidInput(field, f"{voter!r} is named twice")
+        seen.add(voter)
+    return [ballot_id(slug, VOTER + voter) for voter in voters]
 
 
 def _retrying(attempt: Callable[[], T]) -> T:

@@ -1,5 +1,7 @@
 """One voter's ballot on one tool. Each event carries the tool and the choice it replaces, so the
-community tally folds without remembering ballots: memory stays flat however many people vote."""
+community tally folds without remembering ballots: memory stays flat however many people vote.
+A moderator may void a ballot (it leaves the tally, and its voter may not vote on the tool again)
+and restore it; those events name the voter, since their `actor` is the moderator."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain import rules
-from domain.errors import UnknownBallot
+from domain.errors import BallotNotVoided, BallotVoided, UnknownBallot
 from domain.ids import ballot_id
 
 
@@ -47,17 +49,48 @@ class Ballot(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.choice = self.choice
 
+    class Voided(Aggregate.Event):
+        """A moderator took the ballot out of the tally: `previous` is the choice it removes."""
+
+        tool: str
+        voter: str
+        previous: str
+        reason: str
+        rule: str
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.voided = True
+
+    class Restored(Aggregate.Event):
+        """A moderator undid a void: `choice` goes back into the tally."""
+
+        tool: str
+        voter: str
+        choice: str
+        reason: str
+        rule: str
+        actor: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.voided = False
+
     def __init__(self, tool: str, choice: str, actor: str) -> None:
         self.tool = tool
         self.voter = actor
         self.choice: rules.Decision | None = rules.decision(choice, "choice")
+        self.voided = False
+        """While voided, `choice` is the vote the void removed (a restore gives it back)."""
 
     @classmethod
     def decide(
         cls, ballot: Ballot | None, slug: str, voter: str, choice: str | None
     ) -> tuple[Ballot, str]:
         """Apply one vote (None: a retraction) to the voter's ballot, if any (a first vote
-        creates it), and say what it did: cast, recast, changed, unchanged or retracted."""
+        creates it), and say what it did: cast, recast, changed, unchanged or retracted. A
+        voided ballot takes no vote until a moderator restores it."""
+        if ballot is not None and ballot.voided:
+            raise BallotVoided(slug)
         if choice is None:
             if ballot is None:
                 raise UnknownBallot(slug)
@@ -95,3 +128,35 @@ class Ballot(Aggregate):
         if self.choice is None:
             raise UnknownBallot(self.tool)
         self.trigger_event(self.Retracted, tool=self.tool, previous=self.choice, actor=self.voter)
+
+    def void(self, reason: str, rule: str, actor: str) -> None:
+        """Take the current vote out of the tally, saying why and under which rule."""
+        reason, rule = rules.text("reason", reason), rules.text("rule", rule)
+        if self.voided:
+            raise BallotVoided(self.tool)
+        if self.choice is None:
+            raise UnknownBallot(self.tool)
+        self.trigger_event(
+            self.Voided,
+            tool=self.tool,
+            voter=self.voter,
+            previous=self.choice,
+            reason=reason,
+            rule=rule,
+            actor=rules.text("actor", actor),
+        )
+
+    def restore(self, reason: str, rule: str, actor: str) -> None:
+        """Put a voided vote back into the tally."""
+        reason, rule = rules.text("reason", reason), rules.text("rule", rule)
+        if not self.voided or self.choice is None:
+            raise BallotNotVoided(self.tool)
+        self.trigger_event(
+            self.Restored,
+            tool=self.tool,
+            voter=self.voter,
+            choice=self.choice,
+            reason=reason,
+            rule=rule,
+            actor=rules.text("actor", actor),
+        )

@@ -13,6 +13,8 @@ LedgerError
     ├── ToolDelisted
     ├── SeatAlreadyPublished
     ├── ComparisonAlreadyPublished
+    ├── BallotVoided      a moderator voided this ballot (no vote on it, no second void)
+    ├── BallotNotVoided   a restore of a ballot that counts
     └── ConcurrentUpdate  retries ran out under contention
 """
 
@@ -23,6 +25,8 @@ class LedgerError(Exception):
     """Base of every refusal; `type` is the stable slug used in problem+json."""
 
     type = "ledger-error"
+    field: str | None = None
+    """The request field at fault, where one is (always for InvalidInput)."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -34,7 +38,7 @@ class InvalidInput(LedgerError):
 
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(f"{field}: {detail}")
-        self.field = field
+        self.field: str | None = field
 
 
 class NotFound(LedgerError):
@@ -104,6 +108,20 @@ class ComparisonAlreadyPublished(Conflict):
 
     def __init__(self, left: str, right: str) -> None:
         super().__init__(f"a comparison of {left!r} and {right!r} is already published")
+
+
+class BallotVoided(Conflict):
+    type = "ballot-voided"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"a moderator voided this ballot on {slug!r}; it is not counted")
+
+
+class BallotNotVoided(Conflict):
+    type = "ballot-not-voided"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"this ballot on {slug!r} is not voided; there is nothing to restore")
 
 
 class ConcurrentUpdate(Conflict):

@@ -54,3 +54,14 @@ def sealed(receipt: R, sealer: Sealer) -> R:
     if receipt.seal is not None or receipt.event is None:
         return receipt
     return replace(receipt, seal=sealer([receipt.event])[receipt.event.id])
+
+
+@dataclass(frozen=True)
+class ModerationReceipt:
+    """A void or restore of many ballots, stored in one save: one event per ballot, in the
+    order the request named the voters."""
+
+    outcome: Literal["voided", "restored"]
+    tool: str
+    events: tuple[tuple[str, Notification], ...]
+    """(voter id, stored event) of each ballot moderated."""

@@ -27,6 +27,7 @@ MAX_LENGTH: Final = {
     "reviewer": 80,
     "text": 4000,
     "reason": 500,
+    "rule": 200,
     "actor": 100,
 }
 

@@ -833,12 +833,18 @@ class ToolFigures:
     """seat -> (leaf index, log position, decision) of its current verdict, in seat order."""
     ballots: dict[str, tuple[int, str]] = field(default_factory=dict)
     """voter -> (leaf index, choice) of their current ballot."""
+    voided: dict[str, str] = field(default_factory=dict)
+    """voter -> the choice a moderator's void took out of the tally."""
 
     def panel(self) -> dict[str, Any]:
         return figures(decision for *_, decision in self.seats.values())
 
     def community(self) -> dict[str, Any]:
-        return figures(choice for _, choice in self.ballots.values())
+        """The tally without voided ballots, and how many were voided."""
+        return {
+            **figures(choice for _, choice in self.ballots.values()),
+            "voided": len(self.voided),
+        }
 
 
 class Replay:
@@ -880,8 +886,13 @@ class Replay:
         elif kind == "Panel.VerdictRetracted":
             if tool.seats.pop(state["seat"], None) is None:
                 self.problems.append(f"leaf {leaf}: retraction of an empty seat of {slug!r}")
+        elif kind in ("Ballot.Voided", "Ballot.Restored"):
+            self._moderate(leaf, kind, slug, tool, state)
         elif kind.startswith("Ballot."):
             voter, current = state["actor"], tool.ballots.get(state["actor"])
+            if voter in tool.voided:
+                self.problems.append(f"leaf {leaf}: {kind} by {voter!r}, voided on {slug!r}")
+                return
             if kind in ("Ballot.Changed", "Ballot.Retracted"):
                 if current is None or current[1] != state["previous"]:
                     self.problems.append(
@@ -895,6 +906,30 @@ class Replay:
             else:
                 self._decision(leaf, state["choice"])
                 tool.ballots[voter] = (leaf, state["choice"])
+
+    def _moderate(
+        self, leaf: int, kind: str, slug: str, tool: ToolFigures, state: dict[str, Any]
+    ) -> None:
+        """A void takes the voter's current ballot (`previous`) out of the tally; a restore
+        puts the voided choice back, resting on the restore's leaf. `actor` is the moderator."""
+        voter = state["voter"]
+        if kind == "Ballot.Voided":
+            current = tool.ballots.pop(voter, None)
+            if current is None or current[1] != state["previous"]:
+                self.problems.append(
+                    f"leaf {leaf}: a void of {voter!r} on {slug!r} removes "
+                    f"{state['previous']!r}, the log says {current and current[1]!r}"
+                )
+            tool.voided[voter] = state["previous"]
+            return
+        voided = tool.voided.pop(voter, None)
+        if voided is None or voided != state["choice"]:
+            self.problems.append(
+                f"leaf {leaf}: a restore of {voter!r} on {slug!r} gives back "
+                f"{state['choice']!r}, the void took {voided!r}"
+            )
+        self._decision(leaf, state["choice"])
+        tool.ballots[voter] = (leaf, state["choice"])
 
     def _decision(self, leaf: int, value: object) -> None:
         if value not in ("ship", "skip"):
@@ -1069,9 +1104,9 @@ def compare_figures(replay: Replay, service: Service, report: Report, latest: Ch
                     for v in (doc.get("panel") or {}).get("verdicts", [])
                 ],
             ),
-            ("community", community, _figures(doc.get("community"))),
+            ("community", community, _community(doc.get("community"))),
             ("score-proof panel", panel, _figures(proof.get("panel"))),
-            ("score-proof community", community, _figures(proof.get("community"))),
+            ("score-proof community", community, _community(proof.get("community"))),
             (
                 "score-proof verdicts",
                 [{"seat": s, "decision": d, "leaf_index": i} for s, (i, _, d) in sorted(seats)],
@@ -1103,12 +1138,24 @@ def compare_figures(replay: Replay, service: Service, report: Report, latest: Ch
     report.say(
         "figures",
         f"{len(replay.tools)} tools replayed; {matched} match the API (as_of={size} and "
-        "score proof) exactly",
+        f"score proof) exactly{_voided(replay)}",
     )
+
+
+def _voided(replay: Replay) -> str:
+    """How many ballots moderators voided, where any were: the recount leaves them out."""
+    voided = sum(len(tool.voided) for tool in replay.tools.values())
+    return f"; {voided} voided ballot(s) left out of the tallies" if voided else ""
 
 
 def _figures(doc: Any) -> dict[str, Any] | None:
     return {k: doc.get(k) for k in ("ship", "skip", "total", "ship_pct")} if doc else None
+
+
+def _community(doc: Any) -> dict[str, Any] | None:
+    """The community figures and how many ballots were voided (0 where none ever were)."""
+    figures = _figures(doc)
+    return {**figures, "voided": doc.get("voided", 0)} if figures is not None else None
 
 
 def _short(value: Any) -> str:

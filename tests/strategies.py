@@ -38,6 +38,8 @@ _COMMANDS = {
     "vote": st.tuples(st.just("vote"), slugs, voters, decisions),
     "retract_vote": st.tuples(st.just("retract_vote"), slugs, voters),
     "compare": st.tuples(st.just("compare"), slugs, slugs),
+    "void": st.tuples(st.just("void"), slugs, voters),
+    "restore": st.tuples(st.just("restore"), slugs, voters),
     "catch_up": st.tuples(st.just("catch_up")),
     "restart_follower": st.tuples(st.just("restart_follower")),
 }
@@ -81,6 +83,21 @@ histories = st.builds(
 )
 """Commands for the catalog property tests: long histories in which amendments, retractions
 and re-votes are accepted often."""
+
+moderated_histories = st.builds(
+    lambda votes, rest: [("list", "alpha"), ("list", "beta"), *votes, *rest],
+    st.lists(st.tuples(st.just("vote"), st.just("alpha"), voters, decisions), min_size=1),
+    st.lists(
+        st.one_of(
+            st.tuples(st.sampled_from(("void", "restore")), st.just("alpha"), voters),
+            st.tuples(st.sampled_from(("void", "restore")), slugs, voters),
+            commands,
+        ),
+        min_size=5,
+        max_size=60,
+    ),
+)
+"""Histories where voids and restores mostly land: listed tools with ballots on them first."""
 
 # -- the audit log: Merkle proofs and signed checkpoints --
 MAX_TREE = 300
@@ -251,9 +268,40 @@ _other_states = st.one_of(
         st.fixed_dictionaries({"left": slugs, "right": slugs, "actor": st.just(_EDITOR)}),
     ),
 )
+_MODERATOR = "moderator:m"
+_moderation_states = st.one_of(
+    st.tuples(
+        st.just("Ballot.Voided"),
+        st.fixed_dictionaries(
+            {
+                "tool": st.sampled_from(SLUGS),
+                "voter": voters,
+                "previous": decisions,
+                "reason": st.just("stuffing"),
+                "rule": st.just("one-person-one-vote"),
+                "actor": st.just(_MODERATOR),
+            }
+        ),
+    ),
+    st.tuples(
+        st.just("Ballot.Restored"),
+        st.fixed_dictionaries(
+            {
+                "tool": st.sampled_from(SLUGS),
+                "voter": voters,
+                "choice": decisions,
+                "reason": st.just("false positive"),
+                "rule": st.just("one-person-one-vote"),
+                "actor": st.just(_MODERATOR),
+            }
+        ),
+    ),
+)
+"""A moderator's voids and restores: the `actor` is the moderator, `voter` the ballot's."""
 _kinds_and_states = st.one_of(
     st.tuples(_ballot_kinds.filter(lambda kind: kind != "Ballot.Retracted"), _ballot_states),
     st.tuples(st.just("Ballot.Retracted"), _retraction_states),
+    _moderation_states,
     _other_states,
 )
 
@@ -278,6 +326,6 @@ catalog_events = st.builds(
     st.lists(st.tuples(_kinds_and_states, st.sampled_from(_TIMES)), max_size=80),
 )
 """Events for the catalog fold, most often after listing some tools: ballots (Cast, Recast,
-Changed, Retracted, unknown kinds) on listed, delisted and unknown tools, with or without the
-keys they usually carry, among listings, verdicts and comparisons; Amended verdicts are left out
-(the fold needs their seat filled)."""
+Changed, Retracted, Voided, Restored, unknown kinds) on listed, delisted and unknown tools, with
+or without the keys they usually carry, among listings, verdicts and comparisons; Amended
+verdicts are left out (the fold needs their seat filled)."""

@@ -43,7 +43,7 @@ def _voting(request: Request) -> Voting:
     return voting
 
 
-def _receipt(receipt: DomainReceipt) -> Receipt:
+def receipt_body(receipt: DomainReceipt) -> Receipt:
     """Position, transparency-log leaf hash and signed promise of the event written
     (docs/audit.md)."""
     if receipt.event is None or receipt.seal is None:
@@ -57,7 +57,7 @@ def _written(request: Request, receipt: DomainReceipt) -> WriteResult:
     done = sealed(receipt, sealer.seal)
     own_writes: OwnWrites = request.app.state.own_writes
     own_writes.wrote(client_of(request.scope), done.position)
-    return WriteResult(outcome=done.outcome, receipt=_receipt(done))
+    return WriteResult(outcome=done.outcome, receipt=receipt_body(done))
 
 
 def vote_status(receipt: VoteReceipt) -> int:
@@ -71,7 +71,7 @@ def voted(slug: str, voter_id: str, receipt: VoteReceipt) -> VoteResult:
         voter_id=voter_id,
         choice=receipt.choice,
         outcome=receipt.outcome,
-        receipt=_receipt(receipt),
+        receipt=receipt_body(receipt),
     )
 
 

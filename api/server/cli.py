@@ -29,6 +29,7 @@ from api.server.http_protocol import BoundedHttpToolsProtocol
 from api.server.logs import configure_logging, log_config
 from api.server.processes import run_projection
 from api.server.rebuilding import default_jobs, rebuild_views
+from api.voting.credentials import KEY_ROLES
 from domain.errors import LedgerError
 from domain.seeding import seed_demo
 from domain.settings import DEFAULT_SQLITE_FOLDER, Projections, Settings
@@ -455,11 +456,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     backup.add_argument("file")
     backup.set_defaults(run=_backup)
-    keys = commands.add_parser("keys", help="editor keys").add_subparsers(
+    keys = commands.add_parser("keys", help="editor and moderator keys").add_subparsers(
         dest="keys", required=True
     )
     create = keys.add_parser("create", help="create a key; prints it once, on the last line")
-    create.add_argument("--role", choices=["editor"], default="editor")
+    create.add_argument("--role", choices=list(KEY_ROLES), default="editor")
     create.add_argument("--name", required=True)
     create.set_defaults(run=_keys_create)
     revoke = keys.add_parser("revoke", help="revoke a key by name")

@@ -121,7 +121,8 @@ def _figure(point: Point, series: str, unit: str) -> str:
 
 def _describe(point: Point) -> str:
     """What a step's tooltip and accessible name say."""
+    what = point.get("correction") or point.get("kind")
     return (
-        f"Log position {point.get('position')}: {point.get('kind')} by {point.get('actor')}; "
+        f"Log position {point.get('position')}: {what} by {point.get('actor')}; "
         f"{_figure(point, 'panel', 'verdicts')}, {_figure(point, 'community', 'votes')}"
     )

@@ -490,6 +490,16 @@ def feed(request: Request) -> Response:
                     "link": f"{base}/tools/{h['tool']}#seat-{h['seat']}",
                 }
             )
+    for m in _docs(found["correction"]):
+        if m["tool"] in tools:
+            entries.append(
+                {
+                    "kind": "correction",
+                    **m,
+                    "name": tools[m["tool"]]["name"],
+                    "link": f"{base}/v1/tools/{m['tool']}?as_of={m['last_leaf_index'] + 1}",
+                }
+            )
     entries.sort(key=lambda e: e["position"], reverse=True)
     del entries[FEED_ENTRIES:]
     feed_url = f"{base}/feed.xml"

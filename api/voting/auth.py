@@ -1,4 +1,5 @@
-"""Bearer credentials as FastAPI dependencies: `Editor` and `Voter` name who is calling."""
+"""Bearer credentials as FastAPI dependencies: `Editor`, `Moderator` and `Voter` name who is
+calling; each route takes exactly one role."""
 
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ async def editor(who: Annotated[Principal, Depends(principal)]) -> Principal:
     return who
 
 
+async def moderator(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    if who.role != "moderator":
+        raise Forbidden("this route needs a moderator key")
+    return who
+
+
 async def voter(who: Annotated[Principal, Depends(principal)]) -> Principal:
     if who.role != "voter":
         raise Forbidden("this route needs a voter token (POST /v1/voters)")
@@ -58,4 +65,5 @@ async def voter(who: Annotated[Principal, Depends(principal)]) -> Principal:
 
 
 Editor = Annotated[Principal, Depends(editor)]
+Moderator = Annotated[Principal, Depends(moderator)]
 Voter = Annotated[Principal, Depends(voter)]

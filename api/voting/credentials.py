@@ -21,7 +21,10 @@ from domain import rules
 from domain.errors import Conflict, InvalidInput
 from projections.database import Database
 
-Role = Literal["editor", "voter"]
+Role = Literal["editor", "moderator", "voter"]
+KEY_ROLES: tuple[Role, ...] = ("editor", "moderator")
+"""Roles a key is made for: editors run the catalog, moderators void ballots; neither may do
+the other's work."""
 EDITOR_KEY_PREFIX = "vle_"
 
 
@@ -32,7 +35,7 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """How events name this principal: `editor:ann`, `voter:v_x1y2`."""
+        """How events name this principal: `editor:ann`, `moderator:mo`, `voter:v_x1y2`."""
         return f"{self.role}:{self.name}"
 
 
@@ -76,10 +79,12 @@ class Credentials:
     def create_key(self, name: str, role: Role = "editor") -> str:
         """A new key for `name`; returned once, stored only as its hash. A name is given once:
         a revoked key keeps its row (and its revocation time), and its name stays its own, so
-        `editor:NAME` in the events always means one key."""
+        `editor:NAME` (`moderator:NAME`) in the events always means one key."""
         rules.slug(name, "name")
-        if role != "editor":
-            raise InvalidInput("role", "keys are for editors; voters register over HTTP")
+        if role not in KEY_ROLES:
+            raise InvalidInput(
+                "role", "keys are for editors and moderators; voters register over HTTP"
+            )
         key = EDITOR_KEY_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC).isoformat()
         with self.db.transaction(commit=True) as c:
@@ -124,7 +129,8 @@ class Credentials:
             return c.fetchone() is not None
 
     def editor(self, key: str) -> Principal | None:
-        """The editor holding this key, unless it is unknown, revoked or not even ASCII."""
+        """The editor or moderator holding this key, unless it is unknown, revoked or not even
+        ASCII."""
         if not key.isascii() or not key.startswith(EDITOR_KEY_PREFIX):
             return None
         rows = self.db.fetch(

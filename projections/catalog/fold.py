@@ -65,7 +65,11 @@ class ToolState(NamedTuple):
             updated_at=doc["updated_at"],
             position=doc["position"],
             seats=seats_from_figures(doc["panel"]),
-            tally=Tally(doc["community"]["ship"], doc["community"]["skip"]),
+            tally=Tally(
+                doc["community"]["ship"],
+                doc["community"]["skip"],
+                doc["community"].get("voided", 0),
+            ),
         )
 
 
@@ -192,15 +196,58 @@ def action_entry(event: LedgerEvent, leaf_index: int) -> dict[str, Any] | None:
     }
 
 
+MODERATION_KINDS = {"Ballot.Voided": "voided", "Ballot.Restored": "restored"}
+
+
+def correction_entry(
+    event: LedgerEvent, leaf_index: int, last: dict[str, Any] | None
+) -> dict[str, Any]:
+    """One correction of a tool's votes, as the feed announces it: a moderation request is one
+    save, so its events are consecutive leaves with one kind, reason, rule and moderator; an
+    event that continues `last` (the tool's previous correction) widens it by one ballot."""
+    data = event.data
+    change = MODERATION_KINDS[event.kind]
+    said = (data["reason"], data["rule"], data["actor"])
+    if (
+        last is not None
+        and last["last_leaf_index"] == leaf_index - 1
+        and (last["change"], last["reason"], last["rule"], last["actor"]) == (change, *said)
+    ):
+        return {
+            **last,
+            "ballots": last["ballots"] + 1,
+            "last_position": event.position,
+            "last_leaf_index": leaf_index,
+        }
+    return {
+        "tool": data["tool"],
+        "change": change,
+        "reason": data["reason"],
+        "rule": data["rule"],
+        "actor": data["actor"],
+        "ballots": 1,
+        "at": event.timestamp,
+        "position": event.position,
+        "leaf_index": leaf_index,
+        "last_position": event.position,
+        "last_leaf_index": leaf_index,
+    }
+
+
 POINT_DETAILS = ("seat", "choice", "decision")
+MODERATION_DETAILS = ("voter", "choice", "previous", "reason", "rule")
+"""What a void's or restore's point says: whose ballot, which choice it moved, why."""
+CORRECTION = "voting corrected: "
+"""How the score history names a step made by moderation (followed by the reason)."""
 
 BALLOT_KINDS = frozenset({"Ballot.Cast", "Ballot.Recast", "Ballot.Changed", "Ballot.Retracted"})
 """The events `Catalog.apply_all` folds on its fast path (with `fold_tally`, as `apply` does)."""
 
 Point = tuple[Any, ...]
 """A timeline point, packed as stored (a JSON array): (leaf_index, position, at, kind, actor,
-panel ship, panel total, community ship, community skip, details or None). `point_document`
-expands it into the published point."""
+panel ship, panel total, community ship, community skip, details or None, community voided).
+`point_document` expands it into the published point (a point stored before moderation
+existed has no `voided`: 0)."""
 
 
 def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequence[int]) -> Point:
@@ -211,9 +258,11 @@ def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequ
     details: dict[str, Any] | None = None
     if "seat" in data or "decision" in data:
         details = {k: data[k] for k in POINT_DETAILS if k in data}
+    elif "voter" in data:  # moderation: only Voided and Restored name a voter besides the actor
+        details = {k: data[k] for k in MODERATION_DETAILS if k in data}
     elif "choice" in data:  # ballots: the common case, without a comprehension
         details = {"choice": data["choice"]}
-    ship, skip = tool.tally
+    ship, skip, voided = tool.tally
     return (
         leaf_index,
         event.position,
@@ -225,12 +274,14 @@ def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequ
         ship,
         skip,
         details,
+        voided,
     )
 
 
 def point_document(slug: str, point: Sequence[Any]) -> dict[str, Any]:
     """The published timeline point of a packed one."""
-    leaf_index, position, at, kind, actor, panel_ship, panel_total, ship, skip, details = point
+    leaf_index, position, at, kind, actor, panel_ship, panel_total, ship, skip, details = point[:10]
+    voided = point[10] if len(point) > 10 else 0
     total = ship + skip
     doc = {
         "tool": slug,
@@ -246,10 +297,18 @@ def point_document(slug: str, point: Sequence[Any]) -> dict[str, Any]:
             "total": panel_total,
             "ship_pct": share(panel_ship, panel_total),
         },
-        "community": {"ship": ship, "skip": skip, "total": total, "ship_pct": share(ship, total)},
+        "community": {
+            "ship": ship,
+            "skip": skip,
+            "total": total,
+            "ship_pct": share(ship, total),
+            "voided": voided,
+        },
     }
     if details:
         doc.update(details)
+        if "voter" in details:
+            doc["correction"] = CORRECTION + details["reason"]
     return doc
 
 
@@ -267,6 +326,8 @@ class Batch:
     versions: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
     """`action_entry` of each editorial event, for the index of actions by actor."""
+    corrections: list[dict[str, Any]] = field(default_factory=list)
+    """Corrections (moderation requests) begun or widened, each keyed by its first position."""
 
 
 @dataclass
@@ -286,6 +347,9 @@ class Catalog:
     new_actions: list[dict[str, Any]] = field(default_factory=list)
     panels: dict[str, tuple[int, int]] = field(default_factory=dict)
     """(ship, total) of each tool's panel: only panel events change it, so ballots reuse it."""
+    corrections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each tool's latest correction (the next void or restore may widen it)."""
+    new_corrections: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def apply(self, event: LedgerEvent) -> None:
         leaf_index = self.size
@@ -322,6 +386,9 @@ class Catalog:
                         self.new_versions.append((slug, leaf_index + 1, tool.document()))
                     if kind in HISTORY_KINDS:
                         self.new_history.append(history_entry(event, leaf_index))
+                    elif kind in MODERATION_KINDS:
+                        entry = correction_entry(event, leaf_index, self.corrections.get(slug))
+                        self.corrections[slug] = self.new_corrections[entry["position"]] = entry
         self.position = event.position
         self.size = leaf_index + 1
 
@@ -377,7 +444,9 @@ class Catalog:
             timeline=self.new_timeline,
             versions=self.new_versions,
             actions=self.new_actions,
+            corrections=list(self.new_corrections.values()),
         )
+        self.new_corrections = {}
         self.changed_tools.clear()
         self.changed_comparisons.clear()
         self.new_history = []

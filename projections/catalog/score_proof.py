@@ -1,5 +1,6 @@
 """Which events a tool's published figures rest on, at some log size: the current verdict of
-each seat and the current ballot of each voter, each named by its leaf in the transparency log.
+each seat and the current ballot of each voter (a voided one does not count; a restored one
+rests on its restore), each named by its leaf in the transparency log.
 A fold over the tool's timeline points, so it reads the tool's own events, not the whole log."""
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class ScoreBasis:
             self.ballots[point["actor"]] = (point["leaf_index"], point["choice"])
         elif kind == "Ballot.Retracted":
             self.ballots.pop(point["actor"], None)
+        elif kind == "Ballot.Voided":  # the actor is the moderator; the point names the voter
+            self.ballots.pop(point["voter"], None)
+        elif kind == "Ballot.Restored":
+            self.ballots[point["voter"]] = (point["leaf_index"], point["choice"])
         self.last = point
 
     def document(self) -> dict[str, Any]:

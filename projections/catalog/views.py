@@ -35,6 +35,7 @@ CATALOG_TABLES = (
     "view_tool_points",
     "view_tool_versions",
     "view_actions",
+    "view_corrections",
 )
 POINTS_PER_ROW = 64
 """Timeline points packed in one `view_tool_points` row (a JSON array of packed points): a
@@ -58,6 +59,7 @@ CATALOG_INDEXES = (
     "view_verdict_history_seat",
     "view_tool_points_at",
     "view_comparisons_published_at",
+    "view_corrections_tool",
     *TOOL_INDEXES,
 )
 """Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
@@ -102,6 +104,10 @@ def catalog_ddl(named: Callable[[str], str], blob: str, text: str) -> list[str]:
         # however long the log (votes never enter it).
         f"CREATE TABLE IF NOT EXISTS {named('view_actions')} (actor TEXT NOT NULL, "
         f"position BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (actor, position))",
+        f"CREATE TABLE IF NOT EXISTS {named('view_corrections')} (position BIGINT PRIMARY KEY, "
+        f"tool TEXT NOT NULL, doc {blob} NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS {named('view_corrections_tool')} "
+        f"ON {named('view_corrections')} (tool, position)",
     ]
 
 
@@ -192,9 +198,16 @@ class ViewStore:
             comparisons = [
                 ComparisonState.from_document(orjson.loads(r["doc"])) for r in c.fetchall()
             ]
+            corrections_table = slot.table("view_corrections")
+            c.execute(
+                f"SELECT doc FROM {corrections_table} WHERE position IN "  # noqa: S608 - our names
+                f"(SELECT MAX(position) FROM {corrections_table} GROUP BY tool)"
+            )
+            corrections = [orjson.loads(r["doc"]) for r in c.fetchall()]
         return Catalog(
             tools={t.slug: t for t in tools},
             comparisons={k.key: k for k in comparisons},
+            corrections={entry["tool"]: entry for entry in corrections},
             position=int(row["position"]) if row else 0,
             size=int(row["size"]) if row else 0,
         )
@@ -253,6 +266,14 @@ class ViewStore:
             c.executemany(
                 insert_history,
                 [(h["position"], h["tool"], h["seat"], orjson.dumps(h)) for h in batch.history],
+            )
+            upsert_correction = self.db.sql(
+                f"INSERT INTO {t('view_corrections')} (position, tool, doc) VALUES (?, ?, ?) "  # noqa: S608 - our names
+                "ON CONFLICT (position) DO UPDATE SET doc=excluded.doc"
+            )
+            c.executemany(
+                upsert_correction,
+                [(e["position"], e["tool"], orjson.dumps(e)) for e in batch.corrections],
             )
             for slug, points in batch.timeline.items():
                 self._append_points(c, t("view_tool_points"), slug, points)
@@ -503,22 +524,32 @@ class ViewStore:
         return found
 
     def feed_page(self, name: str, entries: int) -> dict[str, Documents]:
-        """The latest `entries` verdict changes (newest first) and published comparisons (newest
-        first), and the tools they name, looked up by slug."""
+        """The latest `entries` verdict changes, corrections of the vote (moderation requests)
+        and published comparisons (each newest first), and the tools they name, by slug."""
         history = (
             "SELECT 'history' AS kind, '' AS sort, position AS n, tool AS tie, doc "
             "FROM view_verdict_history ORDER BY position DESC LIMIT ?"
         )
         compared = _ListQuery(COMPARISONS, Order.NEWEST, None, None, entries, None, False)
         inner, params = compared.inner("comparison", ", left_tool, right_tool")
+        corrections = (
+            "SELECT 'correction' AS kind, '' AS sort, position AS n, tool AS tie, doc "
+            "FROM view_corrections ORDER BY position DESC LIMIT ?"
+        )
         union = (
-            f"SELECT * FROM ({history}) AS h UNION ALL {compared.sql('comparison')[0]} "  # noqa: S608 - literals
+            f"SELECT * FROM ({history}) AS h UNION ALL SELECT * FROM ({corrections}) AS m "  # noqa: S608 - literals
+            f"UNION ALL {compared.sql('comparison')[0]} "
             "UNION ALL SELECT 'tool', '', 0, slug, doc FROM view_tools WHERE slug IN ("
-            f"SELECT tie FROM ({history}) AS th UNION SELECT left_tool FROM ({inner}) AS tl "
+            f"SELECT tie FROM ({history}) AS th UNION SELECT tie FROM ({corrections}) AS tm "
+            f"UNION SELECT left_tool FROM ({inner}) AS tl "
             f"UNION SELECT right_tool FROM ({inner}) AS tr)"
         )
-        rows = self._rows_at(name, union, [entries, *params, entries, *params, *params])
-        pages = _pages(rows, ["tool", "comparison", "history"], {"comparison": compared})
+        rows = self._rows_at(
+            name, union, [entries, entries, *params, entries, entries, *params, *params]
+        )
+        pages = _pages(
+            rows, ["tool", "comparison", "history", "correction"], {"comparison": compared}
+        )
         return {kind: page.documents() for kind, page in pages.items()}
 
     def tools_page(

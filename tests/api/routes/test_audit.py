@@ -144,7 +144,13 @@ def test_time_travel_history_and_score_proof_agree_with_replay(client: TestClien
     assert both.status_code == 422
     history = client.get("/v1/tools/smollm3/history").json()["points"]
     assert [p["kind"] for p in history[-2:]] == ["Ballot.Cast", "Ballot.Cast"]
-    assert history[-1]["community"] == {"ship": 1, "skip": 1, "total": 2, "ship_pct": 50}
+    assert history[-1]["community"] == {
+        "ship": 1,
+        "skip": 1,
+        "total": 2,
+        "ship_pct": 50,
+        "voided": 0,
+    }
     proof = client.get("/v1/tools/smollm3/score-proof", params={"size": size}).json()
     assert proof["community"]["total"] == 2
     assert sorted(b["leaf_index"] for b in proof["community"]["ballots"]) == [

@@ -35,7 +35,7 @@ def test_tools_show_the_published_panel_figures(client: TestClient) -> None:
     assert body["as_of"]["position"] == last
     assert {t["slug"]: t["panel"]["ship_pct"] for t in body["tools"]} == PUBLISHED
     assert all(
-        t["community"] == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None}
+        t["community"] == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None, "voided": 0}
         for t in body["tools"]
     )
 

@@ -119,7 +119,7 @@ def test_vote_statuses_and_read_your_write(api: Api) -> None:
     retracted = api.client.delete("/v1/tools/smollm3/vote", headers=voter)
     assert retracted.status_code == 200 and retracted.json()["choice"] is None
     community = api.read("/v1/tools/smollm3", retracted.json()["receipt"]["position"])["community"]
-    assert community == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None}
+    assert community == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None, "voided": 0}
     again = api.client.put("/v1/tools/smollm3/vote", json={"choice": "ship"}, headers=voter)
     assert again.status_code == 201 and again.json()["outcome"] == "recast"
     assert_problem(

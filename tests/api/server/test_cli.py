@@ -41,7 +41,7 @@ def exercise_over_http(base: str, editor_key: str) -> None:
         assert vote.status_code == 201
         position = vote.json()["receipt"]["position"]
         tool = http.get("/v1/tools/smollm3", params={"min_position": position}).json()
-        assert tool["community"] == {"ship": 1, "skip": 0, "total": 1, "ship_pct": 100}
+        assert tool["community"] == {"ship": 1, "skip": 0, "total": 1, "ship_pct": 100, "voided": 0}
         assert tool["as_of"]["position"] >= position
         editor = {"Authorization": f"Bearer {editor_key}"}
         amended = http.put(

@@ -363,7 +363,7 @@ def test_tool_page_shows_history_interval_and_chart(site: Site) -> None:
     assert steps == [f"/v1/tools/smollm3?as_of={n}" for n in sizes]
     assert len(steps) >= 10
     last = site.client.get(steps[-1]).json()
-    assert last["community"] == {"ship": 2, "skip": 1, "total": 3, "ship_pct": 67}
+    assert last["community"] == {"ship": 2, "skip": 1, "total": 3, "ship_pct": 67, "voided": 0}
 
 
 def test_feed_is_atom_with_every_comparison_and_verdict_change(site: Site) -> None:

@@ -42,6 +42,12 @@ def test_each_ballot_event_moves_the_counts_it_names(event: LedgerEvent, after: 
 
 
 def test_figures_are_the_counts_total_and_rounded_share() -> None:
-    """2 ship of 3 is 67%; no votes is None (shown as a dash)."""
-    assert Tally(2, 1).figures() == {"ship": 2, "skip": 1, "total": 3, "ship_pct": 67}
-    assert Tally().figures() == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None}
+    """2 ship of 3 is 67%; no votes is None (shown as a dash); voided ballots are published
+    beside the counts and count in neither."""
+    assert Tally(2, 1).figures() == {
+        "ship": 2, "skip": 1, "total": 3, "ship_pct": 67, "voided": 0
+    }  # fmt: skip
+    assert Tally().figures() == {"ship": 0, "skip": 0, "total": 0, "ship_pct": None, "voided": 0}
+    assert Tally(1, 0, 4).figures() == {
+        "ship": 1, "skip": 0, "total": 1, "ship_pct": 100, "voided": 4
+    }  # fmt: skip

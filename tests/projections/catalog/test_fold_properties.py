@@ -1,5 +1,6 @@
-"""For random histories of listings, verdicts and votes: the live (incremental, restartable)
-projection equals a rebuild from zero, and both equal a naive recount kept beside the ledger."""
+"""For random histories of listings, verdicts, votes and moderation: the live (incremental,
+restartable) projection equals a rebuild from zero, and both equal a naive recount kept beside
+the ledger."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from projections.catalog.views import CATALOG, CatalogProjection, ViewStore
 from projections.following.follower import Follower
 from projections.following.rebuild import read_events, rebuild
 from tests.builders import EDITOR, listing
-from tests.strategies import SLUGS, histories
+from tests.strategies import SLUGS, histories, moderated_histories
+
+MODERATOR = "moderator:mo"
 
 
 @dataclass
@@ -44,6 +47,8 @@ class ModelTool:
     seats: dict[str, ModelVerdict] = field(default_factory=dict)
     """In the order the seats were filled (a dict keeps it; a retraction gives up the place)."""
     ballots: dict[str, str] = field(default_factory=dict)
+    voided: dict[str, str] = field(default_factory=dict)
+    """Voter -> the choice a moderator took out of the tally."""
 
 
 @dataclass
@@ -69,8 +74,14 @@ class Model:
         match op:
             case "amend_listing":
                 return tool.listing["name"] != args[1]
-            case "delist" | "vote":
+            case "delist":
                 return True
+            case "vote":
+                return args[1] not in tool.voided
+            case "void":
+                return args[1] in tool.ballots
+            case "restore":
+                return args[1] in tool.voided
             case "publish":
                 return args[1] not in tool.seats
             case "amend_verdict":
@@ -121,6 +132,10 @@ class Model:
                 tool.ballots[args[1]] = args[2]
             case "retract_vote":
                 del tool.ballots[args[1]]
+            case "void":
+                tool.voided[args[1]] = tool.ballots.pop(args[1])
+            case "restore":
+                tool.ballots[args[1]] = tool.voided.pop(args[1])
 
     def record(
         self, slug: str, seat: str, change: str, v: ModelVerdict, reason: str | None
@@ -154,7 +169,7 @@ class Model:
                     **_figures([v.decision for v in t.seats.values()]),
                     "verdicts": [{"seat": seat, **asdict(v)} for seat, v in t.seats.items()],
                 },
-                "community": _figures(list(t.ballots.values())),
+                "community": {**_figures(list(t.ballots.values())), "voided": len(t.voided)},
             }
             for slug, t in self.tools.items()
         }
@@ -195,6 +210,12 @@ def run(ledger: Ledger, cmd: tuple[Any, ...]) -> None:
             ledger.vote(args[0], args[1], None)
         case "compare":
             ledger.publish_comparison(args[0], args[1], EDITOR)
+        case "void":
+            voter = args[1].removeprefix("voter:")
+            ledger.void_ballots(args[0], [voter], "stuffing", "one-vote", MODERATOR)
+        case "restore":
+            voter = args[1].removeprefix("voter:")
+            ledger.restore_ballots(args[0], [voter], "false positive", "one-vote", MODERATOR)
 
 
 def view_documents(views: ViewStore) -> dict[str, dict[str, Any]]:
@@ -209,6 +230,12 @@ def all_history(views: ViewStore) -> list[bytes]:
     ]
 
 
+def all_corrections(views: ViewStore) -> list[dict[str, Any]]:
+    """The feed's corrections (one per moderation request), oldest first."""
+    rows = views.db.fetch("SELECT doc FROM view_corrections ORDER BY position")
+    return [orjson.loads(bytes(r["doc"])) for r in rows]
+
+
 def catalog_documents(catalog: Catalog) -> dict[str, dict[str, Any]]:
     return {slug: t.document() for slug, t in catalog.tools.items()}
 
@@ -218,6 +245,35 @@ def catalog_documents(catalog: Catalog) -> dict[str, dict[str, Any]]:
 def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
     """Incremental views (with restarts) == fold from zero == naive recount of every published
     field (verdicts, times and positions included), and the verdict history is every version."""
+    live_equals_rebuild_equals_recount(history)
+
+
+@settings(max_examples=100)
+@given(moderated_histories)
+def test_moderation_keeps_live_equal_to_rebuild_and_recount(
+    history: list[tuple[Any, ...]],
+) -> None:
+    """The same with voids and restores landing on ballots: `voided` and the tally agree."""
+    live_equals_rebuild_equals_recount(history)
+
+
+def test_a_correction_widened_after_a_restart_is_one_correction() -> None:
+    """Two voids with one reason, consecutive in the log, folded by a follower restarted in
+    between: one correction of two ballots, as a rebuild gives."""
+    live_equals_rebuild_equals_recount(
+        [
+            ("list", "alpha"),
+            ("vote", "alpha", "voter:v0", "ship"),
+            ("vote", "alpha", "voter:v1", "skip"),
+            ("void", "alpha", "voter:v0"),
+            ("catch_up",),
+            ("restart_follower",),
+            ("void", "alpha", "voter:v1"),
+        ]
+    )
+
+
+def live_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
     ledger = Ledger(Settings(database_url="sqlite:///:memory:"))
     try:
         views = ViewStore(ledger.recorder)
@@ -251,6 +307,10 @@ def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, 
         assert live == expected
         assert catalog_documents(fold_catalog(read_events(ledger.recorder))) == expected
 
+        corrections = all_corrections(views)
+        assert sum(c["ballots"] for c in corrections) == sum(
+            e.kind in ("Ballot.Voided", "Ballot.Restored") for e in read_events(ledger.recorder)
+        )
         history = all_history(views)
         entries = [orjson.loads(doc) for doc in history]
         assert [{k: e[k] for k in HISTORY_FIELDS} for e in entries] == model.history
@@ -259,6 +319,7 @@ def test_live_projection_equals_rebuild_equals_recount(history: list[tuple[Any, 
         )
         assert view_documents(views) == live
         assert all_history(views) == history
+        assert all_corrections(views) == corrections
         assert views.position(CATALOG) == (ledger.recorder.max_notification_id() or 0)
     finally:
         ledger.close()
@@ -281,7 +342,7 @@ def test_documents_round_trip_to_state(history: list[tuple[Any, ...]]) -> None:
         ledger.close()
 
 
-@given(histories)
+@given(histories | moderated_histories)
 @settings(max_examples=60)
 def test_time_travel_equals_replay_of_the_first_n_events(history: list[tuple[Any, ...]]) -> None:
     """For every log size N and tool: the view's `as_of N` == a fold of the first N events,

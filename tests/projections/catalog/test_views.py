@@ -41,6 +41,7 @@ def test_follower_thread_catches_up_on_local_and_foreign_writes(settings: Settin
             "skip": 1,
             "total": 2,
             "ship_pct": 50,
+            "voided": 0,
         }
     finally:
         other.close()
@@ -88,7 +89,13 @@ def test_resumed_and_racing_followers_never_double_count(settings: Settings) -> 
             first.catch_up()  # behind: its compare-and-set fails and it reloads from the table
         first.catch_up()
         live = tool_doc(views, "alpha")
-        assert live["community"] == {"ship": 31, "skip": 14, "total": 45, "ship_pct": 69}
+        assert live["community"] == {
+            "ship": 31,
+            "skip": 14,
+            "total": 45,
+            "ship_pct": 69,
+            "voided": 0,
+        }
         rebuild(ledger.recorder, CatalogProjection(views), page_size=7)
         assert tool_doc(views, "alpha") == live
     finally:
