@@ -4,6 +4,8 @@ PostgreSQL, and what the live followers wrote."""
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,11 +15,12 @@ import pytest
 
 from api.bootstrap import open_runtime
 from api.server.rebuilding import rebuild_views
+from domain.application import Ledger
 from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.audit.log import AuditStore
 from projections.catalog.fold import CATALOG_VERSION
-from projections.catalog.views import CATALOG, CATALOG_TABLES
+from projections.catalog.views import CATALOG, CATALOG_TABLES, ViewStore
 from projections.following.follower import Follower
 from tests.api.server.test_processes import project, stop
 from tests.serving import ROOT, serving
@@ -99,15 +102,38 @@ def outdated_ledger(settings: Settings, events: int) -> int:
 
 
 def generations(settings: Settings) -> tuple[int, int, int | None, int]:
-    """(serving, version, building, building position) of the catalog."""
-    runtime = open_runtime(settings.model_copy(update={"create_tables": False}))
+    """(serving, version, building, building position) of the catalog, read without writing
+    (a whole runtime would take SQLite's write lock for its signing key, and the projection
+    process may be stopped holding it)."""
+    ledger = Ledger(settings.model_copy(update={"create_tables": False}))
     try:
-        found = runtime.views.generations.read(CATALOG)
+        views = ViewStore(ledger.recorder)
+        found = views.generations.read(CATALOG)
         assert found is not None
-        building = runtime.rebuilding().get(CATALOG, {"position": 0})["position"]
+        building = (
+            views.tracking.tracked(f"{CATALOG}:g{found.building}")[0] if found.building else 0
+        )
         return found.serving, found.version, found.building, building
     finally:
-        runtime.close()
+        ledger.close()
+
+
+def frozen_mid_rebuild(
+    proc: subprocess.Popen[bytes], settings: Settings, log: Path
+) -> tuple[int, int, int | None, int]:
+    """Stop `proc` (SIGSTOP) until its generations show a rebuild under way past position 0,
+    and return them with `proc` still stopped: what a kill -9 then interrupts is exactly what
+    was read, however loaded the machine is (a time-based kill raced the rebuild's end)."""
+    deadline = time.monotonic() + 120
+    while True:
+        proc.send_signal(signal.SIGSTOP)
+        found = generations(settings)
+        if found[2] is not None and found[3] > 0:
+            return found
+        assert found[2] is not None or found[0] == 1, f"switched before a kill: {log.read_text()}"
+        assert time.monotonic() < deadline, f"no rebuild under way: {log.read_text()}"
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.02)
 
 
 @pytest.mark.slow
@@ -151,15 +177,12 @@ def test_a_projection_killed_mid_rebuild_resumes_and_switches_once(
     log = tmp_path / "project.log"
     first = project(settings, CATALOG, log)
     try:
-        deadline = time.monotonic() + 60
-        while (found := generations(settings))[3] == 0:
-            assert time.monotonic() < deadline, f"no rebuild under way: {log.read_text()}"
-            time.sleep(0.02)
+        serving_before, _, building, killed_at = frozen_mid_rebuild(first, settings, log)
     finally:
         first.kill()
         first.wait(timeout=10)
-    serving_before, _, building, killed_at = generations(settings)
-    assert building == 2 and serving_before == 1, "the rebuild finished before the kill"
+    assert (serving_before, building) == (1, 2), "the rebuild finished before the kill"
+    assert generations(settings)[2:] == (building, killed_at), "the kill lost committed progress"
     again = project(settings, CATALOG, log)
     try:
         deadline = time.monotonic() + 120
