@@ -20,7 +20,7 @@ from api.server.collector import settle_garbage_collector
 from api.server.logs import AccessLog
 from api.server.processes import start_runtime
 from api.server.supervisor import ProjectionWorkers
-from api.site import editor, pages
+from api.site import api_docs, editor, pages
 from api.voting.lane import VoteLane
 from api.voting.ratelimit import Rate, RateLimiter
 from api.voting.votes import Voting
@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="Panel verdicts and community votes on AI tools, replayable from an event log.",
         lifespan=lifespan,
+        docs_url=None,  # api/site/api_docs.py serves /docs without a CDN
+        redoc_url=None,
         # Prometheus (/metrics) is this service's telemetry: no OpenTelemetry provider is ever
         # configured, and FastAPI would look for one on every request (docs/performance.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(pages.router)
     app.include_router(editor.router)
+    app.include_router(api_docs.router)
     return app
 
 

@@ -2,8 +2,8 @@
 
 Pages set their own Content-Security-Policy (api/site/pages.py); anything a route set is kept, and
 the rest is filled in here. JSON gets `default-src 'none'`: a browser that is somehow made to
-render an API answer runs nothing from it. Other HTML (the interactive API docs, which load
-their script from a CDN) only gets `frame-ancestors 'none'`.
+render an API answer runs nothing from it. HTML that sets no policy of its own only gets
+`frame-ancestors 'none'`.
 
 CORS closed means: no response carries `Access-Control-Allow-Origin`, so another site's script
 can read nothing, and a preflight is refused with 403, so it cannot send a vote with a token
