@@ -17,7 +17,7 @@ from api.site.xml_text import NOT_XML
 Point = Mapping[str, Any]
 
 WIDTH, HEIGHT = 480, 220
-LEFT, RIGHT, TOP, BOTTOM = 42, 10, 12, 32
+LEFT, RIGHT, TOP, BOTTOM = 54, 10, 12, 32  # room for "100%" at 16 units (phones)
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 SERIES = ("panel", "community")
 

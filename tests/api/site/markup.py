@@ -11,6 +11,12 @@ import html5lib
 
 HEADING = re.compile(r"h([1-6])")
 REFERENCES = ("aria-labelledby", "aria-describedby", "for")
+UNNAMED = frozenset(
+    {"b", "code", "del", "div", "em", "i", "ins", "p", "pre", "s", "small", "span", "strong",
+     "sub", "sup", "u"}
+)  # fmt: skip
+"""Elements whose implicit role (generic, paragraph, code, ...) prohibits a name: ARIA in HTML
+forbids aria-label on them without an explicit role, and the Nu HTML checker reports it."""
 
 
 def _local(tag: str) -> str:
@@ -50,7 +56,7 @@ def text_of(element: Element) -> str:
 
 def assert_valid_html(text: str) -> Element:
     """Strict parse, a doctype, lang, one h1, no skipped heading levels, unique ids, every id
-    reference resolvable, and every button and link named."""
+    reference resolvable, every button and link named, and no name on what cannot have one."""
     assert text.lstrip().lower().startswith("<!doctype html>"), "missing <!doctype html>"
     root = parse_strict(text)
     assert root.get("lang"), "<html> needs a lang attribute"
@@ -78,4 +84,6 @@ def assert_valid_html(text: str) -> Element:
             raise AssertionError(f"<{tag}> without an accessible name")
         if tag == "img":
             assert e.get("alt") is not None, "<img> without alt"
+        if tag in UNNAMED and not e.get("role"):
+            assert e.get("aria-label") is None, f"aria-label on <{tag}>, which cannot be named"
     return root

@@ -145,3 +145,40 @@ def test_vote_change_and_retract_in_a_browser(
             context.close()
         finally:
             browser.close()
+
+
+PHONE = 375
+SMALLEST_LABEL_PX = 11
+
+
+@pytest.mark.slow
+def test_a_phone_stacks_the_figures_and_keeps_the_chart_readable(server: str) -> None:
+    """At 375 px the tool page's figure tiles stand one above the other, the chart's axis labels
+    render at 11 px or more, and neither the tool page nor /audit scrolls sideways."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": PHONE, "height": 800})
+            page.goto(f"{server}/tools/smollm3")
+            tiles = page.locator("main dl.figures:not(.compact) > .figure")
+            boxes = [tiles.nth(i).bounding_box() for i in range(tiles.count())]
+            assert len(boxes) >= 3 and all(box is not None for box in boxes), boxes
+            lefts = {round(box["x"]) for box in boxes if box}
+            tops = [box["y"] for box in boxes if box]
+            assert len(lefts) == 1 and tops == sorted(set(tops)), boxes
+            labels = page.locator("svg.chart text.axis")
+            assert labels.count() >= 3
+            heights = [labels.nth(i).bounding_box() for i in range(labels.count())]
+            assert min(h["height"] for h in heights if h) >= SMALLEST_LABEL_PX, heights
+            chart = page.locator("svg.chart").first.bounding_box()
+            assert chart is not None
+            inside = [chart["x"] <= h["x"] and h["x"] + h["width"] <= chart["x"] + chart["width"]
+                      for h in heights if h]  # fmt: skip
+            assert all(inside), ("a label is cut off", chart, heights)
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE, "overflows"
+            page.screenshot(path=SCREENSHOTS / f"tool-{PHONE}-stacked.png", full_page=True)
+            page.goto(f"{server}/audit")
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE, "overflows"
+            page.screenshot(path=SCREENSHOTS / f"audit-{PHONE}.png", full_page=True)
+        finally:
+            browser.close()
