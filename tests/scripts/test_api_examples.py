@@ -1,0 +1,34 @@
+"""docs/api-examples.md has one example for every route the API describes, and each one is
+what the service answers today (request, status and the answer's shape)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+from api.app import create_app
+from domain.settings import Settings
+from tests.scripts.drill_harness import ROOT
+
+spec = importlib.util.spec_from_file_location("api_examples", ROOT / "scripts" / "api_examples.py")
+assert spec is not None and spec.loader is not None
+api_examples = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = api_examples
+spec.loader.exec_module(api_examples)
+
+
+def test_every_route_has_one_example(tmp_path: object) -> None:
+    spec = create_app(Settings(database_url="sqlite:///:memory:")).openapi()
+    routes = {f"{m.upper()} {path}" for path, ops in spec["paths"].items() for m in ops}
+    examples = [f"{e.method} {e.route}" for e in api_examples.EXAMPLES]
+    assert sorted(examples) == sorted(routes)
+
+
+def test_the_examples_are_what_the_service_answers() -> None:
+    done = api_examples.run_examples()
+    assert [d["status"] for d in done if not 200 <= d["status"] < 300] == [], done
+    fresh = api_examples.skeleton(api_examples.render(done))
+    assert len(fresh) == len(api_examples.EXAMPLES)
+    assert api_examples.skeleton(api_examples.OUT.read_text()) == fresh, (
+        "docs/api-examples.md is out of date: run scripts/api_examples.py"
+    )
