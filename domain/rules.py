@@ -39,6 +39,11 @@ def slug(value: str, field: str = "slug") -> str:
     return value
 
 
+def is_slug(value: str) -> bool:
+    """Whether `value` passes `slug`: how pages tell a mistyped URL (404) from a tool."""
+    return isinstance(value, str) and _SLUG.fullmatch(value) is not None
+
+
 def seat(value: str) -> str:
     """Seats follow the slug rule: they appear in URLs too."""
     return slug(value, "seat")

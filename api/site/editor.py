@@ -167,6 +167,27 @@ def _done(path: str, receipt: Receipt, **query: str) -> Response:
 
 
 Handler = Callable[[Request, Principal, Form], Response]
+Write = Callable[[Ledger, Form, str], Receipt]
+"""One editorial use case, called with the ledger, the form and the editor's actor."""
+Again = Callable[[Request, Principal, ViewStore, dict[str, Any], Form], Response]
+"""The page a refused form is shown on again: the problem marks it, the form refills it."""
+
+
+def _writing(
+    write: Write, again: Again, form_id: str, fields: Collection[str], done: str, **query: str
+) -> Handler:
+    """Every console write: the use case, then a 303 to `done` at the write's log position; a
+    refusal shows the form again, against every write so far, and writes nothing."""
+
+    def handle(request: Request, editor: Principal, form: Form) -> Response:
+        try:
+            receipt = write(_ledger(request), form, editor.actor)
+        except LedgerError as error:
+            problem = _problem(form_id, error, fields)
+            return again(request, editor, _views_now(request), problem, form)
+        return _done(done, receipt, **query)
+
+    return handle
 
 
 async def _post(request: Request, handler: Handler) -> Response:
@@ -311,7 +332,7 @@ def _tool_page(
 ) -> Response:
     """One tool: its listing (amend, delist) and a form per seat of its panel; `error` and
     `values` refill the form that was refused."""
-    found = views.tool_documents(CATALOG, [slug]) if _is_slug(slug) else None
+    found = views.tool_documents(CATALOG, [slug]) if rules.is_slug(slug) else None
     if found is None or not found.docs:
         return error_page(request, 404, "No such tool", f"No tool is listed as “{slug}”.")
     doc = _docs(found)[0]
@@ -335,53 +356,35 @@ def _tool_page(
     )
 
 
-def _is_slug(value: str) -> bool:
-    try:
-        rules.slug(value)
-    except LedgerError:
-        return False
-    return True
+def _tool_again(slug: str) -> Again:
+    def again(
+        request: Request, editor: Principal, views: ViewStore, error: dict[str, Any], form: Form
+    ) -> Response:
+        return _tool_page(request, editor, slug, views, error=error, values=form)
+
+    return again
 
 
 @router.post("/tools/{slug}/amend", name="editor-amend-listing")
 async def amend_listing(request: Request, slug: str) -> Response:
-    def handle(request: Request, editor: Principal, form: Form) -> Response:
+    def write(ledger: Ledger, form: Form, actor: str) -> Receipt:
         changes: dict[str, str] = {f: form[f] for f in rules.LISTING_FIELDS if f in form}
-        try:
-            receipt = _ledger(request).amend_listing(
-                slug, changes, form.get("reason", ""), editor.actor
-            )
-        except LedgerError as error:
-            return _tool_page(
-                request,
-                editor,
-                slug,
-                _views_now(request),
-                error=_problem("listing", error, [*rules.LISTING_FIELDS, "reason"]),
-                values=form,
-            )
-        return _done(f"/editor/tools/{slug}", receipt)
+        return ledger.amend_listing(slug, changes, form.get("reason", ""), actor)
 
-    return await _post(request, handle)
+    fields = [*rules.LISTING_FIELDS, "reason"]
+    return await _post(
+        request, _writing(write, _tool_again(slug), "listing", fields, f"/editor/tools/{slug}")
+    )
 
 
 @router.post("/tools/{slug}/delist", name="editor-delist")
 async def delist(request: Request, slug: str) -> Response:
-    def handle(request: Request, editor: Principal, form: Form) -> Response:
-        try:
-            receipt = _ledger(request).delist_tool(slug, form.get("reason", ""), editor.actor)
-        except LedgerError as error:
-            return _tool_page(
-                request,
-                editor,
-                slug,
-                _views_now(request),
-                error=_problem("delist", error, ["reason"]),
-                values=form,
-            )
-        return _done(f"/editor/tools/{slug}", receipt)
+    def write(ledger: Ledger, form: Form, actor: str) -> Receipt:
+        return ledger.delist_tool(slug, form.get("reason", ""), actor)
 
-    return await _post(request, handle)
+    return await _post(
+        request, _writing(write, _tool_again(slug), "delist", ["reason"], f"/editor/tools/{slug}")
+    )
 
 
 # -- verdicts ---------------------------------------------------------------------------------
@@ -426,7 +429,11 @@ def _preview_page(
     error: dict[str, Any] | None = None,
     notice: str | None = None,
 ) -> Response:
-    found = views.tool_documents(CATALOG, [slug]) if _is_slug(slug) and _is_slug(seat) else None
+    found = (
+        views.tool_documents(CATALOG, [slug])
+        if rules.is_slug(slug) and rules.is_slug(seat)
+        else None
+    )
     if found is None or not found.docs:
         return error_page(request, 404, "No such tool", f"No tool is listed as “{slug}”.")
     doc = _docs(found)[0]
@@ -466,7 +473,7 @@ async def publish(request: Request, slug: str, seat: str) -> Response:
 
     def handle(request: Request, editor: Principal, form: Form) -> Response:
         views = _views_now(request)
-        found = views.tool_documents(CATALOG, [slug]) if _is_slug(slug) else None
+        found = views.tool_documents(CATALOG, [slug]) if rules.is_slug(slug) else None
         docs = _docs(found) if found else []
         now = next((v for d in docs for v in d["panel"]["verdicts"] if v["seat"] == seat), None)
         if str(now["position"] if now else 0) != form.get("base", ""):
@@ -502,23 +509,13 @@ async def publish(request: Request, slug: str, seat: str) -> Response:
 
 @router.post("/tools/{slug}/seats/{seat}/retract", name="editor-retract")
 async def retract(request: Request, slug: str, seat: str) -> Response:
-    def handle(request: Request, editor: Principal, form: Form) -> Response:
-        try:
-            receipt = _ledger(request).retract_verdict(
-                slug, seat, form.get("reason", ""), editor.actor
-            )
-        except LedgerError as error:
-            return _tool_page(
-                request,
-                editor,
-                slug,
-                _views_now(request),
-                error=_problem(f"retract-{seat}", error, ["reason"]),
-                values=form,
-            )
-        return _done(f"/editor/tools/{slug}", receipt, seat=seat)
+    def write(ledger: Ledger, form: Form, actor: str) -> Receipt:
+        return ledger.retract_verdict(slug, seat, form.get("reason", ""), actor)
 
-    return await _post(request, handle)
+    again, done = _tool_again(slug), f"/editor/tools/{slug}"
+    return await _post(
+        request, _writing(write, again, f"retract-{seat}", ["reason"], done, seat=seat)
+    )
 
 
 # -- comparisons ------------------------------------------------------------------------------
@@ -536,7 +533,6 @@ def _comparisons_page(
     request: Request,
     editor: Principal,
     views: ViewStore,
-    *,
     error: dict[str, Any] | None = None,
     values: Mapping[str, str] | None = None,
 ) -> Response:
@@ -567,41 +563,25 @@ def _comparisons_page(
 
 @router.post("/comparisons", name="editor-publish-comparison")
 async def publish_comparison(request: Request) -> Response:
-    def handle(request: Request, editor: Principal, form: Form) -> Response:
-        left, right = form.get("left", ""), form.get("right", "")
-        try:
-            receipt = _ledger(request).publish_comparison(left, right, editor.actor)
-        except LedgerError as error:
-            return _comparisons_page(
-                request,
-                editor,
-                _views_now(request),
-                error=_problem("new-comparison", error, ["left", "right"]),
-                values=form,
-            )
-        return _done("/editor/comparisons", receipt)
+    def write(ledger: Ledger, form: Form, actor: str) -> Receipt:
+        return ledger.publish_comparison(form.get("left", ""), form.get("right", ""), actor)
 
-    return await _post(request, handle)
+    fields = ["left", "right"]
+    return await _post(
+        request,
+        _writing(write, _comparisons_page, "new-comparison", fields, "/editor/comparisons"),
+    )
 
 
 @router.post("/comparisons/{left}/{right}/withdraw", name="editor-withdraw-comparison")
 async def withdraw_comparison(request: Request, left: str, right: str) -> Response:
-    def handle(request: Request, editor: Principal, form: Form) -> Response:
-        try:
-            receipt = _ledger(request).withdraw_comparison(
-                left, right, form.get("reason", ""), editor.actor
-            )
-        except LedgerError as error:
-            return _comparisons_page(
-                request,
-                editor,
-                _views_now(request),
-                error=_problem(f"withdraw-{left}-vs-{right}", error, ["reason"]),
-                values=form,
-            )
-        return _done("/editor/comparisons", receipt)
+    def write(ledger: Ledger, form: Form, actor: str) -> Receipt:
+        return ledger.withdraw_comparison(left, right, form.get("reason", ""), actor)
 
-    return await _post(request, handle)
+    form_id = f"withdraw-{left}-vs-{right}"
+    return await _post(
+        request, _writing(write, _comparisons_page, form_id, ["reason"], "/editor/comparisons")
+    )
 
 
 # -- the editor's own actions -----------------------------------------------------------------

@@ -147,7 +147,7 @@ def _sides(pair: str) -> list[tuple[str, str]]:
         return []
     parts = pair.split("-vs-")
     splits = [("-vs-".join(parts[:i]), "-vs-".join(parts[i:])) for i in range(1, len(parts))]
-    return [(a, b) for a, b in splits if a != b and _is_slug(a) and _is_slug(b)]
+    return [(a, b) for a, b in splits if a != b and rules.is_slug(a) and rules.is_slug(b)]
 
 
 # -- visitor state: voter, ballots, csrf ------------------------------------------------------
@@ -377,7 +377,7 @@ def _scorecard(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[dict[s
 @router.get("/tools/{slug}", name="tool")
 def tool(request: Request, slug: str) -> Response:
     views = _views(request)
-    found = views.tool_page(CATALOG, slug, CHART_POINTS) if _is_slug(slug) else None
+    found = views.tool_page(CATALOG, slug, CHART_POINTS) if rules.is_slug(slug) else None
     if found is None or not found["tool"].docs:
         return error_page(request, 404, "No such tool", f"No tool is listed as “{slug}”.")
     doc = _docs(found["tool"])[0]
@@ -414,14 +414,6 @@ def tool(request: Request, slug: str) -> Response:
             "at": found["tool"],
         },
     )
-
-
-def _is_slug(value: str) -> bool:
-    try:
-        rules.slug(value)
-    except LedgerError:
-        return False
-    return True
 
 
 def _point_href(slug: str, point: Mapping[str, Any]) -> str:

@@ -75,3 +75,15 @@ def test_instants_outside_utcs_calendar_are_refused(moment: datetime) -> None:
 
 def test_a_naive_instant_is_utc() -> None:
     assert rules.instant(datetime(2026, 1, 2, 3, 4)).isoformat() == "2026-01-02T03:04:00+00:00"
+
+
+@given(st.text(alphabet="abz09-A_ .", max_size=70))
+def test_is_slug_says_whether_slug_accepts(value: str) -> None:
+    """The pages' 404 test and the slug rule agree on every value."""
+    try:
+        rules.slug(value)
+    except InvalidInput:
+        accepted = False
+    else:
+        accepted = True
+    assert rules.is_slug(value) is accepted
