@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from domain.errors import ToolDelisted
 from domain.ids import ballot_id
 from domain.panel import Panel
 from domain.settings import Settings
+from projections.following.follower import Follower, Projection
 from projections.following.rebuild import read_events
 from projections.records import LedgerEvent
 
@@ -40,6 +42,33 @@ def listing(slug: str) -> dict[str, str]:
 def list_tools(ledger: Ledger, *slugs: str, actor: str = EDITOR) -> None:
     for slug in slugs:
         ledger.list_tool(slug, listing(slug), actor)
+
+
+def vote_in_random_commits(
+    ledger: Ledger,
+    projection: Callable[[], Projection],
+    *,
+    seed: int,
+    votes: int,
+    beta_every: int,
+    small_page: int,
+    largest_page: int,
+    after_vote: Callable[[int], object] = lambda i: None,
+) -> list[LedgerEvent]:
+    """alpha and beta listed, then `votes` random votes (every `beta_every`-th on beta), the
+    projection following now and then in pages of `small_page` and last in one page of a random
+    size up to `largest_page`: commits that end anywhere, across any row or chunk boundary.
+    Returns the events as stored."""
+    list_tools(ledger, "alpha", "beta")
+    rng = random.Random(seed)
+    for i in range(votes):
+        slug = "alpha" if i % beta_every else "beta"
+        ledger.vote(slug, f"voter:{i}", rng.choice(("ship", "skip")))
+        after_vote(i)
+        if rng.random() < 0.1:
+            Follower(ledger.recorder, projection(), page_size=small_page).catch_up()
+    Follower(ledger.recorder, projection(), page_size=rng.randint(1, largest_page)).catch_up()
+    return list(read_events(ledger.recorder))
 
 
 def stored_ballot(ledger: Ledger, slug: str, voter: str) -> Ballot | None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import http.server
 import json
 import sys
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -134,22 +136,15 @@ def test_verifier_keys_with_a_wrong_id_are_refused() -> None:
     assert base64.b64decode(material)[0] == 1
 
 
-class _Flaky(http.server.BaseHTTPRequestHandler):
-    """Answers 503 (Retry-After: 0) to the first `unavailable` requests, then 200."""
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    """A test service's handler: answers with `send`, logs nothing."""
 
-    unavailable = 2
-    seen = 0
-
-    def do_GET(self) -> None:
-        type(self).seen += 1
-        if type(self).seen <= self.unavailable:
-            self.send_response(503)
-            self.send_header("Retry-After", "0")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = b'{"ok": true}'
-        self.send_response(200)
+    def send(
+        self, status: int, body: bytes = b"", headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -158,16 +153,39 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[Any]:
+    """The verifier's Service for `handler` answering on a free 127.0.0.1 port."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield verify.Service(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Flaky(_Quiet):
+    """Answers 503 (Retry-After: 0) to the first `unavailable` requests, then 200."""
+
+    unavailable = 2
+    seen = 0
+
+    def do_GET(self) -> None:
+        type(self).seen += 1
+        if type(self).seen <= self.unavailable:
+            self.send(503, headers=(("Retry-After", "0"),))
+            return
+        self.send(200, b'{"ok": true}')
+
+
 @pytest.mark.parametrize(("unavailable", "answered"), [(2, True), (100, False)])
 def test_service_waits_out_a_brief_503(unavailable: int, answered: bool) -> None:
     """A 503 with Retry-After (a database restarting behind the service) is retried a bounded
     number of times; a service that stays unavailable still ends the audit as Unavailable."""
     handler = type("Flaky", (_Flaky,), {"unavailable": unavailable, "seen": 0})
-    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        service = verify.Service(f"http://127.0.0.1:{server.server_port}")
+    with serving(handler) as service:
         if answered:
             assert service.json("/x") == {"ok": True}
             assert handler.seen == unavailable + 1
@@ -175,12 +193,9 @@ def test_service_waits_out_a_brief_503(unavailable: int, answered: bool) -> None
             with pytest.raises(verify.Unavailable, match="503"):
                 service.json("/x")
             assert handler.seen == verify.UNAVAILABLE_ATTEMPTS
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-class _Pages(http.server.BaseHTTPRequestHandler):
+class _Pages(_Quiet):
     """/v1/tools in pages of one tool, `next` naming the following page; `loops` sends the
     last page's `next` back to the first."""
 
@@ -192,14 +207,7 @@ class _Pages(http.server.BaseHTTPRequestHandler):
         n = int(query.get("after", "0"))
         last = n + 1 == len(self.slugs)
         following = None if last and not self.loops else f"/v1/tools?after={0 if last else n + 1}"
-        body = json.dumps({"tools": [{"slug": self.slugs[n]}], "next": following}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: Any) -> None:
-        pass
+        self.send(200, json.dumps({"tools": [{"slug": self.slugs[n]}], "next": following}).encode())
 
 
 @pytest.mark.parametrize("loops", [False, True])
@@ -207,16 +215,9 @@ def test_every_slug_is_read_page_by_page(loops: bool) -> None:
     """all_slugs follows `next` to the last page; a list whose pages loop is Unavailable, not
     an audit that never ends."""
     handler = type("Pages", (_Pages,), {"loops": loops})
-    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        service = verify.Service(f"http://127.0.0.1:{server.server_port}")
+    with serving(handler) as service:
         if loops:
             with pytest.raises(verify.Unavailable, match="twice"):
                 service.all_slugs()
         else:
             assert service.all_slugs() == ["alpha", "beta", "gamma"]
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -4,18 +4,16 @@ moderation event that contradicts the log."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
 from hypothesis import given, settings
 
 from domain.application import Ledger
-from domain.errors import LedgerError
 from domain.settings import Settings
 from projections.catalog.fold import fold_catalog
 from projections.following.rebuild import read_events
-from tests.projections.catalog.test_fold_properties import run
+from tests.projections.catalog.test_fold_properties import play
 from tests.scripts.serving_audit import load_verifier
 from tests.strategies import histories, moderated_histories
 
@@ -29,10 +27,7 @@ def test_recount_equals_the_catalog_fold(history: list[tuple[Any, ...]]) -> None
     for every tool, and no problem reported on a log the ledger wrote."""
     ledger = Ledger(Settings(database_url="sqlite:///:memory:"))
     try:
-        for cmd in history:
-            if cmd[0] not in ("catch_up", "restart_follower"):
-                with contextlib.suppress(LedgerError):
-                    run(ledger, cmd)
+        play(ledger, history)
         events = list(read_events(ledger.recorder))
     finally:
         ledger.close()

@@ -4,15 +4,13 @@ events' leaf hashes, and a rebuild writes the very same rows."""
 
 from __future__ import annotations
 
-import random
-
 from api.bootstrap import open_runtime
 from domain.settings import Settings
 from projections.audit import merkle
 from projections.audit.log import CHUNK, AuditStore
 from projections.following.follower import Follower
-from projections.following.rebuild import read_events, rebuild
-from tests.builders import list_tools
+from projections.following.rebuild import rebuild
+from tests.builders import list_tools, vote_in_random_commits
 
 
 def rows(store: AuditStore) -> list[tuple[object, ...]]:
@@ -29,17 +27,15 @@ def test_chunked_log_equals_the_plain_merkle_tree(settings: Settings) -> None:
     runtime = open_runtime(settings)
     try:
         ledger, store = runtime.ledger, runtime.audit
-        list_tools(ledger, "alpha", "beta")
-        rng = random.Random(6)
-        for i in range(2 * CHUNK + 11):
-            slug = "alpha" if i % 3 else "beta"
-            ledger.vote(slug, f"voter:{i}", rng.choice(("ship", "skip")))
-            if rng.random() < 0.1:
-                Follower(ledger.recorder, runtime.audit_projection(), page_size=7).catch_up()
-        Follower(
-            ledger.recorder, runtime.audit_projection(), page_size=rng.randint(1, 90)
-        ).catch_up()
-        events = list(read_events(ledger.recorder))
+        events = vote_in_random_commits(
+            ledger,
+            runtime.audit_projection,
+            seed=6,
+            votes=2 * CHUNK + 11,
+            beta_every=3,
+            small_page=7,
+            largest_page=90,
+        )
         hashes = [merkle.leaf_hash(e.canonical()) for e in events]
         plain = merkle.MemoryNodes.of(hashes)
         size = len(events)

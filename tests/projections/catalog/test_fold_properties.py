@@ -16,7 +16,7 @@ from domain.application import Ledger
 from domain.errors import LedgerError
 from domain.settings import Settings
 from projections.catalog.fold import Catalog, ToolState, fold_catalog, point_document
-from projections.catalog.panel import panel_counts
+from projections.catalog.panel import Verdict, panel_counts
 from projections.catalog.views import CATALOG, CatalogProjection, ViewStore
 from projections.following.follower import Follower
 from projections.following.rebuild import read_events, rebuild
@@ -27,24 +27,13 @@ MODERATOR = "moderator:mo"
 
 
 @dataclass
-class ModelVerdict:
-    reviewer: str
-    decision: str
-    text: str
-    published_at: str
-    updated_at: str
-    revision: int
-    position: int
-
-
-@dataclass
 class ModelTool:
     listing: dict[str, str]
     listed_at: str
     updated_at: str
     position: int
     listed: bool = True
-    seats: dict[str, ModelVerdict] = field(default_factory=dict)
+    seats: dict[str, Verdict] = field(default_factory=dict)
     """In the order the seats were filled (a dict keeps it; a retraction gives up the place)."""
     ballots: dict[str, str] = field(default_factory=dict)
     voided: dict[str, str] = field(default_factory=dict)
@@ -116,13 +105,13 @@ class Model:
                 tool.listed = False
             case "publish":
                 seat, decision = args[1:]
-                tool.seats[seat] = ModelVerdict(REVIEWER, decision, TEXT, at, at, 1, position)
+                tool.seats[seat] = Verdict(seat, REVIEWER, decision, TEXT, at, at, 1, position)
                 self.record(args[0], seat, "published", tool.seats[seat], None)
             case "amend_verdict":
                 seat, reviewer, decision, text = args[1:]
                 old = tool.seats[seat]
-                tool.seats[seat] = ModelVerdict(
-                    reviewer, decision, text, old.published_at, at, old.revision + 1, position
+                tool.seats[seat] = Verdict(
+                    seat, reviewer, decision, text, old.published_at, at, old.revision + 1, position
                 )
                 self.record(args[0], seat, "amended", tool.seats[seat], AMEND_REASON)
             case "retract_verdict":
@@ -137,9 +126,7 @@ class Model:
             case "restore":
                 tool.ballots[args[1]] = tool.voided.pop(args[1])
 
-    def record(
-        self, slug: str, seat: str, change: str, v: ModelVerdict, reason: str | None
-    ) -> None:
+    def record(self, slug: str, seat: str, change: str, v: Verdict, reason: str | None) -> None:
         shown = change != "retracted"
         self.history.append(
             {
@@ -167,7 +154,7 @@ class Model:
                 "position": t.position,
                 "panel": {
                     **_figures([v.decision for v in t.seats.values()]),
-                    "verdicts": [{"seat": seat, **asdict(v)} for seat, v in t.seats.items()],
+                    "verdicts": [asdict(v) for v in t.seats.values()],
                 },
                 "community": {**_figures(list(t.ballots.values())), "voided": len(t.voided)},
             }
@@ -186,6 +173,15 @@ def _figures(choices: list[str]) -> dict[str, Any]:
 REVIEWER, TEXT, AMEND_REASON, RETRACT_REASON = "Reviewer", "t", "edit", "retract"
 HISTORY_FIELDS = ("tool", "seat", "change", "reviewer", "decision", "text", "reason", "actor")
 HISTORY_FIELDS += ("position",)
+
+
+def play(ledger: Ledger, history: list[tuple[Any, ...]]) -> None:
+    """Every write command of `history`, refusals included (they write nothing); the follower
+    commands are for the tests that run a live projection."""
+    for cmd in history:
+        if cmd[0] not in ("catch_up", "restart_follower"):
+            with contextlib.suppress(LedgerError):
+                run(ledger, cmd)
 
 
 def run(ledger: Ledger, cmd: tuple[Any, ...]) -> None:
@@ -331,10 +327,7 @@ def test_documents_round_trip_to_state(history: list[tuple[Any, ...]]) -> None:
     """A stored document restores exactly the state it was written from."""
     ledger = Ledger(Settings(database_url="sqlite:///:memory:"))
     try:
-        for cmd in history:
-            if cmd[0] not in ("catch_up", "restart_follower"):
-                with contextlib.suppress(LedgerError):
-                    run(ledger, cmd)
+        play(ledger, history)
         catalog = fold_catalog(read_events(ledger.recorder))
         for state in catalog.tools.values():
             assert ToolState.from_document(orjson.loads(orjson.dumps(state.document()))) == state
@@ -352,10 +345,7 @@ def test_time_travel_equals_replay_of_the_first_n_events(history: list[tuple[Any
         views = ViewStore(ledger.recorder)
         views.create_tables()
         follower = Follower(ledger.recorder, CatalogProjection(views), page_size=3)
-        for cmd in history:
-            if cmd[0] not in ("catch_up", "restart_follower"):
-                with contextlib.suppress(LedgerError):
-                    run(ledger, cmd)
+        play(ledger, history)
         follower.catch_up()
         events = list(read_events(ledger.recorder))
         replay = Catalog()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 
 import orjson
@@ -15,9 +14,9 @@ from projections.catalog.fold import Catalog, point_document
 from projections.catalog.paging import Order
 from projections.catalog.views import CATALOG, POINTS_PER_ROW, CatalogProjection, ViewStore
 from projections.following.follower import Follower
-from projections.following.rebuild import read_events, rebuild
+from projections.following.rebuild import rebuild
 from projections.following.tracking import StaleProjection
-from tests.builders import EDITOR, list_tools
+from tests.builders import EDITOR, list_tools, vote_in_random_commits
 
 
 def tool_doc(views: ViewStore, slug: str) -> dict:
@@ -123,17 +122,21 @@ def test_packed_timeline_answers_like_a_fold_across_rows(settings: Settings) -> 
     runtime = open_runtime(settings)
     try:
         ledger, views = runtime.ledger, runtime.views
-        list_tools(ledger, "alpha", "beta")
-        rng = random.Random(64)
-        for i in range(3 * POINTS_PER_ROW + 9):
-            slug = "alpha" if i % 4 else "beta"
-            ledger.vote(slug, f"voter:{i}", rng.choice(("ship", "skip")))
+
+        def publish_midway(i: int) -> None:
             if i == POINTS_PER_ROW:
                 ledger.publish_verdict("alpha", "builder", "B", "ship", "fine", EDITOR)
-            if rng.random() < 0.1:
-                Follower(ledger.recorder, CatalogProjection(views), page_size=5).catch_up()
-        Follower(ledger.recorder, CatalogProjection(views), page_size=rng.randint(1, 70)).catch_up()
-        events = list(read_events(ledger.recorder))
+
+        events = vote_in_random_commits(
+            ledger,
+            lambda: CatalogProjection(views),
+            seed=64,
+            votes=3 * POINTS_PER_ROW + 9,
+            beta_every=4,
+            small_page=5,
+            largest_page=70,
+            after_vote=publish_midway,
+        )
         replay, states, expected = Catalog(), [], {"alpha": [], "beta": []}
         for event in events:
             states.append({s: t.document() for s, t in replay.tools.items()})
