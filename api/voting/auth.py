@@ -3,6 +3,7 @@ calling; each route takes exactly one role."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -46,23 +47,21 @@ async def principal(
     return who
 
 
-async def editor(who: Annotated[Principal, Depends(principal)]) -> Principal:
-    if who.role != "editor":
-        raise Forbidden("this route needs an editor key")
-    return who
+def _role(role: str, credential: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """The dependency that lets only `role` through: any other valid credential is refused
+    (403), naming the `credential` the route needs."""
+
+    async def dependency(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.role != role:
+            raise Forbidden(f"this route needs {credential}")
+        return who
+
+    return dependency
 
 
-async def moderator(who: Annotated[Principal, Depends(principal)]) -> Principal:
-    if who.role != "moderator":
-        raise Forbidden("this route needs a moderator key")
-    return who
-
-
-async def voter(who: Annotated[Principal, Depends(principal)]) -> Principal:
-    if who.role != "voter":
-        raise Forbidden("this route needs a voter token (POST /v1/voters)")
-    return who
-
+editor = _role("editor", "an editor key")
+moderator = _role("moderator", "a moderator key")
+voter = _role("voter", "a voter token (POST /v1/voters)")
 
 Editor = Annotated[Principal, Depends(editor)]
 Moderator = Annotated[Principal, Depends(moderator)]
