@@ -65,6 +65,5 @@ class Comparison(Aggregate):
             self.Withdrawn,
             left=self.left,
             right=self.right,
-            reason=rules.text("reason", reason),
-            actor=rules.text("actor", actor),
+            **rules.because(reason, actor),
         )

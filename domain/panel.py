@@ -12,6 +12,15 @@ from domain.errors import InvalidInput, SeatAlreadyPublished, UnknownSeat
 from domain.ids import panel_id
 
 
+def _seat(panel: Any, event: Panel.VerdictPublished | Panel.VerdictAmended) -> None:
+    """A publication and an amendment leave the seat holding the verdict the event carries."""
+    panel.seats[event.seat] = {
+        "reviewer": event.reviewer,
+        "decision": event.decision,
+        "text": event.text,
+    }
+
+
 class Panel(Aggregate):
     class Opened(Aggregate.Created):
         tool: str
@@ -26,11 +35,7 @@ class Panel(Aggregate):
         actor: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.seats[self.seat] = {
-                "reviewer": self.reviewer,
-                "decision": self.decision,
-                "text": self.text,
-            }
+            _seat(aggregate, self)
 
     class VerdictAmended(Aggregate.Event):
         """Carries the whole new verdict, so history and folds never reconstruct diffs."""
@@ -44,11 +49,7 @@ class Panel(Aggregate):
         actor: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.seats[self.seat] = {
-                "reviewer": self.reviewer,
-                "decision": self.decision,
-                "text": self.text,
-            }
+            _seat(aggregate, self)
 
     class VerdictRetracted(Aggregate.Event):
         tool: str
@@ -122,8 +123,7 @@ class Panel(Aggregate):
             self.VerdictAmended,
             tool=self.tool,
             seat=seat,
-            reason=rules.text("reason", reason),
-            actor=rules.text("actor", actor),
+            **rules.because(reason, actor),
             **new,
         )
 
@@ -133,8 +133,7 @@ class Panel(Aggregate):
             self.VerdictRetracted,
             tool=self.tool,
             seat=seat,
-            reason=rules.text("reason", reason),
-            actor=rules.text("actor", actor),
+            **rules.because(reason, actor),
         )
 
     def _current(self, seat: str) -> dict[str, str]:

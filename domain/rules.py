@@ -99,6 +99,12 @@ def text(field: str, value: str, *, required: bool = True) -> str:
     return value
 
 
+def because(reason: str, actor: str) -> dict[str, str]:
+    """The `reason` and `actor` fields of an event that corrects the record (an amendment, a
+    retraction, a delisting, a withdrawal), checked in that order: who changed it, and why."""
+    return {"reason": text("reason", reason), "actor": text("actor", actor)}
+
+
 def instant(value: datetime, field: str = "at") -> datetime:
     """A moment as UTC (a naive one is taken as UTC already). The calendar holds years 1 to 9999,
     so a time whose UTC form falls outside them (9999-12-31T23:59:59-00:01) is refused."""

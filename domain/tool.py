@@ -81,8 +81,7 @@ class Tool(Aggregate):
             self.ListingAmended,
             tool=self.slug,
             changes=effective,
-            reason=rules.text("reason", reason),
-            actor=rules.text("actor", actor),
+            **rules.because(reason, actor),
         )
 
     def delist(self, reason: str, actor: str) -> None:
@@ -90,8 +89,7 @@ class Tool(Aggregate):
         self.trigger_event(
             self.Delisted,
             tool=self.slug,
-            reason=rules.text("reason", reason),
-            actor=rules.text("actor", actor),
+            **rules.because(reason, actor),
         )
 
     def _require_listed(self) -> None:

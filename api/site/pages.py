@@ -19,7 +19,7 @@ import hmac
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -472,26 +472,16 @@ def feed(request: Request) -> Response:
                     "link": f"{base}/compare/{c['left']}-vs-{c['right']}",
                 }
             )
-    for h in _docs(found["history"]):
-        if h["tool"] in tools:
-            entries.append(
-                {
-                    "kind": "verdict",
-                    **h,
-                    "name": tools[h["tool"]]["name"],
-                    "link": f"{base}/tools/{h['tool']}#seat-{h['seat']}",
-                }
-            )
-    for m in _docs(found["correction"]):
-        if m["tool"] in tools:
-            entries.append(
-                {
-                    "kind": "correction",
-                    **m,
-                    "name": tools[m["tool"]]["name"],
-                    "link": f"{base}/v1/tools/{m['tool']}?as_of={m['last_leaf_index'] + 1}",
-                }
-            )
+    # A verdict's new version and a correction both concern one tool: one entry, its own link.
+    links: dict[str, Callable[[dict[str, Any]], str]] = {
+        "verdict": lambda h: f"{base}/tools/{h['tool']}#seat-{h['seat']}",
+        "correction": lambda m: f"{base}/v1/tools/{m['tool']}?as_of={m['last_leaf_index'] + 1}",
+    }
+    for kind, rows in (("verdict", found["history"]), ("correction", found["correction"])):
+        for row in _docs(rows):
+            if row["tool"] in tools:
+                name = tools[row["tool"]]["name"]
+                entries.append({"kind": kind, **row, "name": name, "link": links[kind](row)})
     entries.sort(key=lambda e: e["position"], reverse=True)
     del entries[FEED_ENTRIES:]
     feed_url = f"{base}/feed.xml"

@@ -87,3 +87,22 @@ def test_is_slug_says_whether_slug_accepts(value: str) -> None:
     else:
         accepted = True
     assert rules.is_slug(value) is accepted
+
+
+@pytest.mark.parametrize(
+    ("reason", "actor", "field"),
+    [("", "editor:a", "reason"), ("", " ", "reason"), ("why", " ", "actor")],
+)
+def test_because_refuses_the_reason_before_the_actor(reason: str, actor: str, field: str) -> None:
+    """A correction's reason and actor are checked as text, the reason first."""
+    with pytest.raises(InvalidInput) as error:
+        rules.because(reason, actor)
+    assert error.value.field == field
+
+
+def test_because_carries_the_checked_reason_and_actor() -> None:
+    """What the event stores is what the text rule keeps."""
+    assert rules.because(" why ", "editor:a") == {
+        "reason": rules.text("reason", " why "),
+        "actor": "editor:a",
+    }
