@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -13,6 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import ApplicationRecorder, Recording
 
+from api.bootstrap import Runtime, open_runtime
 from domain.application import Ledger
 from domain.ballot import Ballot
 from domain.comparison import Comparison
@@ -69,6 +71,22 @@ def vote_in_random_commits(
             Follower(ledger.recorder, projection(), page_size=small_page).catch_up()
     Follower(ledger.recorder, projection(), page_size=rng.randint(1, largest_page)).catch_up()
     return list(read_events(ledger.recorder))
+
+
+@contextmanager
+def restarted(settings: Settings, before: Callable[[Runtime], T]) -> Iterator[tuple[Runtime, T]]:
+    """A store that `before` left as an older version would have (its answer kept), then
+    opened again: what a start after an upgrade finds. Both runtimes are closed."""
+    runtime = open_runtime(settings)
+    try:
+        kept = before(runtime)
+    finally:
+        runtime.close()
+    runtime = open_runtime(settings)
+    try:
+        yield runtime, kept
+    finally:
+        runtime.close()
 
 
 def stored_ballot(ledger: Ledger, slug: str, voter: str) -> Ballot | None:

@@ -4,13 +4,13 @@ events' leaf hashes, and a rebuild writes the very same rows."""
 
 from __future__ import annotations
 
-from api.bootstrap import open_runtime
+from api.bootstrap import Runtime, open_runtime
 from domain.settings import Settings
 from projections.audit import merkle
-from projections.audit.log import CHUNK, AuditStore
+from projections.audit.log import CHUNK, AuditStore, StoredCheckpoint
 from projections.following.follower import Follower
 from projections.following.rebuild import rebuild
-from tests.builders import list_tools, vote_in_random_commits
+from tests.builders import list_tools, restarted, vote_in_random_commits
 
 
 def rows(store: AuditStore) -> list[tuple[object, ...]]:
@@ -69,21 +69,18 @@ def test_chunked_log_equals_the_plain_merkle_tree(settings: Settings) -> None:
 def test_a_log_in_the_old_layout_is_rebuilt_at_start(settings: Settings) -> None:
     """A database with the one-row-per-leaf tables: they are dropped at start, the log is
     followed again from the first event, and its signed checkpoints still match."""
-    runtime = open_runtime(settings)
-    try:
+
+    def old_layout(runtime: Runtime) -> StoredCheckpoint:
         list_tools(runtime.ledger, "alpha")
         Follower(runtime.ledger.recorder, runtime.audit_projection()).catch_up()
         signed = runtime.audit.latest_checkpoint()
         assert signed is not None
         runtime.audit.db.execute("CREATE TABLE audit_leaves (leaf_index BIGINT PRIMARY KEY)")
-    finally:
-        runtime.close()
-    runtime = open_runtime(settings)
-    try:
+        return signed
+
+    with restarted(settings, old_layout) as (runtime, signed):
         assert not runtime.audit.db.has_table("audit_leaves")
         assert runtime.audit.size() == 0
         Follower(runtime.ledger.recorder, runtime.audit_projection()).catch_up()
         assert runtime.audit.root(signed.size) == signed.root
         assert runtime.audit.mismatched_checkpoints() == []
-    finally:
-        runtime.close()

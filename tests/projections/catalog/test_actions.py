@@ -7,12 +7,13 @@ import time
 
 from hypothesis import assume, given, settings
 
-from api.bootstrap import open_runtime
+from api.bootstrap import Runtime
 from domain.seeding import SEED_ACTOR, seed_demo
 from domain.settings import Settings
 from projections.catalog.fold import Catalog
 from projections.catalog.views import CATALOG
 from projections.records import LedgerEvent
+from tests.builders import restarted
 from tests.strategies import catalog_events
 
 
@@ -41,18 +42,17 @@ def test_actions_are_every_event_of_an_editorial_actor_in_log_order(
 def test_a_catalog_folded_before_the_index_existed_is_folded_again(settings: Settings) -> None:
     """A store whose catalog has no view_actions yet (folded by an older version) rebuilds the
     catalog beside its serving views, so the index holds every earlier action."""
-    runtime = open_runtime(settings)
-    try:
+
+    def without_the_index(runtime: Runtime) -> int:
         seed_demo(runtime.ledger)
         runtime.follow()
         assert runtime.wait_caught_up(10)
         serving = runtime.views.generations.serving(CATALOG).generation
         runtime.views.db.execute("DROP VIEW view_actions")  # the serving generation's index
         runtime.views.db.execute(f"DROP TABLE view_actions_g{int(serving)}")
-    finally:
-        runtime.close()
-    runtime = open_runtime(settings)
-    try:
+        return serving
+
+    with restarted(settings, without_the_index) as (runtime, serving):
         assert runtime.outdated(CATALOG)
         runtime.follow()
         deadline = time.monotonic() + 20
@@ -62,5 +62,3 @@ def test_a_catalog_folded_before_the_index_existed_is_folded_again(settings: Set
         assert runtime.wait_caught_up(10)
         found = runtime.views.actions(CATALOG, SEED_ACTOR, 2**62, 1000)
         assert len(found.docs) == runtime.ledger.recorder.max_notification_id()
-    finally:
-        runtime.close()

@@ -7,7 +7,7 @@ import time
 import orjson
 import pytest
 
-from api.bootstrap import open_runtime
+from api.bootstrap import Runtime, open_runtime
 from domain.application import Ledger
 from domain.settings import Settings
 from projections.catalog.fold import Catalog, point_document
@@ -16,7 +16,7 @@ from projections.catalog.views import CATALOG, POINTS_PER_ROW, CatalogProjection
 from projections.following.follower import Follower
 from projections.following.rebuild import rebuild
 from projections.following.tracking import StaleProjection
-from tests.builders import EDITOR, list_tools, vote_in_random_commits
+from tests.builders import EDITOR, list_tools, restarted, vote_in_random_commits
 
 
 def tool_doc(views: ViewStore, slug: str) -> dict:
@@ -174,32 +174,29 @@ def test_packed_timeline_answers_like_a_fold_across_rows(settings: Settings) -> 
 def test_a_catalog_in_the_old_layout_is_rebuilt_at_start(settings: Settings) -> None:
     """A database with the one-row-per-point timeline: it is dropped at start and the catalog
     is followed again from the first event."""
-    runtime = open_runtime(settings)
-    try:
+
+    def old_layout(runtime: Runtime) -> dict:
         list_tools(runtime.ledger, "alpha")
         runtime.ledger.vote("alpha", "voter:a", "ship")
         Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
         live = tool_doc(runtime.views, "alpha")
         runtime.views.db.execute("CREATE TABLE view_tool_timeline (tool TEXT)")
-    finally:
-        runtime.close()
-    runtime = open_runtime(settings)
-    try:
+        return live
+
+    with restarted(settings, old_layout) as (runtime, live):
         assert not runtime.views.db.has_table("view_tool_timeline")
         assert runtime.views.position(CATALOG) == 0
         assert runtime.views.tool_documents(CATALOG).docs == []
         Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
         assert tool_doc(runtime.views, "alpha") == live
         assert runtime.views.tool_as_of("alpha", 2) == live
-    finally:
-        runtime.close()
 
 
 def test_a_catalog_without_sort_keys_is_rebuilt_at_start(settings: Settings) -> None:
     """The serving view_tools as it was before pages (no sort-key columns): dropped at start,
     the catalog followed again from the first event, and its pages read in order."""
-    runtime = open_runtime(settings)
-    try:
+
+    def old_layout(runtime: Runtime) -> dict:
         list_tools(runtime.ledger, "alpha", "beta")
         runtime.ledger.vote("beta", "voter:a", "ship")
         Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
@@ -212,15 +209,12 @@ def test_a_catalog_without_sort_keys_is_rebuilt_at_start(settings: Settings) -> 
             f"listed_at TEXT NOT NULL, doc {blob} NOT NULL)"
         )
         db.execute("CREATE VIEW view_tools AS SELECT * FROM view_tools_g1")
-    finally:
-        runtime.close()
-    runtime = open_runtime(settings)
-    try:
+        return live
+
+    with restarted(settings, old_layout) as (runtime, live):
         assert runtime.views.db.has_column("view_tools", "community_pct")
         assert runtime.views.position(CATALOG) == 0
         Follower(runtime.ledger.recorder, CatalogProjection(runtime.views)).catch_up()
         assert tool_doc(runtime.views, "beta") == live
         page = runtime.views.tools_page(CATALOG, Order.COMMUNITY)
         assert [orjson.loads(d)["slug"] for d in page.docs] == ["beta", "alpha"]
-    finally:
-        runtime.close()

@@ -6,6 +6,7 @@ the log gives; on both stores."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -22,6 +23,7 @@ from projections.catalog.views import CATALOG, CatalogProjection
 from projections.following.follower import Follower
 from projections.following.rebuild import build_and_switch, rebuild_together
 from tests.api.server.test_rebuilding import snapshot
+from tests.builders import restarted
 
 STEPS = st.lists(
     st.sampled_from(["vote", "follow", "build", "switch", "read", "poll"]), min_size=1, max_size=40
@@ -169,8 +171,8 @@ def test_a_tree_that_misses_a_checkpoint_is_never_served(runtime: Runtime) -> No
 def test_a_store_of_the_layout_before_generations_keeps_its_views(settings: Settings) -> None:
     """Plain tables under the unnumbered names (the layout before generations) become
     generation 1 at start, rows and positions kept, and a rebuild then switches as usual."""
-    runtime = open_runtime(settings)
-    try:
+
+    def old_layout(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
         seed_demo(runtime.ledger)
         for projection in runtime.projections():
             Follower(runtime.ledger.recorder, projection).catch_up()
@@ -181,18 +183,15 @@ def test_a_store_of_the_layout_before_generations_keeps_its_views(settings: Sett
                 c.execute(f"DROP VIEW {table}")
                 c.execute(f"ALTER TABLE {table}_g1 RENAME TO {table}")
             c.execute("DROP TABLE view_generations")
-    finally:
-        runtime.close()
-    runtime = open_runtime(settings)
-    try:
+        return before
+
+    with restarted(settings, old_layout) as (runtime, before):
         assert snapshot(runtime.audit) == before
         found = runtime.views.generations.read(CATALOG)
         assert found is not None and (found.serving, found.building) == (1, None)
         rebuild_together(runtime.ledger.recorder, runtime.projections())
         assert snapshot(runtime.audit) == before
         assert runtime.views.generations.serving(CATALOG).generation == 2
-    finally:
-        runtime.close()
 
 
 def test_a_checkpoint_beyond_the_log_refuses_the_rebuild(runtime: Runtime) -> None:
