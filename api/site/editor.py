@@ -12,6 +12,7 @@ expires with the session (SESSION_SECONDS)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -102,6 +103,14 @@ def _seats(request: Request) -> list[str]:
     return list(settings.panel_seats)
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A form shown again after a refusal: `problem` marks its field, `values` refill it."""
+
+    problem: dict[str, Any]
+    values: Mapping[str, str]
+
+
 def _console(
     request: Request,
     template: str,
@@ -109,11 +118,17 @@ def _console(
     editor: Principal,
     *,
     status: int = 200,
+    refused: Refused | None = None,
 ) -> Response:
+    """A console page; one `refused` form on it is shown again, with the problem's status."""
+    shown: dict[str, Any] = {"error": None, "values": {}}
+    if refused is not None:
+        shown = {"error": refused.problem, "values": refused.values}
+        status = refused.problem["status"]
     return render_page(
         request,
         template,
-        {"editor": editor, "done": None, **context},
+        {"editor": editor, "done": None, **shown, **context},
         status=status,
         headers=NO_STORE,
     )
@@ -169,8 +184,8 @@ def _done(path: str, receipt: Receipt, **query: str) -> Response:
 Handler = Callable[[Request, Principal, Form], Response]
 Write = Callable[[Ledger, Form, str], Receipt]
 """One editorial use case, called with the ledger, the form and the editor's actor."""
-Again = Callable[[Request, Principal, ViewStore, dict[str, Any], Form], Response]
-"""The page a refused form is shown on again: the problem marks it, the form refills it."""
+Again = Callable[[Request, Principal, ViewStore, Refused], Response]
+"""The page a refused form is shown on again."""
 
 
 def _writing(
@@ -183,8 +198,8 @@ def _writing(
         try:
             receipt = write(_ledger(request), form, editor.actor)
         except LedgerError as error:
-            problem = _problem(form_id, error, fields)
-            return again(request, editor, _views_now(request), problem, form)
+            refused = Refused(_problem(form_id, error, fields), form)
+            return again(request, editor, _views_now(request), refused)
         return _done(done, receipt, **query)
 
     return handle
@@ -228,8 +243,6 @@ def console(request: Request) -> Response:
             "more": len(tools) > PAGE_SIZE,
             "at": found,
             "done": request.query_params.get("done"),
-            "values": {},
-            "error": None,
             "fields": rules.LISTING_FIELDS,
         },
         editor,
@@ -303,12 +316,10 @@ def _list_tool(request: Request, editor: Principal, form: Form) -> Response:
                 "more": len(found.docs) > PAGE_SIZE,
                 "at": found,
                 "done": None,
-                "values": {**listing, "slug": slug},
-                "error": problem,
                 "fields": rules.LISTING_FIELDS,
             },
             editor,
-            status=problem["status"],
+            refused=Refused(problem, {**listing, "slug": slug}),
         )
     return _done(f"/editor/tools/{slug}", receipt)
 
@@ -326,12 +337,10 @@ def _tool_page(
     editor: Principal,
     slug: str,
     views: ViewStore,
-    *,
-    error: dict[str, Any] | None = None,
-    values: Mapping[str, str] | None = None,
+    refused: Refused | None = None,
 ) -> Response:
-    """One tool: its listing (amend, delist) and a form per seat of its panel; `error` and
-    `values` refill the form that was refused."""
+    """One tool: its listing (amend, delist) and a form per seat of its panel, one of them
+    perhaps `refused`."""
     found = views.tool_documents(CATALOG, [slug]) if rules.is_slug(slug) else None
     if found is None or not found.docs:
         return error_page(request, 404, "No such tool", f"No tool is listed as “{slug}”.")
@@ -346,21 +355,17 @@ def _tool_page(
             "seats": seats,
             "current": current,
             "fields": rules.LISTING_FIELDS,
-            "error": error,
-            "values": values or {},
             "done": request.query_params.get("done"),
             "at": found,
         },
         editor,
-        status=error["status"] if error else 200,
+        refused=refused,
     )
 
 
 def _tool_again(slug: str) -> Again:
-    def again(
-        request: Request, editor: Principal, views: ViewStore, error: dict[str, Any], form: Form
-    ) -> Response:
-        return _tool_page(request, editor, slug, views, error=error, values=form)
+    def again(request: Request, editor: Principal, views: ViewStore, refused: Refused) -> Response:
+        return _tool_page(request, editor, slug, views, refused)
 
     return again
 
@@ -426,7 +431,7 @@ def _preview_page(
     form: Form,
     views: ViewStore,
     *,
-    error: dict[str, Any] | None = None,
+    refused: Refused | None = None,
     notice: str | None = None,
 ) -> Response:
     found = (
@@ -445,7 +450,7 @@ def _preview_page(
             "message": "decision: must be 'ship' or 'skip'",
             "status": 422,
         }
-        return _tool_page(request, editor, slug, views, error=problem, values=form)
+        return _tool_page(request, editor, slug, views, Refused(problem, form))
     return _console(
         request,
         "editor_preview.html",
@@ -457,12 +462,11 @@ def _preview_page(
             "diff": diff_html(current["text"] if current else "", form.get("text", "")),
             "after": _would_be(doc, seat, form),
             "base": str(current["position"]) if current else "0",
-            "error": error,
             "notice": notice,
             "at": found,
         },
         editor,
-        status=error["status"] if error else 200,
+        refused=refused,
     )
 
 
@@ -498,10 +502,10 @@ async def publish(request: Request, slug: str, seat: str) -> Response:
                 form.get("reason") or None,
             )
         except LedgerError as error:
-            problem = _problem(f"seat-{seat}", error, VERDICT_FIELDS)
-            if problem["field"] == "reason":
-                return _preview_page(request, editor, slug, seat, form, views, error=problem)
-            return _tool_page(request, editor, slug, views, error=problem, values=form)
+            refused = Refused(_problem(f"seat-{seat}", error, VERDICT_FIELDS), form)
+            if refused.problem["field"] == "reason":
+                return _preview_page(request, editor, slug, seat, form, views, refused=refused)
+            return _tool_page(request, editor, slug, views, refused)
         return _done(f"/editor/tools/{slug}", receipt, seat=seat)
 
     return await _post(request, handle)
@@ -533,8 +537,7 @@ def _comparisons_page(
     request: Request,
     editor: Principal,
     views: ViewStore,
-    error: dict[str, Any] | None = None,
-    values: Mapping[str, str] | None = None,
+    refused: Refused | None = None,
 ) -> Response:
     """Every comparison (withdrawn ones too), a page at a time, and the form to publish one.
     The catalog has one row per pair, so a page is cut from the one read."""
@@ -551,13 +554,11 @@ def _comparisons_page(
             "page": page,
             "more": len(every) > start + PAGE_SIZE,
             "tools": sorted(tools, key=lambda t: t["slug"]),
-            "error": error,
-            "values": values or {},
             "done": request.query_params.get("done"),
             "at": found,
         },
         editor,
-        status=error["status"] if error else 200,
+        refused=refused,
     )
 
 
