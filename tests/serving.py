@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from api.server.supervisor import stop
 from domain.settings import Settings
 
 
@@ -109,13 +110,7 @@ def _running(
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop(proc, 10)
 
 
 def _await(proc: subprocess.Popen[bytes], log: Path, command: str, url: str, status: int) -> None:

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from domain.persistence.backoff import Backoff
 
@@ -25,6 +26,18 @@ CHECK_SECONDS = 0.5
 FIRST_RESTART_DELAY = 1.0
 MAX_RESTART_DELAY = 30.0
 STOP_SECONDS = 15.0
+
+
+def stop(process: subprocess.Popen[Any], seconds: float = STOP_SECONDS) -> None:
+    """SIGTERM (a child of ours commits what it holds and exits), then SIGKILL if it has not
+    exited within `seconds`: how the scripts and tests stop the commands they start."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(seconds)
 
 
 class ProjectionWorkers:

@@ -35,6 +35,7 @@ import httpx  # noqa: E402 - after the path set-up above
 import psycopg  # noqa: E402
 from big_ledger import fill  # noqa: E402
 
+from api.server.supervisor import stop  # noqa: E402
 from domain.application import Ledger  # noqa: E402
 from domain.demo_data import TOOLS  # noqa: E402
 from domain.seeding import seed_demo  # noqa: E402
@@ -134,12 +135,7 @@ def serving(settings: Settings, log: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc, 15)
 
 
 def read_until(url: str, stop: threading.Event, readings: Readings, seed: int) -> None:

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.bootstrap import open_runtime
 from api.server import witnessing
+from api.server.supervisor import stop
 from domain.seeding import seed_demo
 from domain.settings import Settings, Witness
 from projections.audit.cosignature import CosignatureVerifier, open_cosignatures
@@ -57,12 +58,7 @@ def witness_process(
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGCONT)
-            proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 10)
 
 
 def _listening(port: int) -> bool:
