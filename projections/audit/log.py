@@ -411,9 +411,7 @@ class AuditProjection:
     # -- rebuilding beside the serving tables --------------------------------------------------
 
     def moved(self) -> bool:
-        if not self.follows_serving:
-            return False
-        return self.stores.generations.serving(AUDIT).generation != self.slot.generation
+        return self.follows_serving and self.stores.generations.moved(self.slot)
 
     def beside(self) -> AuditProjection:
         """The projection of the generation a rebuild fills (resumed if one is under way for

@@ -6,7 +6,7 @@ concerns (events name their tool, so no lookup tables grow with the log)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, NamedTuple
 
 from projections.catalog.community import Tally, fold_tally
@@ -121,14 +121,8 @@ class ComparisonState:
     position: int
 
     def document(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "left": self.left,
-            "right": self.right,
-            "status": self.status,
-            "published_at": self.published_at,
-            "position": self.position,
-        }
+        """Every field under its own name: what `from_document` reads back."""
+        return asdict(self)
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> ComparisonState:

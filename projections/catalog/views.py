@@ -567,9 +567,7 @@ class ViewStore:
         """At most `limit` tools in `order`, after the key `after` (or before `before`), read
         from the order's index, and at most `budget` bytes of documents (one at least)."""
         query = _ListQuery(TOOLS, order, after, before, limit, category, include_delisted)
-        union, params = query.sql("page")
-        rows = self._rows_at(name, union, params)
-        return _pages(rows, ["page"], {"page": query}, budget)["page"]
+        return self._page_of(name, query, budget)
 
     def comparisons_page(
         self,
@@ -583,9 +581,7 @@ class ViewStore:
     ) -> Page:
         """At most `limit` comparisons, newest published first, after (or before) a key."""
         query = _ListQuery(COMPARISONS, Order.NEWEST, after, before, limit, None, include_withdrawn)
-        union, params = query.sql("page")
-        rows = self._rows_at(name, union, params)
-        return _pages(rows, ["page"], {"page": query}, budget)["page"]
+        return self._page_of(name, query, budget)
 
     def front_page(
         self,
@@ -617,6 +613,12 @@ class ViewStore:
         union = " UNION ALL ".join(sql for sql, _ in parts)
         rows = self._rows_at(name, union, [p for _, params in parts for p in params])
         return _pages(rows, kinds, queries, PAGE_BYTES)
+
+    def _page_of(self, name: str, query: _ListQuery, budget: int) -> Page:
+        """The one page `query` asks for, in one statement with the view's position."""
+        union, params = query.sql("page")
+        rows = self._rows_at(name, union, params)
+        return _pages(rows, ["page"], {"page": query}, budget)["page"]
 
     def _rows_at(self, name: str, union: str, params: Sequence[Any]) -> list[Any]:
         """`union` is built from this module's literal clauses, yielding (kind, sort, n, tie,
@@ -800,9 +802,7 @@ class CatalogProjection:
         self._publish({s: orjson.dumps(t.document()) for s, t in self.catalog.tools.items()})
 
     def moved(self) -> bool:
-        if not self.follows_serving:
-            return False
-        return self.views.generations.serving(CATALOG).generation != self.slot.generation
+        return self.follows_serving and self.views.generations.moved(self.slot)
 
     def beside(self) -> CatalogProjection:
         """The projection of the generation a rebuild fills (resumed if one is under way for

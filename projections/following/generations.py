@@ -99,6 +99,11 @@ class GenerationTable:
         found = self.read(name)
         return Slot(name, found.serving if found else 1, serving=True)
 
+    def moved(self, slot: Slot) -> bool:
+        """Whether `slot` is no longer the generation its projection serves: a rebuild switched
+        since it was read, so a projection holding it in memory reloads."""
+        return self.serving(slot.name).generation != slot.generation
+
     # -- schema -------------------------------------------------------------------------------
 
     def install(self, layout: Layout) -> None:
