@@ -200,3 +200,18 @@ def test_the_queue_is_paginated_largest_first(queue: Queue) -> None:
     rest = [len(g["voters"].split()) for g in queue.groups(second)]
     assert rest == sorted(sizes, reverse=True)[PAGE_GROUPS:]
     assert not [a for a in second.iter("a") if a.get("rel") == "next"]
+
+
+def test_bursts_without_a_group_do_not_leave_the_page_empty(queue: Queue) -> None:
+    """The largest bursts split their votes (no group); the page weighs further bursts, up to
+    SCAN_BURSTS, and shows the smaller groups behind them."""
+    for k in range(PAGE_GROUPS):
+        for i in range(2 * (MIN_GROUP - 1)):
+            queue.register(f"198.51.100.{k + 1}", MINUTE, [(SLUG, "ship" if i % 2 else "skip")])
+    for k in range(3):
+        for _ in range(MIN_GROUP):
+            queue.register(f"203.0.113.{k + 1}", MINUTE, [(SLUG, "ship")])
+    queue.sign_in()
+    root = queue.queue()
+    assert [len(g["voters"].split()) for g in queue.groups(root)] == [MIN_GROUP] * 3
+    assert not [a for a in root.iter("a") if a.get("rel") == "next"]

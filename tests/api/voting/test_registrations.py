@@ -72,9 +72,11 @@ def test_bursts_count_the_voters_of_one_address_in_one_minute_largest_first(
     later = reg.record("v_later", "192.0.2.1")
     bursts = reg.bursts(at_least=1, after=None, limit=10)
     assert [(b.voters, b.minute) for b in bursts] == [(5, MINUTE), (2, MINUTE), (1, MINUTE + 1)]
-    assert sorted(reg.voters(bursts[0])) == sorted(many)
-    assert sorted(reg.voters(bursts[1])) == sorted(few)
-    assert reg.voters(bursts[2]) == [later]
+    assert reg.voters(bursts) == {
+        bursts[0]: sorted(many),
+        bursts[1]: sorted(few),
+        bursts[2]: [later],
+    }
     assert [b.voters for b in reg.bursts(at_least=2, after=None, limit=10)] == [5, 2]
     assert reg.bursts(at_least=1, after=bursts[0].cursor, limit=1) == [bursts[1]]
 
