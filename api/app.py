@@ -20,9 +20,10 @@ from api.server.collector import settle_garbage_collector
 from api.server.logs import AccessLog
 from api.server.processes import start_runtime
 from api.server.supervisor import ProjectionWorkers
-from api.site import api_docs, editor, pages
+from api.site import api_docs, editor, moderation_queue, pages
 from api.voting.lane import VoteLane
 from api.voting.ratelimit import Rate, RateLimiter
+from api.voting.registrations import Registrations
 from api.voting.votes import Voting
 from domain.settings import Projections, Settings
 
@@ -65,9 +66,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime.ledger.ballots.observers.append(metrics.observe_write_batch)
         app.state.runtime = runtime
         app.state.own_writes = OwnWrites()
+        registry = Registrations(runtime.credentials, settings.registration_retention_days)
+        await anyio.to_thread.run_sync(registry.purge)  # a quiet ledger is swept at start
         app.state.voting = Voting(
             runtime.ledger,
             runtime.credentials,
+            registry,
             registrations,
             votes,
             runtime.sealer.seal,
@@ -109,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(editor.router)
     app.include_router(api_docs.router)
+    app.include_router(moderation_queue.router)
     return app
 
 

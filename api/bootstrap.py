@@ -10,6 +10,7 @@ from datetime import timedelta
 from api.server.witnessing import WitnessSubmitter
 from api.site.editor_sessions import EditorSessions
 from api.voting.credentials import Credentials
+from api.voting.registrations import Registrations
 from domain.application import Ledger
 from domain.persistence.backoff import Backoff
 from domain.settings import Settings
@@ -193,6 +194,7 @@ def open_runtime(settings: Settings) -> Runtime:
         views.create_tables()
         credentials.create_tables()
         EditorSessions(credentials).create_table()
+        Registrations(credentials, settings.registration_retention_days).create_table()
         audit.create_tables()
         witnessed.create_tables()
     signer = checkpoint_signer(settings, credentials)

@@ -41,6 +41,8 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 50
 MAX_MODERATED = 1000
 """Ballots one moderation request may void or restore: one save, bounded in size and time."""
+BALLOT_READ = 5_000
+"""Ballot ids one read of `Ledger.find_ballots` names at most (SQLite takes 32,766 parameters)."""
 VOTER = "voter:"
 """A voter id's ballots are cast by the actor `voter:<id>` (api/voting/credentials.py)."""
 CONFLICT_FIRST_SECONDS = 0.002
@@ -213,6 +215,16 @@ class Ledger(Application[UUID]):
         return ballot
 
     # -- moderation -------------------------------------------------------------------------
+
+    def find_ballots(self, slugs: Sequence[str], voters: Sequence[str]) -> list[Ballot]:
+        """The stored ballots of these voters (actors, `voter:ID`) on these tools, as they are
+        now, BALLOT_READ ids a query: how each voted and whether it is voided, which the
+        moderation queue weighs and no view keeps (the tallies fold without ballots)."""
+        ids = [ballot_id(slug, voter) for slug in slugs for voter in voters]
+        found: list[Ballot] = []
+        for start in range(0, len(ids), BALLOT_READ):
+            found.extend(self._load_aggregates(ids[start : start + BALLOT_READ], {}).values())
+        return found
 
     def void_ballots(
         self, slug: str, voters: Sequence[str], reason: str, rule: str, actor: str

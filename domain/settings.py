@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     voter_registrations_per_minute: int = 30
     """Per client address, per worker; bursts up to the same number."""
 
+    registration_retention_days: int = Field(default=30, ge=1)
+    """How long a voter's registration record (keyed hash of its client address, minute) is
+    kept for the moderation queue, then purged (docs/security.md)."""
+
     votes_per_minute: int = 120
     """Per voter, per worker; bursts up to a fifth of it."""
 

@@ -264,8 +264,9 @@ async def sign_in(request: Request) -> Response:
             status=401,
             message="That is not an active editor key (voter tokens cannot sign in here).",
         )
-    _, session = opened
-    response = RedirectResponse("/editor", status_code=303)
+    who, session = opened
+    home = "/editor/moderation" if who.role == "moderator" else "/editor"
+    response = RedirectResponse(home, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         session,

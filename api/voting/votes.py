@@ -3,7 +3,8 @@
 
 Two entrances with their own copies of these rules drift apart, so they live here once: a bad
 choice is refused before anything changes; a visitor without an identity is registered here (at
-the rate allowed per client address) when the entrance does that, but has nothing to retract;
+the rate allowed per client address, and its registration recorded for the moderation queue)
+when the entrance does that, but has nothing to retract;
 every vote counts against its voter's rate; the ledger then decides and stores it. Refusals are
 the named errors (`LedgerError`, `RateLimited`) that api/problems.py maps, for every entrance."""
 
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from api.own_writes import OwnWrites
 from api.voting.credentials import Credentials, Principal
 from api.voting.ratelimit import RateLimiter
+from api.voting.registrations import Registrations
 from domain import rules
 from domain.application import Ledger
 from domain.errors import UnknownBallot
@@ -35,6 +37,7 @@ class Voting:
         self,
         ledger: Ledger,
         credentials: Credentials,
+        registry: Registrations,
         registrations: RateLimiter,
         votes: RateLimiter,
         sealer: Sealer,
@@ -46,15 +49,20 @@ class Voting:
         self.sealer = sealer
         """Seals a receipt the vote writer has not (a vote written alone)."""
         self.credentials = credentials
+        self.registry = registry
+        """Where each registration's address (hashed) and minute are kept, for moderators."""
         self.registrations = registrations
         """Per client address."""
         self.votes = votes
         """Per voter."""
 
     def register(self, client: str) -> tuple[Principal, str]:
-        """A new pseudonymous voter and its bearer token, within the client's registration rate."""
+        """A new pseudonymous voter and its bearer token, within the client's registration
+        rate; its registration is recorded (address hashed) for the moderation queue. Blocking:
+        call it from a thread."""
         self.registrations.check(client)
         voter_id, token = self.credentials.register_voter()
+        self.registry.record(voter_id, client)
         return Principal("voter", voter_id), token
 
     async def vote(
@@ -70,7 +78,8 @@ class Voting:
         if voter is None:
             if choice is None:
                 raise UnknownBallot(slug)
-            voter, token = self.register(client)
+            registered = await run_in_threadpool(self.register, client)
+            voter, token = registered
         self.votes.check(voter.name)
         if self.ledger.ballots is None:
             receipt = await run_in_threadpool(self.ledger.vote, slug, voter.actor, choice)

@@ -391,6 +391,11 @@ class ViewStore:
             (),
         )
 
+    def listed_slugs(self) -> list[str]:
+        """The slug of every listed tool (no documents): what a ballot may be cast on."""
+        rows = self.db.fetch("SELECT slug FROM view_tools WHERE status = 'listed' ORDER BY slug")
+        return [r["slug"] for r in rows]
+
     def comparison_documents(self, name: str) -> Documents:
         """Every comparison (withdrawn ones too, marked so), newest first, with the position."""
         return self._documents_at(
