@@ -60,6 +60,7 @@ CATALOG_INDEXES = (
     "view_tool_points_at",
     "view_comparisons_published_at",
     "view_corrections_tool",
+    "view_tools_position",
     *TOOL_INDEXES,
 )
 """Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
@@ -82,6 +83,8 @@ def catalog_ddl(named: Callable[[str], str], blob: str, text: str) -> list[str]:
             f"CREATE INDEX IF NOT EXISTS {named(index)} ON {tools} ({keys})"
             for index, keys in TOOL_INDEXES.items()
         ),
+        # What a poller reads: the documents written past the position it holds.
+        f"CREATE INDEX IF NOT EXISTS {named('view_tools_position')} ON {tools} (position)",
         f"CREATE TABLE IF NOT EXISTS {comparisons} (key {text} PRIMARY KEY, "
         f"position BIGINT NOT NULL, published_at {text} NOT NULL, status TEXT NOT NULL, "
         f"left_tool TEXT NOT NULL, right_tool TEXT NOT NULL, doc {blob} NOT NULL)",
@@ -362,6 +365,27 @@ class ViewStore:
         on = "TRUE" if slugs is None else f"t.slug IN ({', '.join('?' * len(slugs))})"
         return self._documents_at(
             name, f"view_tools t ON {on} ORDER BY t.listed_at DESC, t.slug", slugs or ()
+        )
+
+    def tool_changes(self, name: str, after: int | None) -> ToolChanges:
+        """The tool documents written past position `after` (every one when None), by slug,
+        with the serving generation and the position and size they reflect, in ONE statement:
+        an index range on `position`, so a poll costs what changed, not the catalog's size."""
+        on, params = ("TRUE", ()) if after is None else ("t.position > ?", (after,))
+        rows = self.db.fetch(
+            "SELECT g.serving AS serving, k.position AS at, k.size AS size, t.slug AS slug, "  # noqa: S608 - literals
+            "t.doc AS doc FROM view_generations g LEFT JOIN view_tracking k ON k.name = g.name "
+            f"LEFT JOIN view_tools t ON {on} WHERE g.name = ?",
+            (*params, name),
+        )
+        if not rows:
+            return ToolChanges(0, 0, 0, {})
+        first = rows[0]
+        return ToolChanges(
+            int(first["serving"]),
+            int(first["at"] or 0),
+            int(first["size"] or 0),
+            {r["slug"]: bytes(r["doc"]) for r in rows if r["doc"] is not None},
         )
 
     def verdict_history(self, name: str, tool: str, seat: str) -> Documents:
@@ -760,6 +784,15 @@ class Documents(NamedTuple):
     position: int
     size: int
     docs: list[bytes]
+
+
+class ToolChanges(NamedTuple):
+    """Tool documents by slug, and the serving generation, position and size they reflect."""
+
+    generation: int
+    position: int
+    size: int
+    tools: dict[str, bytes]
 
 
 @dataclass(frozen=True)
