@@ -21,7 +21,8 @@ from projections.catalog.fold import (
     point_document,
 )
 from projections.catalog.paging import SORT_COLUMNS, Key, Order, tool_columns
-from projections.catalog.sortable import sortable, time_span
+from projections.catalog.sortable import sortable
+from projections.catalog.tails import POINTS_PER_ROW, PointTails, Row
 from projections.database import Database
 from projections.following.generations import GenerationTable, Layout, Slot
 from projections.following.tracking import Tracking
@@ -37,10 +38,8 @@ CATALOG_TABLES = (
     "view_actions",
     "view_corrections",
 )
-POINTS_PER_ROW = 64
-"""Timeline points packed in one `view_tool_points` row (a JSON array of packed points): a
-replay writes one row per POINTS_PER_ROW events on a tool instead of one per event, and a live
-commit rewrites only the tool's last, partial row."""
+TAIL_READS = 500
+"""Tools whose last timeline row one statement reads (a parameter each)."""
 PAGE_BYTES = 199_000
 """Document bytes a list answer holds at most: with its envelope, every answer stays under
 200 KB whatever its documents weigh (a page then ends early, and says where the next begins)."""
@@ -215,9 +214,14 @@ class ViewStore:
             size=int(row["size"]) if row else 0,
         )
 
-    def commit_catalog(self, slot: Slot, expected: int, catalog: Catalog) -> dict[str, bytes]:
+    def commit_catalog(
+        self, slot: Slot, expected: int, catalog: Catalog, tails: PointTails | None = None
+    ) -> dict[str, bytes]:
         """Write what changed in `catalog` into `slot`'s tables and move its position from
-        `expected` to the catalog's, atomically; returns the tool documents written."""
+        `expected` to the catalog's, atomically; returns the tool documents written. `tails`:
+        the last timeline rows of `slot` as its one writer last committed them, kept up to
+        date (without it, they are read from the table)."""
+        tails = PointTails() if tails is None else tails
         batch = catalog.drain()
         documents = [tool.document() for tool in batch.tools]
         tools = {doc["slug"]: orjson.dumps(doc) for doc in documents}
@@ -278,8 +282,7 @@ class ViewStore:
                 upsert_correction,
                 [(e["position"], e["tool"], orjson.dumps(e)) for e in batch.corrections],
             )
-            for slug, points in batch.timeline.items():
-                self._append_points(c, t("view_tool_points"), slug, points)
+            left = self._append_points(c, t("view_tool_points"), batch.timeline, tails)
             insert_version = self.db.sql(
                 f"INSERT INTO {t('view_tool_versions')} (tool, size, doc) VALUES (?, ?, ?)"  # noqa: S608 - our names
             )
@@ -292,50 +295,28 @@ class ViewStore:
             c.executemany(
                 insert_action, [(a["actor"], a["position"], orjson.dumps(a)) for a in batch.actions]
             )
+        tails.commit(left)
         return tools
 
-    def _append_points(self, c: Any, table: str, slug: str, points: list[Point]) -> None:
-        """Append a tool's new timeline points: top up its last row, then fill new ones.
-        Rows hold JSON arrays, so topping up splices bytes instead of decoding the row."""
-        c.execute(
-            self.db.sql(
-                f"SELECT first_size, count, min_at, max_at, points FROM {table} "  # noqa: S608 - our names
-                "WHERE tool = ? ORDER BY first_size DESC LIMIT 1"
-            ),
-            (slug,),
-        )
-        tail = c.fetchone()
-        rows: list[tuple[Any, ...]] = []
-        start = 0
-        if tail is not None and tail["count"] < POINTS_PER_ROW:
-            start = POINTS_PER_ROW - int(tail["count"])
-            added = points[:start]
-            low, high = time_span(added)
-            rows.append(
-                (
-                    slug,
-                    int(tail["first_size"]),
-                    added[-1][0] + 1,
-                    int(tail["count"]) + len(added),
-                    min(tail["min_at"], low),
-                    max(tail["max_at"], high),
-                    bytes(tail["points"])[:-1] + b"," + orjson.dumps(added)[1:],
-                )
+    def _append_points(
+        self, c: Any, table: str, timeline: Mapping[str, list[Point]], tails: PointTails
+    ) -> dict[str, Row | None]:
+        """Write each tool's new timeline points: its last row topped up, then new rows, each
+        row once, from the last rows `tails` holds (those it does not hold read in one
+        statement, once). Returns what `tails` takes once the transaction commits."""
+        unknown = tails.unknown(timeline)
+        for i in range(0, len(unknown), TAIL_READS):
+            chunk = unknown[i : i + TAIL_READS]
+            c.execute(
+                self.db.sql(
+                    f"SELECT tool, first_size, last_size, count, min_at, max_at, points "  # noqa: S608 - our names
+                    f"FROM {table} AS r WHERE tool IN ({', '.join('?' * len(chunk))}) "
+                    f"AND first_size = (SELECT MAX(first_size) FROM {table} WHERE tool = r.tool)"
+                ),
+                chunk,
             )
-        for i in range(start, len(points), POINTS_PER_ROW):
-            added = points[i : i + POINTS_PER_ROW]
-            low, high = time_span(added)
-            rows.append(
-                (
-                    slug,
-                    added[0][0] + 1,
-                    added[-1][0] + 1,
-                    len(added),
-                    low,
-                    high,
-                    orjson.dumps(added),
-                )
-            )
+            tails.found(chunk, c.fetchall())
+        rows, left = tails.pack(timeline)
         c.executemany(
             self.db.sql(
                 f"INSERT INTO {table} "  # noqa: S608 - our names
@@ -344,8 +325,9 @@ class ViewStore:
                 "last_size=excluded.last_size, count=excluded.count, min_at=excluded.min_at, "
                 "max_at=excluded.max_at, points=excluded.points"
             ),
-            rows,
+            [row.values() for row in rows],
         )
+        return left
 
     def reset(self, slot: Slot) -> None:
         """Empty one generation's tables and put its position back at the start of the log."""
@@ -827,7 +809,7 @@ class CatalogProjection:
         self.catalog.apply_all(events)
 
     def commit(self, expected: int) -> None:
-        written = self.views.commit_catalog(self.slot, expected, self.catalog)
+        written = self.views.commit_catalog(self.slot, expected, self.catalog, self.tails)
         self._publish({**self.snapshot.tools, **written})
 
     def caught_up(self) -> None:
@@ -837,6 +819,8 @@ class CatalogProjection:
         if self.follows_serving:
             self.slot = self.views.generations.serving(CATALOG)
         self.catalog = self.views.load_catalog(self.slot)
+        self.tails = PointTails()
+        """The slot's last timeline rows as this projection committed them (its own writes)."""
         self._publish({s: orjson.dumps(t.document()) for s, t in self.catalog.tools.items()})
 
     def moved(self) -> bool:

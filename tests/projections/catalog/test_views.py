@@ -17,6 +17,7 @@ from projections.following.follower import Follower
 from projections.following.rebuild import rebuild
 from projections.following.tracking import StaleProjection
 from tests.builders import EDITOR, list_tools, restarted, vote_in_random_commits
+from tests.projections.catalog.test_point_tails import point_rows
 
 
 def tool_doc(views: ViewStore, slug: str) -> dict:
@@ -160,13 +161,10 @@ def test_packed_timeline_answers_like_a_fold_across_rows(settings: Settings) -> 
                 assert views.tool_as_of(slug, n) == state.get(slug), n
             for point in points:
                 assert views.tool_at_time(slug, point["at"]) == states[point["size"]][slug]
-        rows = views.db.fetch("SELECT * FROM view_tool_points ORDER BY tool, first_size")
-        live = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
+        live = point_rows(runtime)
+        assert live and all(isinstance(r[1], int) for r in live)
         rebuild(ledger.recorder, CatalogProjection(views), page_size=POINTS_PER_ROW + 1)
-        rows = views.db.fetch("SELECT * FROM view_tool_points ORDER BY tool, first_size")
-        assert [
-            tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows
-        ] == live
+        assert point_rows(runtime) == live
     finally:
         runtime.close()
 
