@@ -22,20 +22,28 @@ from pathlib import Path
 from domain.application import Ledger
 from domain.ballot import Ballot
 from domain.demo_data import TOOLS
+from domain.panel import Panel
+from domain.rules import DEFAULT_SEATS
 from domain.seeding import seed_demo
 from domain.settings import Settings
+from domain.tool import Tool
 
 CHANGE_RATE = 0.2
 """Share of ballots that also record a change of mind (a second event on the same ballot)."""
 SAVE_BATCH = 5000
 """Ballots per `Ledger.save`: one transaction each, as group commit writes them."""
+BENCH_EDITOR = "editor:bench"
+CATEGORIES = ("Coding", "Writing", "Images", "Audio", "Research", "Agents", "Data", "Video")
 
 
-def fill(ledger: Ledger, events: int, rng: random.Random) -> int:
-    """Ballots by fresh voters, each on every demo tool in turn, some with a change of mind,
-    until the log holds exactly `events` events; how many were written. The one big-ledger
-    generator: scripts/bench/replay.py builds the rebuild bench's ledgers with it too."""
-    slugs = [t.slug for t in TOOLS]
+def fill(
+    ledger: Ledger, events: int, rng: random.Random, slugs: Sequence[str] | None = None
+) -> int:
+    """Ballots by fresh voters, each on every tool of `slugs` (the demo tools by default) in
+    turn, some with a change of mind, until the log holds exactly `events` events; how many
+    were written. The one big-ledger generator: scripts/bench/replay.py builds the rebuild
+    bench's ledgers with it too."""
+    slugs = [t.slug for t in TOOLS] if slugs is None else list(slugs)
     start = written = ledger.recorder.max_notification_id() or 0
     voter = 0
     while written < events:
@@ -56,11 +64,37 @@ def fill(ledger: Ledger, events: int, rng: random.Random) -> int:
     return written - start
 
 
+def list_catalog(ledger: Ledger, tools: int, rng: random.Random) -> list[str]:
+    """List `tools` tools beside the demo ones, each with a verdict in every seat, saved many
+    to a transaction; every slug of the catalog, demo tools first."""
+    slugs = [f"bench-tool-{n:05d}" for n in range(max(0, tools - len(TOOLS)))]
+    for start in range(0, len(slugs), SAVE_BATCH // 5):
+        batch: list[Tool | Panel] = []
+        for slug in slugs[start : start + SAVE_BATCH // 5]:
+            listing = {
+                "name": slug.replace("-", " ").title(),
+                "category": rng.choice(CATEGORIES),
+                "tagline": f"{slug}, listed for the benchmark",
+                "description": f"{slug} is one of the benchmark's many tools.",
+                "pricing": "Free",
+            }
+            panel = Panel.open(slug, BENCH_EDITOR)
+            for seat in DEFAULT_SEATS:
+                decision = rng.choice(("ship", "skip"))
+                panel.publish(
+                    seat, f"{seat} reviewer", decision, f"{decision}, says the bench.", BENCH_EDITOR
+                )
+            batch += [Tool.list(slug, listing, BENCH_EDITOR), panel]
+        ledger.save(*batch)
+    return [t.slug for t in TOOLS] + slugs
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", type=Path, help="the SQLite file to create")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tools", type=int, default=len(TOOLS), help="tools in the catalog")
     args = parser.parse_args(argv)
     if args.path.exists():
         parser.error(f"{args.path} exists; give a new file")
@@ -68,8 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ledger = Ledger(Settings(database_url=f"sqlite:///{args.path.resolve()}"))
     try:
         seed_demo(ledger)
+        rng = random.Random(args.seed)
+        slugs = list_catalog(ledger, args.tools, rng)
         seeded = ledger.recorder.max_notification_id() or 0
-        written = fill(ledger, seeded + args.events, random.Random(args.seed))
+        written = fill(ledger, seeded + args.events, rng, slugs)
         total = ledger.recorder.max_notification_id()
     finally:
         ledger.close()
