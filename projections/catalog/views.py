@@ -238,11 +238,29 @@ class ViewStore:
                 "panel_pct=excluded.panel_pct, community_pct=excluded.community_pct, "
                 "doc=excluded.doc"
             )
+            # A tool that only ballots changed in this batch was listed by an earlier one, and
+            # only its community score and position moved: updating just those columns leaves
+            # the other sort indexes' pages alone (SQLite rewrites every index on a column
+            # the statement sets), which is most of what a commit touching many tools writes.
+            edited = {slug for slug, _, _ in batch.versions}
+            columns = [(doc, tool_columns(doc)) for doc in documents]
             c.executemany(
                 upsert_tool,
                 [
-                    (doc["slug"], doc["position"], *tool_columns(doc), tools[doc["slug"]])
-                    for doc in documents
+                    (doc["slug"], doc["position"], *found, tools[doc["slug"]])
+                    for doc, found in columns
+                    if doc["slug"] in edited
+                ],
+            )
+            c.executemany(
+                self.db.sql(
+                    f"UPDATE {t('view_tools')} SET position = ?, community_pct = ?, doc = ? "  # noqa: S608 - our names
+                    "WHERE slug = ?"
+                ),
+                [
+                    (doc["position"], found.community_pct, tools[doc["slug"]], doc["slug"])
+                    for doc, found in columns
+                    if doc["slug"] not in edited
                 ],
             )
             upsert_comparison = self.db.sql(
