@@ -44,22 +44,19 @@ def ledger(postgres_url: str) -> Iterator[Ledger]:
     ledger.close()
 
 
-def plan(ledger: Ledger, postgres_url: str, ids: list[UUID]) -> str:
-    statement, params = EventTable(ledger).postgres_statement(ids, {})
-    with psycopg.connect(postgres_url) as c:
-        rows = c.execute("EXPLAIN " + statement, params).fetchall()
-    return "\n".join(r[0] for r in rows)
+def plan(ledger: Ledger, ids: list[UUID]) -> str:
+    return EventTable(ledger).explain(ids, {})
 
 
 @pytest.mark.parametrize("batch", [1, 20, 500])
-def test_a_batch_is_index_look_ups_without_statistics(
-    ledger: Ledger, postgres_url: str, batch: int
-) -> None:
+def test_a_batch_is_index_look_ups_without_statistics(ledger: Ledger, batch: int) -> None:
     """1, 20 or 500 ids (the largest batch): the plan reads the primary key's index, never
-    the whole table."""
-    found = plan(ledger, postgres_url, [uuid4() for _ in range(batch)])
+    the whole table, and is not compiled first (without statistics its estimated cost is
+    far above `jit_above_cost`: JIT took ~0.9 s for a 25 ms read of 500 ids)."""
+    found = plan(ledger, [uuid4() for _ in range(batch)])
     assert "Seq Scan on ledger_events" not in found, found
     assert "ledger_events_pkey" in found, found
+    assert "JIT" not in found, found
 
 
 def test_it_reads_the_events_after_each_given_version(ledger: Ledger) -> None:
