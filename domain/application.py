@@ -32,8 +32,9 @@ from domain.ids import ballot_id, comparison_id, panel_id, tool_id
 from domain.panel import Panel
 from domain.persistence.backoff import Backoff
 from domain.persistence.event_table import EventTable
-from domain.persistence.group_commit import GroupCommit
+from domain.persistence.group_commit import GroupCommit, Vote
 from domain.receipts import ModerationReceipt, Receipt, VoteReceipt
+from domain.rules import Surface
 from domain.settings import Settings
 from domain.tool import Tool
 
@@ -160,33 +161,40 @@ class Ledger(Application[UUID]):
 
     # -- community ballots ------------------------------------------------------------------
 
-    def vote(self, slug: str, voter: str, choice: str | None) -> VoteReceipt:
+    def vote(
+        self, slug: str, voter: str, choice: str | None, surface: Surface | None = None
+    ) -> VoteReceipt:
         """Cast, change or repeat a vote (`choice`), or retract it (None), and wait until it is
-        durable. One ballot per (tool, voter) holds under any concurrency: a second creation of
-        the same ballot fails at version 1 inside the store and is retried as a change. With
-        group commit on, concurrent votes share one transaction."""
-        voter, choice = _vote_fields(voter, choice)
+        durable; a first vote records the `surface` it came from. One ballot per (tool, voter)
+        holds under any concurrency: a second creation of the same ballot fails at version 1
+        inside the store and is retried as a change. With group commit on, concurrent votes
+        share one transaction."""
+        vote = _vote_fields(slug, voter, choice, surface)
         if self.ballots is None:
-            return self._vote_alone(slug, voter, choice)
-        return self.ballots.enqueue(slug, voter, choice).result()
+            return self._vote_alone(vote)
+        return self.ballots.enqueue(vote).result()
 
     def vote_in_loop(
-        self, slug: str, voter: str, choice: str | None
+        self, slug: str, voter: str, choice: str | None, surface: Surface | None = None
     ) -> asyncio.Future[VoteReceipt]:
         """`vote` for a coroutine (group commit only): queued at once, answered by a future of
         the running event loop, with no thread hop and one loop wake-up per batch however many
         votes it holds."""
         if self.ballots is None:
             raise RuntimeError("vote_in_loop needs group commit (VERDICT_GROUP_COMMIT=true)")
-        return self.ballots.enqueue_in_loop(slug, *_vote_fields(voter, choice))
+        return self.ballots.enqueue_in_loop(_vote_fields(slug, voter, choice, surface))
 
-    def _vote_alone(self, slug: str, voter: str, choice: str | None) -> VoteReceipt:
+    def _vote_alone(self, vote: Vote) -> VoteReceipt:
         """One vote in its own transaction, retried on conflicts: the path without group
         commit, and the writer's fallback when a batch's save conflicts."""
 
+        slug, voter = vote.slug, vote.voter
+
         def attempt() -> VoteReceipt:
             tool = self._active_tool(slug)
-            ballot, outcome = Ballot.decide(self._find_ballot(slug, voter), slug, voter, choice)
+            ballot, outcome = Ballot.decide(
+                self._find_ballot(slug, voter), slug, voter, vote.choice, vote.surface
+            )
             event = self._save(ballot, read=[tool]) if outcome != "unchanged" else None
             return VoteReceipt(outcome, event, ballot.choice)
 
@@ -356,11 +364,11 @@ class Ledger(Application[UUID]):
         return panel, tool
 
 
-def _vote_fields(voter: str, choice: str | None) -> tuple[str, str | None]:
-    """The voter and choice of a vote, checked before it is queued or written."""
+def _vote_fields(slug: str, voter: str, choice: str | None, surface: Surface | None) -> Vote:
+    """A vote, its voter, choice and surface checked before it is queued or written."""
     if choice is not None:
         rules.decision(choice, "choice")
-    return rules.text("actor", voter), choice
+    return Vote(slug, rules.text("actor", voter), choice, rules.surface(surface))
 
 
 def _moderated_ballots(slug: str, voters: Sequence[str]) -> list[UUID]:

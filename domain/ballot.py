@@ -1,7 +1,11 @@
 """One voter's ballot on one tool. Each event carries the tool and the choice it replaces, so the
 community tally folds without remembering ballots: memory stays flat however many people vote.
 A moderator may void a ballot (it leaves the tally, and its voter may not vote on the tool again)
-and restore it; those events name the voter, since their `actor` is the moderator."""
+and restore it; those events name the voter, since their `actor` is the moderator.
+
+`Cast` is at version 2: it records the surface the first vote came from. Version 1 events,
+stored before, are upcast to "no surface recorded" when read; their bytes never change
+(docs/evolution.md)."""
 
 from __future__ import annotations
 
@@ -16,11 +20,20 @@ from domain.ids import ballot_id
 
 class Ballot(Aggregate):
     class Cast(Aggregate.Created):
-        """The voter's first vote on this tool."""
+        """The voter's first vote on this tool, and on which surface (None: not recorded, as
+        for every vote cast before version 2)."""
+
+        class_version = 2
 
         tool: str
         choice: str
         actor: str
+        surface: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A v1 Cast recorded no surface: it reads as one whose surface is unknown."""
+            state["surface"] = None
 
     class Changed(Aggregate.Event):
         tool: str
@@ -75,20 +88,27 @@ class Ballot(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.voided = False
 
-    def __init__(self, tool: str, choice: str, actor: str) -> None:
+    def __init__(self, tool: str, choice: str, actor: str, surface: str | None) -> None:
         self.tool = tool
         self.voter = actor
+        self.surface = rules.surface(surface)
+        """Where the first vote came from (None: cast before surfaces were recorded)."""
         self.choice: rules.Decision | None = rules.decision(choice, "choice")
         self.voided = False
         """While voided, `choice` is the vote the void removed (a restore gives it back)."""
 
     @classmethod
     def decide(
-        cls, ballot: Ballot | None, slug: str, voter: str, choice: str | None
+        cls,
+        ballot: Ballot | None,
+        slug: str,
+        voter: str,
+        choice: str | None,
+        surface: str | None = None,
     ) -> tuple[Ballot, str]:
         """Apply one vote (None: a retraction) to the voter's ballot, if any (a first vote
-        creates it), and say what it did: cast, recast, changed, unchanged or retracted. A
-        voided ballot takes no vote until a moderator restores it."""
+        creates it, recording `surface`), and say what it did: cast, recast, changed,
+        unchanged or retracted. A voided ballot takes no vote until a moderator restores it."""
         if ballot is not None and ballot.voided:
             raise BallotVoided(slug)
         if choice is None:
@@ -97,18 +117,19 @@ class Ballot(Aggregate):
             ballot.retract()
             return ballot, "retracted"
         if ballot is None:
-            return cls.cast(slug, voter, choice), "cast"
+            return cls.cast(slug, voter, choice, surface), "cast"
         outcome = "recast" if ballot.choice is None else "changed"
         return ballot, outcome if ballot.vote(choice) else "unchanged"
 
     @classmethod
-    def cast(cls, slug: str, voter: str, choice: str) -> Ballot:
+    def cast(cls, slug: str, voter: str, choice: str, surface: str | None = None) -> Ballot:
         return cls._create(
             cls.Cast,
             id=ballot_id(slug, voter),
             tool=slug,
             choice=rules.decision(choice, "choice"),
             actor=voter,
+            surface=rules.surface(surface),
         )
 
     def vote(self, choice: str) -> bool:

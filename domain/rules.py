@@ -6,12 +6,22 @@ import re
 import unicodedata
 from collections.abc import Collection
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Final, Literal, cast
 
 from domain.errors import InvalidInput
 
 Decision = Literal["ship", "skip"]
 DECISIONS: Final = ("ship", "skip")
+
+
+class Surface(StrEnum):
+    """Where a voter cast their first vote on a tool: the JSON API (its route or the vote lane,
+    one surface to the voter) or the comparison pages' form."""
+
+    API = "api"
+    PAGE = "page"
+
 
 MAX_SLUG_LENGTH: Final = 64
 SLUG_PATTERN: Final = rf"^[a-z0-9][a-z0-9-]{{0,{MAX_SLUG_LENGTH - 1}}}$"
@@ -62,6 +72,17 @@ def panel_seat(value: str, seats: Collection[str]) -> str:
             "seat", f"{value!r} is not a seat of the panel; the seats are {', '.join(seats)}"
         )
     return value
+
+
+def surface(value: str | None) -> str | None:
+    """A named surface as the plain string stored (the transcoder takes no str subclass), or
+    None (not recorded)."""
+    if value is None:
+        return None
+    try:
+        return Surface(value).value
+    except ValueError:
+        raise InvalidInput("surface", "must be 'api' or 'page'") from None
 
 
 def decision(value: str, field: str = "decision") -> Decision:

@@ -28,6 +28,7 @@ from domain.application import Ledger
 from domain.errors import InvalidInput
 from domain.receipts import Receipt as DomainReceipt
 from domain.receipts import VoteReceipt, sealed
+from domain.rules import Surface
 from projections.audit.sealing import ReceiptSealer
 
 router = APIRouter(prefix="/v1", responses=RESPONSES)
@@ -110,7 +111,9 @@ async def put_vote(
     request: Request, response: Response, slug: str, body: VoteCast, who: Voter
 ) -> VoteResult:
     receipt = (
-        await _voting(request).vote(slug, body.choice, who, client_of(request.scope))
+        await _voting(request).vote(
+            slug, body.choice, who, client_of(request.scope), surface=Surface.API
+        )
     ).receipt
     response.status_code = vote_status(receipt)
     return voted(slug, who.name, receipt)
@@ -118,10 +121,10 @@ async def put_vote(
 
 @router.delete("/tools/{slug}/vote", summary="Retract your vote")
 async def delete_vote(request: Request, slug: str, who: Voter) -> VoteResult:
-    voting = _voting(request)
-    return voted(
-        slug, who.name, (await voting.vote(slug, None, who, client_of(request.scope))).receipt
+    retracted = await _voting(request).vote(
+        slug, None, who, client_of(request.scope), surface=Surface.API
     )
+    return voted(slug, who.name, retracted.receipt)
 
 
 # -- listings -------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from api.voting.ratelimit import RateLimited
 from api.voting.votes import Voted, Voting
 from domain import rules
 from domain.errors import LedgerError
+from domain.rules import Surface
 from projections.audit.witness_store import newest_witnessed
 from projections.catalog.paging import Key, Order, decode_cursor, encode_cursor
 from projections.catalog.views import CATALOG, Documents, ViewStore
@@ -529,7 +530,11 @@ async def vote(request: Request, slug: str) -> Response:
     client = client_of(request.scope)
     try:
         voted = await voting.vote(
-            slug, None if choice == "retract" else choice, _voter(request), client
+            slug,
+            None if choice == "retract" else choice,
+            _voter(request),
+            client,
+            surface=Surface.PAGE,
         )
     except (LedgerError, RateLimited) as error:
         return await run_in_threadpool(_refused, request, error)

@@ -27,6 +27,7 @@ from api.routes.writes import router, vote_status, voted
 from api.schemas import VoteResult
 from api.voting.credentials import EDITOR_KEY_PREFIX, Credentials, Principal
 from api.voting.votes import Voting
+from domain.rules import Surface
 
 VOTE_PATH = re.compile(r"/v1/tools/([^/]+)/vote")
 ROUTE_PATH = "/v1/tools/{slug}/vote"
@@ -99,7 +100,8 @@ class VoteLane:
         scope["route"] = self._route(scope)
         try:
             voting: Voting = scope["app"].state.voting
-            receipt = (await voting.vote(slug, choice, who, client_of(scope))).receipt
+            answer = await voting.vote(slug, choice, who, client_of(scope), surface=Surface.API)
+            receipt = answer.receipt
         except problems.HANDLED as error:
             refusal = await problems.answer(Request(scope, receive), error)
             await refusal(scope, receive, send)

@@ -22,6 +22,7 @@ from domain import rules
 from domain.application import Ledger
 from domain.errors import UnknownBallot
 from domain.receipts import Sealer, VoteReceipt, sealed
+from domain.rules import Surface
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,17 @@ class Voting:
         return Principal("voter", voter_id), token
 
     async def vote(
-        self, slug: str, choice: str | None, voter: Principal | None, client: str = "unknown"
+        self,
+        slug: str,
+        choice: str | None,
+        voter: Principal | None,
+        client: str = "unknown",
+        *,
+        surface: Surface,
     ) -> Voted:
         """Cast or change a vote (`choice`), or retract it (None), for `voter`, or for a new
-        voter registered for `client` when there is none yet. A vote waits for its group
+        voter registered for `client` when there is none yet; each entrance names its
+        `surface`, which a first vote records. A vote waits for its group
         commit without holding a thread; without group commit the blocking write runs in the
         thread pool like any other."""
         if choice is not None:
@@ -82,8 +90,8 @@ class Voting:
             voter, token = registered
         self.votes.check(voter.name)
         if self.ledger.ballots is None:
-            receipt = await run_in_threadpool(self.ledger.vote, slug, voter.actor, choice)
+            receipt = await run_in_threadpool(self.ledger.vote, slug, voter.actor, choice, surface)
         else:
-            receipt = await self.ledger.vote_in_loop(slug, voter.actor, choice)
+            receipt = await self.ledger.vote_in_loop(slug, voter.actor, choice, surface)
         self.own_writes.wrote(client, receipt.position)
         return Voted(sealed(receipt, self.sealer), voter, token)

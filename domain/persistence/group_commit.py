@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError, RecordConflictError, Recording
@@ -35,8 +35,21 @@ from domain.tool import Tool
 
 Load = Callable[[Collection[UUID], Mapping[UUID, Any]], dict[UUID, Any]]
 """Aggregates as stored now, in one query: `known` ones brought up to date, the others rebuilt."""
-WriteAlone = Callable[[str, str, str | None], VoteReceipt]
-"""One vote (None: a retraction) in its own transaction, retried on conflicts."""
+
+
+class Vote(NamedTuple):
+    """One vote, its fields checked (`domain.application`): what the writer decides."""
+
+    slug: str
+    voter: str
+    choice: str | None
+    """None: a retraction."""
+    surface: str | None = None
+    """Where it came from (`rules.Surface`), recorded by a first vote."""
+
+
+WriteAlone = Callable[[Vote], VoteReceipt]
+"""One vote in its own transaction, retried on conflicts."""
 
 
 class Save(Protocol):
@@ -93,11 +106,16 @@ class _InLoop:
 
 @dataclass
 class _Vote:
-    slug: str
-    voter: str
-    choice: str | None
-    """None: a retraction."""
+    vote: Vote
     done: Answer = field(default_factory=lambda: Future[VoteReceipt]())
+
+    @property
+    def slug(self) -> str:
+        return self.vote.slug
+
+    @property
+    def voter(self) -> str:
+        return self.vote.voter
 
 
 class GroupCommit:
@@ -119,23 +137,21 @@ class GroupCommit:
         """Seals a stored batch's events for their receipts (leaf hashes, signed promises), in
         this thread: one signature per chunk of the batch rather than one per vote."""
 
-    def enqueue(self, slug: str, voter: str, choice: str | None) -> Future[VoteReceipt]:
+    def enqueue(self, vote: Vote) -> Future[VoteReceipt]:
         """Queue one vote; the future resolves once it is durable (or refused)."""
         if not self._thread.is_alive():
             raise RuntimeError("the vote writer has stopped")
         done: Future[VoteReceipt] = Future()
-        self._queue.put(_Vote(slug, voter, choice, done))
+        self._queue.put(_Vote(vote, done))
         return done
 
-    def enqueue_in_loop(
-        self, slug: str, voter: str, choice: str | None
-    ) -> asyncio.Future[VoteReceipt]:
+    def enqueue_in_loop(self, vote: Vote) -> asyncio.Future[VoteReceipt]:
         """Queue one vote from a coroutine: the future, of the running loop, resolves once the
         vote is durable (or refused); a batch's answers reach the loop in one wake-up."""
         if not self._thread.is_alive():
             raise RuntimeError("the vote writer has stopped")
         answer = _InLoop(asyncio.get_running_loop())
-        self._queue.put(_Vote(slug, voter, choice, answer))
+        self._queue.put(_Vote(vote, answer))
         return answer.future
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -186,9 +202,7 @@ class GroupCommit:
                 continue
             key = ballot_id(vote.slug, vote.voter)
             try:
-                ballot, outcome = Ballot.decide(
-                    ballots.get(key), vote.slug, vote.voter, vote.choice
-                )
+                ballot, outcome = Ballot.decide(ballots.get(key), *vote.vote)
             except LedgerError as error:
                 vote.done.set_exception(error)
                 continue
@@ -241,7 +255,7 @@ class GroupCommit:
 
     def _write_alone(self, vote: _Vote) -> None:
         try:
-            vote.done.set_result(self._write_one(vote.slug, vote.voter, vote.choice))
+            vote.done.set_result(self._write_one(vote.vote))
         except (LedgerError, PersistenceError) as error:
             vote.done.set_exception(error)
 

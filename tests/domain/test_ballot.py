@@ -77,6 +77,7 @@ def test_a_cast_event_with_another_choice_makes_no_ballot() -> None:
             tool="example",
             choice="maybe",
             actor="voter:v1",
+            surface=None,
         )
     assert (error.value.field, error.value.detail) == ("choice", "choice: must be 'ship' or 'skip'")
 

@@ -1,5 +1,6 @@
 """One vote use case for every entrance (api/voting/votes.py): the page form answers as the API
-route does for the same votes, with the same stored events and the same kinds of refusal."""
+route does for the same votes, with the same stored events (but the surface each first vote
+records) and the same kinds of refusal."""
 
 from __future__ import annotations
 
@@ -104,6 +105,17 @@ def test_the_form_answers_and_stores_as_the_route_does(site: Site) -> None:
         "Ballot.Retracted",
         "Ballot.Recast",
     ]
+    assert first_surface(site, "voter:" + token.partition(".")[0]) == "api"
+    assert first_surface(site, form_voter(site)) == "page"
+
+
+def first_surface(site: Site, voter: str) -> str | None:
+    """The surface a voter's first vote on smollm3 recorded (Ballot.Cast v2)."""
+    return next(
+        e.data["surface"]
+        for e in read_events(site.ledger.recorder)
+        if e.kind == "Ballot.Cast" and e.data["actor"] == voter and e.data["tool"] == "smollm3"
+    )
 
 
 def test_a_visitor_without_an_identity_has_nothing_to_retract(site: Site) -> None:

@@ -21,7 +21,7 @@ from domain.application import Ledger
 from domain.ballot import Ballot
 from domain.errors import LedgerError, ToolDelisted, UnknownBallot, UnknownTool
 from domain.ids import ballot_id, tool_id
-from domain.persistence.group_commit import _Vote
+from domain.persistence.group_commit import Vote, _Vote
 from domain.settings import Settings
 from domain.tool import Tool
 from projections.following.rebuild import read_events
@@ -72,7 +72,7 @@ def raced(settings: Settings) -> Iterator[RacedLedger]:
 def commit(ledger: Ledger, *votes: tuple[str, str, str | None]) -> list[_Vote]:
     """Run one batch through the writer, as the writer thread would."""
     assert ledger.ballots is not None
-    batch = [_Vote(slug, voter, choice) for slug, voter, choice in votes]
+    batch = [_Vote(Vote(slug, voter, choice)) for slug, voter, choice in votes]
     ledger.ballots._commit(batch)
     return batch
 

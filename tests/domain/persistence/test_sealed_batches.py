@@ -10,7 +10,7 @@ from datetime import timedelta
 from eventsourcing.persistence import Notification
 
 from domain.application import Ledger
-from domain.persistence.group_commit import _Vote
+from domain.persistence.group_commit import Vote, _Vote
 from domain.receipts import Seal
 from domain.settings import Settings
 from projections.audit import merkle
@@ -37,7 +37,7 @@ def test_a_batch_is_sealed_once_with_a_promise_per_64_votes(settings: Settings) 
             return sealer.seal(events)
 
         ledger.ballots.sealer = seal
-        batch = [_Vote("alpha", f"voter:v{n}", "ship") for n in range(100)]
+        batch = [_Vote(Vote("alpha", f"voter:v{n}", "ship")) for n in range(100)]
         ledger.ballots._commit(batch)
         receipts = [vote.done.result(timeout=5) for vote in batch]
         assert calls == [100]
@@ -59,7 +59,7 @@ def test_without_a_sealer_receipts_are_left_to_the_caller(settings: Settings) ->
     try:
         assert ledger.ballots is not None
         list_tools(ledger, "alpha")
-        batch = [_Vote("alpha", "voter:v", "ship")]
+        batch = [_Vote(Vote("alpha", "voter:v", "ship"))]
         ledger.ballots._commit(batch)
         assert batch[0].done.result(timeout=5).seal is None
     finally:
