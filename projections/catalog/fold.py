@@ -247,7 +247,8 @@ existed has no `voided`: 0)."""
 def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequence[int]) -> Point:
     """The tool's scores just after `event`, and what the event was: one step of its timeline.
     `panel` is (ship, total) of the tool's current verdicts (`panel_counts`); `seat` and
-    `choice` let an auditor tell which events the current figures rest on."""
+    `choice` let an auditor tell which events the current figures rest on; a first vote's
+    `surface`, when it recorded one, says where the community's votes come from."""
     data = event.data
     details: dict[str, Any] | None = None
     if "seat" in data or "decision" in data:
@@ -256,6 +257,9 @@ def pack_point(tool: ToolState, event: LedgerEvent, leaf_index: int, panel: Sequ
         details = {k: data[k] for k in MODERATION_DETAILS if k in data}
     elif "choice" in data:  # ballots: the common case, without a comprehension
         details = {"choice": data["choice"]}
+        surface = data.get("surface")  # Ballot.Cast v2; absent from v1, which means None
+        if surface is not None:
+            details["surface"] = surface
     ship, skip, voided = tool.tally
     return (
         leaf_index,
