@@ -814,6 +814,10 @@ def check_tlog_proof(
 # -- the replay: every tool's figures from the events alone ---------------------------------------
 
 
+SURFACES = (None, "api", "page")
+"""Where a first vote may come from (Ballot.Cast version 2's `surface`; None: not recorded)."""
+
+
 def percent(part: int, total: int) -> int | None:
     """Integer percentage rounded half up; None for no votes."""
     return (200 * part + total) // (2 * total) if total else None
@@ -855,6 +859,9 @@ class Replay:
     def __init__(self) -> None:
         self.tools: dict[str, ToolFigures] = {}
         self.problems: list[str] = []
+        self.surfaces: dict[str, int] = {}
+        """First votes (Ballot.Cast) by the surface they came from; "not recorded" for those
+        stored before Cast version 2 (and v2 ones that name none)."""
 
     def apply(self, leaf: int, event: dict[str, Any]) -> None:
         kind = str(event.get("topic", "")).rpartition(":")[2]
@@ -901,6 +908,8 @@ class Replay:
                     )
             elif current is not None:
                 self.problems.append(f"leaf {leaf}: {kind} while {voter!r} has a ballot")
+            if kind == "Ballot.Cast":
+                self._surface(leaf, state)
             if kind == "Ballot.Retracted":
                 tool.ballots.pop(voter, None)
             else:
@@ -930,6 +939,19 @@ class Replay:
             )
         self._decision(leaf, state["choice"])
         tool.ballots[voter] = (leaf, state["choice"])
+
+    def _surface(self, leaf: int, state: dict[str, Any]) -> None:
+        """Both shapes of a Cast: version 1 (no `class_version`) recorded no surface; version 2
+        names one, or null."""
+        version = state.get("class_version", 1)
+        surface = state.get("surface")
+        if version not in (1, 2) or (version == 2 and "surface" not in state):
+            self.problems.append(f"leaf {leaf}: Ballot.Cast of an unknown shape (v{version})")
+        elif surface not in SURFACES:
+            self.problems.append(f"leaf {leaf}: Ballot.Cast from surface {surface!r}")
+        else:
+            name = surface or "not recorded"
+            self.surfaces[name] = self.surfaces.get(name, 0) + 1
 
     def _decision(self, leaf: int, value: object) -> None:
         if value not in ("ship", "skip"):
@@ -1140,6 +1162,14 @@ def compare_figures(replay: Replay, service: Service, report: Report, latest: Ch
         f"{len(replay.tools)} tools replayed; {matched} match the API (as_of={size} and "
         f"score proof) exactly{_voided(replay)}",
     )
+    say_surfaces(replay, report)
+
+
+def say_surfaces(replay: Replay, report: Report) -> None:
+    """Where the first votes came from, when any were cast."""
+    if replay.surfaces:
+        counts = ", ".join(f"{name} {n}" for name, n in sorted(replay.surfaces.items()))
+        report.say("first votes", f"by surface: {counts}")
 
 
 def _voided(replay: Replay) -> str:
@@ -1458,6 +1488,7 @@ def verify_export(args: argparse.Namespace, report: Report) -> None:
             f"({_pct(panel['ship_pct'])}), community {community['ship']}/{community['total']} "
             f"ship ({_pct(community['ship_pct'])})"
         )
+    say_surfaces(replay, report)
 
 
 def verify_tlog_proof(args: argparse.Namespace, report: Report) -> None:
