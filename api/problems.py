@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+import psycopg.errors
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,7 +44,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _declared("Body larger than the limit"),
     422: _declared("Invalid input; `field` names the field at fault"),
     429: _declared("Rate limited; see Retry-After"),
-    503: _declared("The database cannot be reached right now; retry after Retry-After"),
+    503: _declared(
+        "The database cannot be reached, or its disk is full, right now; retry after Retry-After"
+    ),
 }
 log = logging.getLogger("verdict.problems")
 
@@ -123,11 +127,30 @@ async def _rate_limited(_: Request, error: Exception) -> Response:
 
 
 async def _unavailable(request: Request, error: Exception) -> Response:
-    """The database connection failed (restart, failover, pool exhausted): nothing was written
-    unless the store committed, so a retry is safe; the cause is logged, not sent."""
+    """The database connection failed (restart, failover, pool exhausted), or its disk is full:
+    the transaction rolled back, nothing was written, so a retry is safe; the cause is logged,
+    not sent. A full disk waits for an operator to free space, hence the longer Retry-After;
+    the store takes writes again by itself once there is room (scripts/drill.py, disk_full)."""
+    if disk_full(error):
+        log.error("disk full during %s %s: %s", request.method, request.url.path, error)
+        detail = "the ledger's disk is full: nothing was written; retry later"
+        return problem(503, "storage-full", "Storage full", detail, {"Retry-After": "30"})
     log.warning("database unavailable during %s %s: %s", request.method, request.url.path, error)
     detail = "the database cannot be reached right now; retry shortly"
     return problem(503, "unavailable", "Service unavailable", detail, {"Retry-After": "1"})
+
+
+def disk_full(error: BaseException) -> bool:
+    """eventsourcing wraps the driver's error (`raise OperationalError(e) from e`): SQLite's
+    SQLITE_FULL ("database or disk is full") or PostgreSQL's 53100 (disk_full)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, sqlite3.Error) and cause.sqlite_errorcode == sqlite3.SQLITE_FULL:
+            return True
+        if isinstance(cause, psycopg.errors.DiskFull):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 async def internal_error(request: Request, _: Exception) -> Response:

@@ -2,7 +2,8 @@
 # ruff: noqa: E402, S603, S606, S607
 # E402: the virtualenv check below must run before the third-party imports; S60x: the drill
 # starts processes by design (our own `verdict` commands, pg_ctlcluster, pg_isready, itself).
-"""Drills against real `verdict` processes on 127.0.0.1: crash, race, flood and bad input.
+"""Drills against real `verdict` processes on 127.0.0.1: crash, race, flood, bad input, a
+rebuild killed midway and a full disk.
 
     python scripts/drill.py [--backend sqlite|postgres|both] [--scenario NAME ...]
 
@@ -28,7 +29,10 @@ projection, as docs/deploy.md deploys them) and prints what it did and what it f
 - rebuild kill: a ledger of 60k events whose catalog was built by an older fold version; the
   catalog's projection process, rebuilding it beside the serving views, is killed (-9) midway
   and restarted: it resumes the same generation from its tracked position and switches once,
-  while readers of every tool get 200s whose position never goes back.
+  while readers of every tool get 200s whose position never goes back;
+- disk full (SQLite): the ledger file on a small tmpfs, votes flowing, the disk filled: votes get
+  503 problem+json (`storage-full`) with Retry-After, never a 500; the filler deleted, votes are
+  stored again without a restart; nothing acknowledged is lost and the log verifies.
 
 Bounded in time (a few minutes for both backends; `--max-seconds` aborts), 127.0.0.1 only; every
 process it starts is stopped by its pid. Exit 0 when every scenario passed. tests/scripts runs the
@@ -1374,12 +1378,136 @@ def set_catalog_version(store: Store, version: int) -> None:
             db.execute(statement)
 
 
+# -- disk full ------------------------------------------------------------------------------
+
+DISK_MB = 24
+"""The tmpfs the disk-full drill puts the SQLite file on: room for the demo data and the votes
+of the first seconds, filled up afterwards."""
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, megabytes: int = DISK_MB) -> Iterator[Path]:
+    """A tmpfs of `megabytes` mounted at `folder` (the drill runs as root), unmounted after. A
+    mount that fails raises: a drill that cannot make a disk full has not shown anything."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        raise RuntimeError(
+            f"cannot mount a {megabytes} MB tmpfs at {folder} (needs root): "
+            f"{mounted.stderr.strip() or mounted.returncode}"
+        )
+    try:
+        yield folder
+    finally:
+        if subprocess.run(["umount", str(folder)], capture_output=True, check=False).returncode:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def fill_disk(path: Path) -> int:
+    """Write `path` until the disk has no room left; the bytes written."""
+    block, written = b"\0" * 65536, 0
+    with path.open("wb", buffering=0) as f:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    written += f.write(block[:size])
+            except OSError:  # ENOSPC: try a smaller write, down to a byte
+                continue
+    return written
+
+
+def full_answer(url: str, token: str, timeout: float = 30) -> httpx.Response | None:
+    """Votes of one voter, flipping ship/skip (each one writes), until one is refused with a
+    5xx: that answer (None if every vote was stored until `timeout`)."""
+    deadline = time.monotonic() + timeout
+    choice = "skip"
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while time.monotonic() < deadline:
+            choice = "ship" if choice == "skip" else "skip"
+            answer = client.put(
+                f"/v1/tools/{TOOLS[0]}/vote", json={"choice": choice}, headers=bearer(token)
+            )
+            if answer.status_code >= 500:
+                return answer
+    return None
+
+
+def disk_full(store: Store, workdir: Path, *, threads: int = 8) -> Outcome:
+    """The SQLite file on a small tmpfs, votes flowing; fill the disk: votes are refused with
+    503 problem+json and Retry-After (never a 500); delete the filler: votes are stored again
+    with nothing restarted; nothing acknowledged is lost, the views catch up and the log
+    verifies. PostgreSQL's disk is its server's, which this drill does not fill."""
+    outcome = Outcome("disk_full", store.backend)
+    if store.is_postgres:
+        say("a SQLite drill: PostgreSQL's disk belongs to its server, not to this process")
+        outcome.facts["skipped"] = "SQLite only"
+        return outcome
+    with small_disk(workdir / "disk") as disk:
+        small = Store("sqlite", f"sqlite:///{disk}/ledger.db")
+        cluster = Cluster(small, workdir, workers=1, env=NO_LIMITS)
+        with cluster:
+            probe = cluster.registered(1)[0]
+            load = VoteLoad(cluster.url, threads)
+            load.start()
+            try:
+                time.sleep(2)
+                filler = disk / "filler"
+                filled = fill_disk(filler)
+                say(f"{threads} client threads voting; filled the disk ({filled:,} bytes)")
+                refused = full_answer(cluster.url, probe)
+                problem = refused.json() if refused is not None else {}
+                retry = refused.headers.get("retry-after") if refused is not None else None
+                outcome.check(
+                    refused is not None
+                    and refused.status_code == 503
+                    and refused.headers.get("content-type") == "application/problem+json"
+                    and int(retry or "0") >= 1
+                    and problem.get("type") == "/problems/storage-full",
+                    f"a vote on the full disk: {refused and refused.status_code} "
+                    f"{problem.get('type')} Retry-After {retry}",
+                )
+                time.sleep(2)
+                before = len(load.acks)
+                filler.unlink()
+                freed = time.monotonic()
+                while len(load.acks) < before + 50 and time.monotonic() - freed < 30:
+                    time.sleep(0.1)
+                took = time.monotonic() - freed
+                outcome.check(
+                    len(load.acks) >= before + 50,
+                    f"votes are stored again {took:.1f} s after the space came back",
+                )
+                outcome.facts["recovered_s"] = round(took, 1)
+                time.sleep(1)
+            finally:
+                load.stop()
+            say(f"errors and refusals seen meanwhile: {dict(load.errors)}")
+            outcome.facts["refused"] = load.errors["503"]
+            outcome.check(load.errors["503"] > 0, f"{load.errors['503']} votes refused with 503")
+            outcome.check(
+                not any(code.startswith("5") and code != "503" for code in load.errors),
+                "no other 5xx answer",
+            )
+            took = cluster.wait_caught_up()
+            say(f"every projection caught up {took:.1f} s after the last vote")
+            check_acks(small, load.acks, outcome)
+            verify_log(cluster, outcome)
+        rebuild_equals_live(cluster, outcome)
+    return outcome
+
+
 SCENARIOS: dict[str, Callable[[Store, Path], Outcome]] = {
     "race": race,
     "bad_input": bad_input,
     "flood": flood,
     "crash": crash,
     "rebuild_kill": rebuild_kill,
+    "disk_full": disk_full,
 }
 
 
@@ -1421,6 +1549,12 @@ def summary(outcomes: list[Outcome]) -> str:
             )
         elif o.scenario == "bad_input":
             detail = f"{f.get('refused', '?')} hostile requests refused with 4xx"
+        elif o.scenario == "disk_full":
+            detail = f.get("skipped") or (
+                f"{f.get('refused', '?')} votes refused with 503 while full, stored again "
+                f"{f.get('recovered_s', '?')} s after space came back; "
+                f"{f.get('found', '?')}/{f.get('acknowledged', '?')} acknowledged found"
+            )
         elif o.scenario == "rebuild_kill":
             detail = (
                 f"killed mid-rebuild at {f.get('killed_at', '?')}, resumed, switched once; "

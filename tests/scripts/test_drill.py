@@ -67,3 +67,13 @@ def test_a_projection_killed_mid_rebuild_resumes_and_switches_once(tmp_path: Pat
     outcome = drill.rebuild_kill(store, tmp_path)
     assert passed(outcome)
     assert outcome.facts["reads"] > 100
+
+
+def test_disk_full_drill_on_sqlite(tmp_path: Path) -> None:
+    """The SQLite file on a small tmpfs filled up while votes flow: 503 storage-full with
+    Retry-After, never a 500; votes stored again once the filler is gone; nothing lost. A
+    tmpfs that cannot be mounted breaks the drill off, which fails here."""
+    store = drill.Store("sqlite", f"sqlite:///{tmp_path}/ledger.db")
+    outcome = drill.disk_full(store, tmp_path)
+    assert passed(outcome)
+    assert outcome.facts["refused"] > 0
