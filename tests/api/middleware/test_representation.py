@@ -18,6 +18,7 @@ from api.middleware.compression import MIN_BYTES, compressible, negotiate
 from api.middleware.security_headers import HEADERS
 from api.site.pages import CSRF_COOKIE, SECURITY_HEADERS
 from domain.settings import Settings
+from projections.catalog.views import CATALOG
 from tests.api.routes.test_audit import signed_size, vote
 from tests.api.site.markup import assert_valid_html
 from tests.builders import listing
@@ -43,9 +44,14 @@ class Api:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
+    """The app over the demo data, once its views hold all of it (so two reads in a row see
+    the same position unless the test writes)."""
     key = seeded(settings)
     with app_client(settings) as client:
-        yield Api(client, key)
+        api = Api(client, key)
+        end = api.log_end()
+        assert client.app.state.runtime.views.wait_for(CATALOG, end, 10.0) >= end
+        yield api
 
 
 # -- compression ------------------------------------------------------------------------------
