@@ -116,7 +116,11 @@ class Representation:
         inner = {**scope, "method": "GET"} if method == "HEAD" else scope
         inner[KEY] = facts
         answer = _Answer(send, asked, coding, facts, readable, method == "HEAD", _target(scope))
-        await self.app(inner, receive, answer.send)
+        try:
+            await self.app(inner, receive, answer.send)
+        finally:
+            if inner is not scope:  # what routing learnt (the route, for metrics), method kept
+                scope.update({k: v for k, v in inner.items() if k != "method"})
 
 
 def _target(scope: Scope) -> bytes:

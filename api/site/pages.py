@@ -457,7 +457,7 @@ def audit(request: Request) -> Response:
             "cosigned": {size: len(found) for size, found in cosigned.items()},
             "recent": recent,
             "signer": runtime.signer,
-            "base": str(request.base_url).rstrip("/"),
+            "base": settings.public_url,  # never the Host header
             "at": found,
         },
     )

@@ -22,7 +22,7 @@ from projections.catalog.views import CATALOG
 from tests.api.routes.test_audit import signed_size, vote
 from tests.api.site.markup import assert_valid_html
 from tests.builders import listing
-from tests.scripts.drill_harness import app_client, seeded
+from tests.scripts.drill_harness import app_client, sample, samples, seeded
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -163,6 +163,19 @@ def test_head_answers_as_get_would_without_a_body(api: Api, coding: str) -> None
         assert nothing == b"", path
         assert int(head.headers["content-length"]) == len(body), path
         assert head.headers == got.headers, path
+
+
+def test_a_head_is_counted_and_logged_under_its_route(api: Api) -> None:
+    """The metrics and the access log outside see HEAD, with the route template GET matched."""
+    labels = {"method": "HEAD", "route": "/v1/tools/{slug}", "status": "200"}
+    before = sample(
+        samples(api.client.get("/metrics").text), "verdict_http_requests_total", **labels
+    )
+    assert api.client.head("/v1/tools/smollm3").status_code == 200
+    after = sample(
+        samples(api.client.get("/metrics").text), "verdict_http_requests_total", **labels
+    )
+    assert after == before + 1
 
 
 def allowed(answer: Response) -> set[str]:

@@ -433,6 +433,16 @@ def test_feed_ids_come_from_the_public_url_and_never_from_the_host(settings: Set
         assert first.findtext(f"{ATOM}id") == "urn:uuid:7079f003-66b7-5e99-8afb-6edaa48e217f"
 
 
+def test_the_audit_page_names_the_public_url_whatever_the_host(settings: Settings) -> None:
+    """The verify command /audit shows is a URL to paste: the configured one, never one a
+    request's Host header made up."""
+    public = Settings(database_url=settings.database_url, public_url=PUBLIC)
+    for site in seeded_site(public):
+        page = site.client.get("/audit", headers={"Host": "evil.example"})
+        assert f"scripts/verify.py {PUBLIC}<" in page.text
+        assert "evil.example" not in page.text
+
+
 def test_feed_has_validators_and_answers_304(site: Site) -> None:
     """ETag and Last-Modified (the newest entry's time); 304 on If-None-Match and on
     If-Modified-Since; a vote, which is no entry, leaves the feed as it was; a verdict moves it."""
