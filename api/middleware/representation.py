@@ -32,8 +32,11 @@ from api.middleware.compression import negotiate as negotiate_coding
 IMMUTABLE = "public, max-age=31536000, immutable"
 LIVE = "no-cache"
 KEY = "verdict.representation"
-_NOT_MODIFIED_HEADERS = ("etag", "cache-control", "vary", "last-modified", "expires")
-"""What a 304 repeats of the answer it stands for (RFC 9110 §15.4.5)."""
+_NOT_SENT_IN_304 = {b"content-length", b"content-encoding"}
+"""A 304 repeats the answer's headers but these, which describe the body it has not (RFC 9110
+§15.4.5). The rest stay, the Content-Security-Policy above all: a cache updates the stored
+answer's headers from a 304 (RFC 9111 §4.3.4), so a 304 with other security headers than its
+page's would give the page another policy (and SecurityHeaders picks a policy by Content-Type)."""
 
 
 @dataclass
@@ -189,7 +192,7 @@ class _Answer:
             if "cache-control" not in headers:
                 headers["cache-control"] = IMMUTABLE if self.facts.pinned else LIVE
             if not_modified(self.asked, headers):
-                kept = [(k, v) for k, v in headers.raw if k.decode() in _NOT_MODIFIED_HEADERS]
+                kept = [(k, v) for k, v in headers.raw if k.lower() not in _NOT_SENT_IN_304]
                 await self.out({"type": "http.response.start", "status": 304, "headers": kept})
                 await self.out({"type": "http.response.body", "body": b""})
                 return

@@ -252,6 +252,23 @@ def test_live_answers_carry_an_etag_of_their_log_position_and_answer_304(api: Ap
     assert etag(moved) != tag
 
 
+def test_a_304_keeps_the_headers_of_the_answer_it_stands_for(api: Api) -> None:
+    """A cache updates the stored answer's headers from a 304: a page's 304 must carry the
+    page's policy and Vary, an API answer's its own, and neither a body's length or coding."""
+    for path in ("/tools/smollm3", "/v1/tools", "/docs"):
+        full, _ = api.raw(path, **{"Accept-Encoding": "gzip", **VISITOR})
+        again, body = api.raw(
+            path, **{"Accept-Encoding": "gzip", **VISITOR, "If-None-Match": etag(full)}
+        )
+        assert again.status_code == 304, path
+        assert body == b""
+        stale = {"content-length", "content-encoding"}
+        assert "content-encoding" not in again.headers and "content-length" not in again.headers
+        assert {k: v for k, v in again.headers.items()} == {
+            k: v for k, v in full.headers.items() if k not in stale
+        }, path
+
+
 def test_the_etag_differs_between_codings_and_between_pages(api: Api) -> None:
     """A gzip'd answer is another representation (its own ETag, never a 304 for the other);
     two pages of one list at one position differ too."""
