@@ -327,9 +327,16 @@ def test_answers_pinned_to_a_log_size_are_immutable(api: Api) -> None:
 def test_static_files_are_named_by_their_content_and_cached_for_a_year(api: Api) -> None:
     """Pages link static files with a hash of their content in the URL; that URL is immutable,
     the bare name is revalidated (it changes with a release)."""
-    page = api.client.get("/tools/smollm3").text
-    links = set(re.findall(r'(?:href|src)="(/static/[^"]+)"', page))
-    assert {link.split("?")[0] for link in links} == {"/static/site.css", "/static/vote.js"}
+    page = api.client.get("/tools/smollm3").text + api.client.get("/docs").text
+    links = set(re.findall(r'(?:href|src)="(/(?:static|docs/assets)/[^"]+)"', page))
+    assert {link.split("?")[0] for link in links} == {
+        "/static/site.css",
+        "/static/vote.js",
+        "/static/api-docs.js",
+        "/docs/assets/swagger-ui.css",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/favicon.png",
+    }
     for link in links:
         assert re.search(r"\?v=[0-9a-f]{12}$", link), link
         answer = api.client.get(link)
