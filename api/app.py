@@ -14,6 +14,7 @@ from api.bootstrap import PROJECTIONS
 from api.middleware import security_headers
 from api.middleware.body_limit import BodySizeLimit
 from api.middleware.forwarded import ForwardedClient
+from api.middleware.representation import Representation
 from api.own_writes import OwnWrites
 from api.routes import audit, health, metrics, moderation, reads, writes
 from api.server.collector import settle_garbage_collector
@@ -98,12 +99,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(VoteLane)  # innermost: the observers and limits below see its answers
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Representation)  # coding, ETag and 304, HEAD: inside the headers below
     security_headers.install(app, settings.cors_origins)
     app.add_middleware(metrics.RequestMetrics)
     if settings.access_log:
         app.add_middleware(AccessLog)
     app.add_middleware(ForwardedClient, trusted=settings.trusted_proxies)  # outermost
-    problems.install(app)
+    problems.install(app, not_found_page=pages.not_found_page)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(reads.router)

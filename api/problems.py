@@ -13,8 +13,10 @@ import psycopg.errors
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 
 from api.schemas import Problem
 from api.voting.auth import Forbidden, Unauthenticated
@@ -102,12 +104,55 @@ async def _validation_error(_: Request, error: Exception) -> Response:
     )
 
 
-async def _http_error(_: Request, error: Exception) -> Response:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
         error.status_code, "http-error"
     )
-    return problem(error.status_code, slug, slug.replace("-", " ").capitalize(), str(error.detail))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    title = slug.replace("-", " ").capitalize()
+    return problem(error.status_code, slug, title, str(error.detail), headers or None)
+
+
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path, HEAD wherever GET is (api/middleware/
+    representation.py answers it), found by asking each route whether it would take the request
+    under that method. Starlette's own Allow names only the first route whose path matched, and
+    `/v1/tools` is two routes (GET, POST). Only 405s pay for the asking."""
+    routes: list[BaseRoute] = request.app.router.routes
+    methods = [
+        method
+        for method in METHOD_ORDER
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    if "GET" in methods and "HEAD" not in methods:
+        methods.insert(1, "HEAD")
+    return methods
+
+
+def prefers_html(accept: str) -> bool:
+    """Whether an Accept header (RFC 9110 §12.5.1) weighs HTML above JSON: what a browser
+    navigating sends, not what curl (`*/*`) or an API client (`application/json`) does."""
+    weights: dict[str, float] = {}
+    for item in accept.split(","):
+        media, _, params = item.partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        weights[media.strip().lower()] = q
+    html = max(weights.get("text/html", 0.0), weights.get("application/xhtml+xml", 0.0))
+    json = max(weights.get("application/json", 0.0), weights.get(MEDIA_TYPE, 0.0))
+    return html > 0 and html >= json
 
 
 async def _unauthenticated(_: Request, error: Exception) -> Response:
@@ -186,6 +231,22 @@ async def answer(request: Request, error: Exception) -> Response:
     raise error
 
 
-def install(app: FastAPI) -> None:
+Page = Callable[[Request], Response]
+
+
+def install(app: FastAPI, not_found_page: Page | None = None) -> None:
+    """The handlers; with `not_found_page`, a browser asking for a path no route has gets that
+    HTML page (it reads the views, so it runs in the thread pool) instead of problem+json."""
     for error, handler in HANDLERS.items():
         app.add_exception_handler(error, handler)
+    if not_found_page is None:
+        return
+    page = not_found_page
+
+    async def negotiated(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        if error.status_code == 404 and prefers_html(request.headers.get("accept", "")):
+            return await run_in_threadpool(page, request)
+        return await _http_error(request, error)
+
+    app.add_exception_handler(HTTPException, negotiated)

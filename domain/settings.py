@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     """Names this log in its signed checkpoints (C2SP origin line and key name): make it unique,
     e.g. the host name the ledger is published at."""
 
+    public_url: str = "http://127.0.0.1:8000"
+    """Where readers reach this service (scheme, host, optional path; e.g.
+    `https://verdicts.example`): the Atom feed's ids and links are made from it, never from a
+    request's Host header. Entry ids are derived from it for ever: set it before the feed is
+    first read, and keep it. The default is where `verdict serve` listens."""
+
     promises: bool = True
     """Every write's receipt carries a signed promise (docs/audit.md)."""
 
@@ -159,6 +165,21 @@ class Settings(BaseSettings):
                 "VERDICT_FOLLOW is replaced by VERDICT_PROJECTIONS (true: threads, false: external)"
             )
         return self
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.netloc
+            or parts.query
+            or (parts.fragment)
+        ):
+            raise ValueError(
+                "VERDICT_PUBLIC_URL must be an http:// or https:// URL with a host and no query"
+            )
+        return value.strip().rstrip("/")
 
     @field_validator("panel_seats")
     @classmethod

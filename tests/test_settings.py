@@ -34,6 +34,23 @@ def test_unknown_scheme_is_refused() -> None:
         Settings(database_url="mysql://root@localhost/db")
 
 
+@pytest.mark.parametrize(
+    "url", ["verdicts.example", "ftp://verdicts.example", "https://", "https://v.example/?a=1"]
+)
+def test_a_public_url_that_is_no_http_address_is_refused(url: str) -> None:
+    """The feed's ids are made from VERDICT_PUBLIC_URL: refuse at start what cannot be one."""
+    with pytest.raises(ValidationError, match="VERDICT_PUBLIC_URL"):
+        Settings(public_url=url)
+
+
+def test_the_public_url_loses_its_trailing_slash() -> None:
+    """`https://v.example/` and `https://v.example` name one feed, so one set of entry ids."""
+    assert Settings(public_url=" https://v.example/ledger/ ").public_url == (
+        "https://v.example/ledger"
+    )
+    assert Settings().public_url == "http://127.0.0.1:8000"
+
+
 SQLITE = "sqlite:///var/ledger.db"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
+from api.middleware.representation import pin
 from api.problems import RESPONSES
 from api.routes.reads import MinPosition, json_response, views_at
 from api.schemas import MAX_INT
@@ -124,7 +125,10 @@ def checkpoints(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    found = _audit(request).checkpoints(after, limit)
+    audit = _audit(request)
+    found = audit.checkpoints(after, limit)
+    if _settled(request, audit, found, limit):
+        pin(request)
     witnessed: WitnessStore = request.app.state.runtime.witnessed
     cosigned = witnessed.cosignatures([cp.size for cp in found])
     return json_response(
@@ -141,6 +145,16 @@ def checkpoints(
     )
 
 
+def _settled(request: Request, audit: AuditStore, page: list[StoredCheckpoint], limit: int) -> bool:
+    """Whether a page of stored checkpoints is the same for ever: full, followed by a newer
+    checkpoint (so it is not the end of the log), and with no witness configured, since a
+    witness's cosignature of a checkpoint may be stored after the next one is signed."""
+    if len(page) < limit or request.app.state.runtime.settings.witnesses:
+        return False
+    latest = audit.latest_checkpoint()
+    return latest is not None and latest.size > page[-1].size
+
+
 @router.get("/audit/proofs/inclusion", summary="RFC 9162 inclusion proof of one leaf")
 def inclusion(
     request: Request,
@@ -154,6 +168,8 @@ def inclusion(
     tree_size = size if size is not None else pinned.size
     if index >= tree_size:
         raise InvalidInput("index", f"must be below the tree size {tree_size}")
+    if size is not None:
+        pin(request)
     leaf = audit.leaves(index, 1)[0]
     return json_response(
         {
@@ -242,6 +258,7 @@ def consistency(
     _signed_size(audit, second, "second")
     if second > audit.size():
         raise InvalidInput("second", f"the log has {audit.size()} leaves")
+    pin(request)
     return json_response(
         {
             "first": first,
@@ -292,6 +309,8 @@ def score_proof(
     basis = score_basis(views.tool_points(CATALOG, slug, tree_size))
     if basis.last is None:
         raise UnknownTool(slug)
+    if size is not None:
+        pin(request)
     return json_response(
         {"tool": slug, "size": tree_size, **basis.document(), "checkpoint": _checkpoint(pinned)}
     )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.middleware.representation import pin, reflects
 from api.own_writes import OwnWrites, client_of
 from api.problems import RESPONSES
 from api.schemas import MAX_INT
@@ -87,7 +88,9 @@ def json_response(body: dict[str, Any]) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def _as_of(found: Documents) -> dict[str, int]:
+def _as_of(request: Request, found: Documents) -> dict[str, int]:
+    """The answer's `as_of`, which is also what its ETag names."""
+    reflects(request, found.position)
     return {"position": found.position, "size": found.size}
 
 
@@ -129,7 +132,7 @@ def _list_answer(request: Request, name: str, scope: str, page: Page) -> Respons
         query = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
         query.append(("after", encode_cursor(scope, page.keys[-1])))
         following = f"{request.url.path}?{urlencode(query)}"
-    tail = orjson.dumps({"next": following, "as_of": _as_of(page.documents())})
+    tail = orjson.dumps({"next": following, "as_of": _as_of(request, page.documents())})
     body = b'{"%b":[%b],%b' % (name.encode(), b",".join(page.docs), tail[1:])
     return Response(body, media_type="application/json")
 
@@ -157,6 +160,7 @@ async def get_tool(
         doc = snapshot.tools.get(slug)
         if doc is None:
             raise UnknownTool(slug)
+        reflects(request, snapshot.position)
         as_of_doc = orjson.dumps({"position": snapshot.position, "size": snapshot.size})
         return Response(doc[:-1] + b',"as_of":' + as_of_doc + b"}", media_type="application/json")
     return await run_in_threadpool(_tool_from_views, request, slug, min_position, as_of, at)
@@ -172,6 +176,7 @@ def _tool_from_views(
         size = views.tracking.tracked(CATALOG)[1]
         if as_of > size:
             raise InvalidInput("as_of", f"the log has {size} events in the views so far")
+        pin(request)
         return _past(slug, views.tool_as_of(slug, as_of), {"size": as_of})
     if at is not None:
         moment = rules.instant(at, "at").isoformat()
@@ -179,7 +184,7 @@ def _tool_from_views(
     found = views.tool_documents(CATALOG, [slug])
     if not found.docs:
         raise UnknownTool(slug)
-    return json_response({**orjson.loads(found.docs[0]), "as_of": _as_of(found)})
+    return json_response({**orjson.loads(found.docs[0]), "as_of": _as_of(request, found)})
 
 
 def _past(slug: str, doc: dict[str, Any] | None, when: dict[str, Any]) -> Response:
@@ -213,7 +218,7 @@ def tool_history(
             "tool": slug,
             "points": points,
             "next_after": points[-1]["size"] if more else None,
-            "as_of": _as_of(found),
+            "as_of": _as_of(request, found),
         }
     )
 
@@ -227,7 +232,9 @@ def compare(request: Request, left: str, right: str, min_position: MinPosition =
     for slug in (left, right):
         if slug not in by_slug:
             raise UnknownTool(slug)
-    return json_response({"left": by_slug[left], "right": by_slug[right], "as_of": _as_of(found)})
+    return json_response(
+        {"left": by_slug[left], "right": by_slug[right], "as_of": _as_of(request, found)}
+    )
 
 
 @router.get(
@@ -250,7 +257,7 @@ def verdict_history(
             "tool": slug,
             "seat": seat,
             "versions": [orjson.loads(d) for d in found.docs],
-            "as_of": _as_of(found),
+            "as_of": _as_of(request, found),
         }
     )
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import fastapi_offline
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+
+from api.site.static_files import VersionedStaticFiles, static_url
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 DOCS_CSP = (
@@ -23,23 +24,34 @@ PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Verdict Ledger API</title>
-<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
-<link rel="icon" href="/docs/assets/favicon.png">
+<link rel="stylesheet" href="{css}">
+<link rel="icon" href="{icon}">
 </head>
 <body>
 <main id="swagger-ui" data-openapi="/openapi.json"><noscript>The interactive docs need
 JavaScript; the API is described in <a href="/openapi.json">/openapi.json</a> and in
 docs/api.md.</noscript></main>
-<script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script src="/static/api-docs.js"></script>
+<script src="{bundle}"></script>
+<script src="{start}"></script>
 </body>
 </html>
 """
 
 router = APIRouter(include_in_schema=False)
-router.mount("/docs/assets", StaticFiles(directory=ASSETS), name="docs-assets")
+router.mount("/docs/assets", VersionedStaticFiles(directory=ASSETS), name="docs-assets")
+
+
+def _asset(name: str) -> str:
+    return static_url(name, "/docs/assets", ASSETS)
 
 
 @router.get("/docs")
 def docs() -> HTMLResponse:
-    return HTMLResponse(PAGE, headers={"Content-Security-Policy": DOCS_CSP})
+    """The page, its files linked by content hash (api/site/static_files.py)."""
+    page = PAGE.format(
+        css=_asset("swagger-ui.css"),
+        icon=_asset("favicon.png"),
+        bundle=_asset("swagger-ui-bundle.js"),
+        start=static_url("api-docs.js"),
+    )
+    return HTMLResponse(page, headers={"Content-Security-Policy": DOCS_CSP})

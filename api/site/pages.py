@@ -20,7 +20,8 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -28,16 +29,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jinja2
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from api.middleware.representation import reflects
 from api.own_writes import client_of
 from api.problems import status_of
 from api.routes.reads import views_at
 from api.schemas import position_or_none
 from api.site.charts import score_chart
+from api.site.static_files import VersionedStaticFiles, static_url
 from api.site.wilson import percent_bounds, wilson_interval
 from api.site.xml_text import xml_safe
 from api.voting.credentials import Credentials, Principal
@@ -79,7 +81,7 @@ SECURITY_HEADERS = {  # and the rest of api/middleware/security_headers.py's one
 }
 
 router = APIRouter(include_in_schema=False)
-router.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+router.mount("/static", VersionedStaticFiles(directory=HERE / "static"), name="static")
 
 
 # -- formatting (template filters) ------------------------------------------------------------
@@ -123,7 +125,7 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters.update(pct=pct, when=when, plural=plural, isolate=isolate)
-_env.globals.update(interval=interval)
+_env.globals.update(interval=interval, static_url=static_url)
 templates = Jinja2Templates(env=_env)
 
 
@@ -217,6 +219,8 @@ def render_page(
 ) -> Response:
     """Render with what every page needs: the visitor's CSRF value and the log position."""
     csrf, new = _csrf(request)
+    if isinstance(context.get("at"), Documents):
+        reflects(request, context["at"].position)
     response = templates.TemplateResponse(
         request,
         template,
@@ -267,6 +271,11 @@ def _refused(request: Request, error: LedgerError | RateLimited) -> Response:
     return error_page(
         request, status_of(error), "Your vote was not recorded", error.detail, problem=error.type
     )
+
+
+def not_found_page(request: Request) -> Response:
+    """What a browser gets for a path no route has (api/problems.py decides when)."""
+    return error_page(request, 404, "No such page", "Nothing is published at this address.")
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -449,7 +458,7 @@ def audit(request: Request) -> Response:
             "cosigned": {size: len(found) for size, found in cosigned.items()},
             "recent": recent,
             "signer": runtime.signer,
-            "base": str(request.base_url).rstrip("/"),
+            "base": settings.public_url,  # never the Host header
             "at": found,
         },
     )
@@ -459,7 +468,7 @@ def audit(request: Request) -> Response:
 def feed(request: Request) -> Response:
     found = _views(request).feed_page(CATALOG, FEED_ENTRIES)
     tools = {t["slug"]: t for t in _docs(found["tool"])}
-    base = str(request.base_url).rstrip("/")
+    base = request.app.state.runtime.settings.public_url  # never the Host header
     entries: list[dict[str, Any]] = []
     for c in _docs(found["comparison"]):
         if c["status"] == "published" and c["left"] in tools and c["right"] in tools:
@@ -489,6 +498,11 @@ def feed(request: Request) -> Response:
     for e in entries:
         e["id"] = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{feed_url}#{e['position']}"))
     updated = max((e["at"] for e in entries), default="1970-01-01T00:00:00+00:00")
+    # The feed changes with its entries only (not with every vote), so its validators are
+    # the newest entry's position and time.
+    newest = entries[0]["position"] if entries else 0
+    reflects(request, newest)
+    modified = format_datetime(datetime.fromisoformat(updated).astimezone(UTC), usegmt=True)
     return templates.TemplateResponse(
         request,
         "feed.xml",
@@ -496,10 +510,10 @@ def feed(request: Request) -> Response:
             **xml_safe(
                 {"entries": entries, "updated": updated, "base": base, "feed_url": feed_url}
             ),
-            "at": found["tool"],
+            "newest": newest,
         },
         media_type="application/atom+xml",
-        headers={"X-Content-Type-Options": "nosniff"},
+        headers={"X-Content-Type-Options": "nosniff", "Last-Modified": modified},
     )
 
 

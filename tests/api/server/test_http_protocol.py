@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 from pathlib import Path
 
@@ -114,6 +115,45 @@ def test_served_answers_whole_and_refuses_an_oversized_head(tmp_path: Path) -> N
         just = b"GET /v1/tools HTTP/1.1\r\nhost: x\r\nx-pad: " + b"a" * 15_000
         ok = _exchange(served.url, just + b"\r\nconnection: close\r\n\r\n")
         assert ok.startswith(b"HTTP/1.1 200 "), "a head under the bound is served"
+
+
+def _answers(conn: socket.socket, bodies: list[bool]) -> list[tuple[bytes, bytes]]:
+    """Answers read off one kept-alive connection, (head, body) each: an answer with a body
+    (False: a HEAD's) holds exactly as many bytes as its Content-Length says."""
+    buffer, found = b"", []
+    for has_body in bodies:
+        while b"\r\n\r\n" not in buffer:
+            buffer += conn.recv(65536)
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")[1:]
+        fields = dict(line.lower().split(b": ", 1) for line in lines if b": " in line)
+        length = int(fields[b"content-length"]) if has_body else 0
+        while len(buffer) < length:
+            buffer += conn.recv(65536)
+        found.append((head.lower(), buffer[:length]))
+        buffer = buffer[length:]
+    return found
+
+
+def test_head_and_compressed_answers_keep_the_connection_in_step(tmp_path: Path) -> None:
+    """Through uvicorn and our protocol: HEAD sends GET's Content-Length and no body, a gzip'd
+    answer is as long as it says, and the answers after them on the same connection parse."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db")
+    with serving(settings, tmp_path / "serve.log") as served:
+        host, port = served.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(
+                b"HEAD /v1/tools HTTP/1.1\r\nhost: x\r\n\r\n"
+                b"GET /v1/tools HTTP/1.1\r\nhost: x\r\naccept-encoding: gzip\r\n\r\n"
+                b"GET /v1/tools HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+            )
+            head, zipped, plain = _answers(conn, [False, True, True])
+            assert conn.recv(65536) == b"", "nothing after the last answer"
+    assert head[0].startswith(b"http/1.1 200 ")
+    assert f"content-length: {len(plain[1])}\r\n".encode() in head[0] + b"\r\n"
+    assert b"content-encoding: gzip" in zipped[0]
+    assert gzip.decompress(zipped[1]) == plain[1]
+    assert plain[1].startswith(b'{"tools":[')
 
 
 STALL_LIMIT = 0.5

@@ -377,7 +377,7 @@ def test_feed_is_atom_with_every_comparison_and_verdict_change(site: Site) -> No
     assert response.headers["content-type"].startswith("application/atom+xml")
     feed = ET.fromstring(response.content)  # noqa: S314 - our own output, under test
     assert feed.tag == f"{ATOM}feed"
-    assert feed.findtext(f"{ATOM}id") == "https://testserver/feed.xml"
+    assert feed.findtext(f"{ATOM}id") == "http://127.0.0.1:8000/feed.xml"  # VERDICT_PUBLIC_URL
     assert f"log position {site.log_end()}" in (feed.findtext(f"{ATOM}subtitle") or "")
     entries = feed.findall(f"{ATOM}entry")
     titles = [e.findtext(f"{ATOM}title") or "" for e in entries]
@@ -390,10 +390,77 @@ def test_feed_is_atom_with_every_comparison_and_verdict_change(site: Site) -> No
     assert len(set(ids)) == len(ids)
     for entry in entries:
         link = entry.find(f"{ATOM}link")
-        assert link is not None and (link.get("href") or "").startswith("https://testserver/")
+        assert link is not None and (link.get("href") or "").startswith("http://127.0.0.1:8000/")
         datetime.fromisoformat(entry.findtext(f"{ATOM}updated") or "")
     links = {e.find(f"{ATOM}link").get("href") for e in entries}
-    assert "https://testserver/compare/claude-files-api-vs-smollm3" in links
+    assert "http://127.0.0.1:8000/compare/claude-files-api-vs-smollm3" in links
+
+
+PUBLIC = "https://ledger.example/verdicts"
+
+
+def _feed(site: Site, **headers: str) -> Response:
+    """/feed.xml as a feed reader asks for it (no query), once the views hold every write."""
+    site.client.app.state.runtime.views.wait_for(CATALOG, site.log_end(), 5.0)
+    return site.client.get("/feed.xml", headers=headers)
+
+
+def test_feed_ids_come_from_the_public_url_and_never_from_the_host(settings: Settings) -> None:
+    """VERDICT_PUBLIC_URL names the feed, its entries and their links whatever Host a request
+    carries, and an entry's id is a function of that URL and the entry's log position alone,
+    so it is the same on every request, after every restart and rebuild, for ever."""
+    public = Settings(database_url=settings.database_url, public_url=PUBLIC + "/")
+    for site in seeded_site(public):
+        seen = []
+        for host in ("testserver", "evil.example", "127.0.0.1:9999"):
+            feed = ET.fromstring(_feed(site, Host=host).content)  # noqa: S314 - our own output
+            assert feed.findtext(f"{ATOM}id") == f"{PUBLIC}/feed.xml"
+            self_link = next(e for e in feed.findall(f"{ATOM}link") if e.get("rel") == "self")
+            assert self_link.get("href") == f"{PUBLIC}/feed.xml"
+            entries = feed.findall(f"{ATOM}entry")
+            for entry in entries:
+                link = entry.find(f"{ATOM}link")
+                assert link is not None and (link.get("href") or "").startswith(PUBLIC + "/")
+            seen.append([e.findtext(f"{ATOM}id") for e in entries])
+        assert seen[0] == seen[1] == seen[2]
+        first = min(
+            (e for e in ET.fromstring(_feed(site).content).findall(f"{ATOM}entry")),  # noqa: S314
+            key=lambda e: int(re.findall(r"position (\d+)", e.findtext(f"{ATOM}summary") or "")[0]),
+        )
+        position = re.findall(r"position (\d+)", first.findtext(f"{ATOM}summary") or "")[0]
+        assert position == "3"
+        # uuid5(NAMESPACE_URL, f"{PUBLIC}/feed.xml#3"), written out: a change of scheme fails here
+        assert first.findtext(f"{ATOM}id") == "urn:uuid:7079f003-66b7-5e99-8afb-6edaa48e217f"
+
+
+def test_the_audit_page_names_the_public_url_whatever_the_host(settings: Settings) -> None:
+    """The verify command /audit shows is a URL to paste: the configured one, never one a
+    request's Host header made up."""
+    public = Settings(database_url=settings.database_url, public_url=PUBLIC)
+    for site in seeded_site(public):
+        page = site.client.get("/audit", headers={"Host": "evil.example"})
+        assert f"scripts/verify.py {PUBLIC}<" in page.text
+        assert "evil.example" not in page.text
+
+
+def test_feed_has_validators_and_answers_304(site: Site) -> None:
+    """ETag and Last-Modified (the newest entry's time); 304 on If-None-Match and on
+    If-Modified-Since; a vote, which is no entry, leaves the feed as it was; a verdict moves it."""
+    first = _feed(site)
+    tag, modified = first.headers["etag"], first.headers["last-modified"]
+    assert modified.endswith(" GMT")
+    assert _feed(site, **{"If-None-Match": tag}).status_code == 304
+    assert _feed(site, **{"If-Modified-Since": modified}).status_code == 304
+    assert _feed(site, **{"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status_code == 200
+    assert _feed(site, **{"If-Modified-Since": "not a date"}).status_code == 200
+    site.ledger.vote("smollm3", "voter:ann", "ship")
+    assert _feed(site, **{"If-None-Match": tag}).status_code == 304
+    site.ledger.amend_verdict(
+        "smollm3", "buyer", "Buyer", "ship", "Worth it after all.", "new data", "editor:ann"
+    )
+    moved = _feed(site, **{"If-None-Match": tag})
+    assert moved.status_code == 200
+    assert moved.headers["etag"] != tag
 
 
 def test_feed_stays_xml_when_stored_text_holds_what_xml_cannot_carry(
