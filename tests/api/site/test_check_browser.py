@@ -1,0 +1,147 @@
+""" "Check this score" in a real browser (Debian's Chromium through Playwright, against a real
+`verdict serve`, on SQLite and PostgreSQL): on an honest ledger the check says ✓ with what it
+checked, voids included; after a counted ballot's stored bytes are changed behind the service's
+back (an UPDATE on the event table) it says ✗ and names that leaf and its log position. The page
+with the control passes axe-core's WCAG 2.1 A/AA rules, and without JavaScript it hides the
+button and says how to run scripts/verify.py. Screenshots go to test-output/screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from domain.settings import Settings
+from tests.api.routes.test_moderation import bearer, moderator_key
+from tests.api.site.test_browser import CHROMIUM, FLAGS, SCREENSHOTS
+from tests.api.site.test_editor_browser import AXE, axe_violations
+from tests.scripts.serving_audit import EventTable, Served, serving, settle
+
+SLUG = "smollm3"
+RESULT = "#check-result"
+
+
+@pytest.fixture
+def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
+    with serving(settings, tmp_path / "serve.log") as service:
+        yield service
+
+
+def stuff_and_void(served: Served) -> int:
+    """Four new ballots on the tool (3 ship, 1 skip), the first voided by a moderator; the last
+    log position."""
+    key = moderator_key(served.settings)
+    with served.http() as http:
+        voters = [http.post("/v1/voters").json() for _ in range(4)]
+        for voter, choice in zip(voters, ("ship", "ship", "ship", "skip"), strict=True):
+            cast = http.put(
+                f"/v1/tools/{SLUG}/vote", json={"choice": choice}, headers=bearer(voter["token"])
+            )
+            assert cast.status_code == 201, cast.text
+        body = {"tool": SLUG, "voters": [voters[0]["voter_id"]], "reason": "r", "rule": "x"}
+        voided = http.post("/v1/moderation/voids", json=body, headers=bearer(key))
+        assert voided.status_code == 200, voided.text
+        return int(voided.json()["ballots"][0]["receipt"]["position"])
+
+
+def counted_ballot(http: httpx.Client) -> tuple[int, int]:
+    """The leaf index and log position of the last ballot the score proof counts."""
+    proof = http.get(f"/v1/tools/{SLUG}/score-proof").json()
+    index = proof["community"]["ballots"][-1]["leaf_index"]
+    leaf = http.get("/v1/audit/leaves", params={"index": index}).json()["leaves"][0]
+    return int(index), int(leaf["position"])
+
+
+def run_check(page: Page) -> None:
+    page.get_by_role("button", name="Check this score").click()
+    expect(page.locator(RESULT)).not_to_have_attribute("aria-busy", "true", timeout=30_000)
+
+
+@pytest.mark.slow
+def test_the_browser_checks_a_score_and_names_the_tampered_leaf(
+    served: Served, settings: Settings
+) -> None:
+    """✓ on the honest ledger (signature, leaves, proofs, the recount with the void); 0 axe
+    violations; ✗ naming the leaf and position of a ballot changed in the store."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/test, which installs it"
+    assert AXE.exists(), f"{AXE} is missing: run scripts/test (npm ci installs axe-core)"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    store = "postgres" if settings.is_postgres else "sqlite"
+    settle(served, stuff_and_void(served))
+    with served.http() as http:
+        community = http.get(f"/v1/tools/{SLUG}").json()["community"]
+        assert community["voided"] == 1
+        index, position = counted_ballot(http)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            errors: list[str] = []
+            page.on(
+                "console", lambda m: errors.append(m.text) if "Content Security" in m.text else None
+            )
+            page.on(
+                "response",
+                lambda r: (
+                    errors.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and not r.url.endswith("/favicon.ico")
+                    else None
+                ),
+            )
+            page.goto(f"{served.url}/tools/{SLUG}")
+            run_check(page)
+            result = page.locator(RESULT)
+            expect(result).to_contain_text("Verified in your browser")
+            expect(result).to_contain_text("is signed by the log key")
+            expect(result).to_contain_text("recomputed from the events' bytes")
+            expect(result).to_contain_text(
+                f"community {community['ship_pct']}% ({community['ship']} of "
+                f"{community['total']} ballots; 1 voided by moderators, left out)"
+            )
+            expect(result).to_contain_text("the figures on this page are the recounted ones")
+            result.scroll_into_view_if_needed()
+            page.screenshot(path=SCREENSHOTS / f"check-{store}-1-verified.png", full_page=True)
+            assert errors == [], errors  # no request refused, nothing the CSP blocked
+            context.close()
+
+            # axe-core is injected as an inline script, so this context bypasses the CSP
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+            page = context.new_page()
+            page.goto(f"{served.url}/tools/{SLUG}")
+            result = page.locator(RESULT)
+            run_check(page)
+            expect(result).to_contain_text("Verified in your browser")
+            assert axe_violations(page) == []
+
+            table = EventTable(settings)
+            state = orjson.loads(table.state(position))
+            flipped = "skip" if state["choice"] == "ship" else "ship"
+            table.set_state(position, orjson.dumps({**state, "choice": flipped}))
+            page.reload()
+            run_check(page)
+            expect(result).to_contain_text(
+                f"Check failed: leaf {index} (log position {position}): the stored event was "
+                "changed after the log recorded it"
+            )
+            result.scroll_into_view_if_needed()
+            page.screenshot(path=SCREENSHOTS / f"check-{store}-2-tampered.png", full_page=True)
+            assert axe_violations(page) == []
+            context.close()
+
+            bare = browser.new_context(
+                viewport={"width": 375, "height": 900}, java_script_enabled=False
+            )
+            page = bare.new_page()
+            page.goto(f"{served.url}/tools/{SLUG}")
+            expect(page.locator("#check")).to_contain_text("python scripts/verify.py")
+            expect(page.get_by_role("button", name="Check this score")).to_be_hidden()
+            page.locator("#check").screenshot(path=SCREENSHOTS / f"check-{store}-3-no-js.png")
+            bare.close()
+        finally:
+            browser.close()
