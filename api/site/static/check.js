@@ -6,14 +6,10 @@
 // and the page says how to run scripts/verify.py instead.
 "use strict";
 (() => {
-  const button = document.querySelector("button[data-check-score]");
-  const result = document.getElementById("check-result");
-  if (!button || !result || !window.fetch || !window.crypto || !window.crypto.subtle) return;
-
   const PAGE = 64; // /v1/audit/leaves answers at most this many leaves per request
   const ED25519 = 0x01; // signed-note signature type of the log's key
   const COSIGNATURE = 0x04; // C2SP cosignature/v1 (timestamped Ed25519)
-  const subtle = window.crypto.subtle;
+  const subtle = window.crypto && window.crypto.subtle;
   const utf8 = new TextEncoder();
 
   /** The ledger gave evidence that does not check: the message names what and where. */
@@ -55,7 +51,7 @@
     if (value === null || typeof value === "boolean") return String(value);
     if (typeof value === "string") return JSON.stringify(value); // escapes as Python's json does
     if (typeof value === "number") {
-      if (!Number.isSafeInteger(value)) throw new Failed(`a value (${value}) is not an exact integer`);
+      if (!Number.isSafeInteger(value)) throw new CouldNot(`an event holds ${value}, beyond the integers JavaScript holds exactly`);
       return String(value);
     }
     if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
@@ -339,6 +335,13 @@
       result.append(small);
     }
   }
+
+  // The pure parts, for tests/api/site/test_check_browser.py's property tests against Python.
+  window.verdictCheck = Object.freeze({ canonical, leafHash, included });
+
+  const button = document.querySelector("button[data-check-score]");
+  const result = document.getElementById("check-result");
+  if (!button || !result || !window.fetch || !subtle) return;
 
   let running = false;
   for (const element of document.querySelectorAll(".check-js")) element.hidden = false;

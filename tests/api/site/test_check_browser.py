@@ -7,19 +7,24 @@ button and says how to run scripts/verify.py. Screenshots go to test-output/scre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect, sync_playwright
 
+from api.bootstrap import open_runtime
+from domain.seeding import seed_demo
 from domain.settings import Settings
 from tests.api.routes.test_moderation import bearer, moderator_key
 from tests.api.site.test_browser import CHROMIUM, FLAGS, SCREENSHOTS
 from tests.api.site.test_editor_browser import AXE, axe_violations
 from tests.scripts.serving_audit import EventTable, Served, serving, settle
+from tests.serving import witnessing
 
 SLUG = "smollm3"
 RESULT = "#check-result"
@@ -145,3 +150,93 @@ def test_the_browser_checks_a_score_and_names_the_tampered_leaf(
             bare.close()
         finally:
             browser.close()
+
+
+def flipped_signature(note: str, name: str) -> str:
+    """`note` with the last byte of `name`'s signature line flipped, as a lying server sends it."""
+    lines = note.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(f"\u2014 {name} "):
+            raw = bytearray(base64.b64decode(line.rsplit(" ", 1)[1]))
+            raw[-1] ^= 1
+            lines[i] = f"\u2014 {name} {base64.b64encode(bytes(raw)).decode()}"
+            return "\n".join(lines)
+    raise AssertionError(f"no signature by {name} in {note!r}")
+
+
+def lying_checkpoint(name: str) -> Callable[[Route], None]:
+    """A route handler that serves the real checkpoint with `name`'s signature flipped."""
+
+    def lie(route: Route) -> None:
+        real = route.fetch()
+        route.fulfill(response=real, body=flipped_signature(real.text(), name))
+
+    return lie
+
+
+@pytest.mark.slow
+def test_the_browser_checks_witness_cosignatures_and_refuses_lies(tmp_path: Path) -> None:
+    """With a real `verdict witness` (quorum 1) the check verifies its cosignature/v1; a served
+    checkpoint whose cosignature or log signature is altered, or a score proof that counts a
+    ballot as the other choice, is refused, each naming what failed (the answers are altered in
+    flight, as a dishonest server would send them)."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/test, which installs it"
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db")
+    runtime = open_runtime(settings)
+    seed_demo(runtime.ledger)
+    log_key = runtime.signer.verifier_key
+    runtime.close()
+    with witnessing(tmp_path / "witness.db", [log_key], tmp_path / "witness.out") as witness:
+        configured = {
+            "VERDICT_WITNESSES": json.dumps(
+                [{"url": witness.url, "verifier_key": witness.verifier_key}]
+            ),
+            "VERDICT_WITNESS_QUORUM": "1",
+        }
+        with serving(settings, tmp_path / "serve.log", **configured) as served:
+            with served.http() as http:
+                token = http.post("/v1/voters").json()["token"]
+                cast = http.put(
+                    f"/v1/tools/{SLUG}/vote", json={"choice": "skip"}, headers=bearer(token)
+                )
+                assert cast.status_code == 201, cast.text
+            settle(served, cast.json()["receipt"]["position"])
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1280, "height": 900})
+                    page.goto(f"{served.url}/tools/{SLUG}")
+                    run_check(page)
+                    result = page.locator(RESULT)
+                    expect(result).to_contain_text("Verified in your browser")
+                    expect(result).to_contain_text(
+                        "1 of 1 witnesses cosigned it (quorum 1): witness.example/w1+"
+                    )
+                    result.scroll_into_view_if_needed()
+                    page.screenshot(path=SCREENSHOTS / "check-witnessed.png", full_page=True)
+
+                    for name, said in (
+                        ("witness.example/w1", "the cosignature by witness.example/w1+"),
+                        (log_key.split("+")[0], "the checkpoint's signature by"),
+                    ):
+                        page.route("**/v1/audit/checkpoint", lying_checkpoint(name))
+                        page.reload()
+                        run_check(page)
+                        expect(result).to_contain_text(f"Check failed: {said}")
+                        expect(result).to_contain_text("does not verify")
+                        page.unroute("**/v1/audit/checkpoint")
+
+                    def other_choice(route: Route) -> None:
+                        real = route.fetch()
+                        proof = real.json()
+                        ballot = proof["community"]["ballots"][-1]
+                        ballot["choice"] = "ship" if ballot["choice"] == "skip" else "skip"
+                        route.fulfill(response=real, body=json.dumps(proof))
+
+                    page.route("**/score-proof?*", other_choice)
+                    page.reload()
+                    run_check(page)
+                    expect(result).to_contain_text("Check failed: leaf ")
+                    expect(result).to_contain_text("the score proof counts")
+                finally:
+                    browser.close()
