@@ -246,14 +246,20 @@
       throw new Failed("the score proof is not pinned to the checkpoint just verified");
     }
     const wanted = new Map();
+    const name = (index, claim) => { // each leaf once: a leaf named twice would be counted twice
+      if (wanted.has(index)) throw new Failed(`leaf ${index}: the score proof names it twice`);
+      wanted.set(index, claim);
+    };
+    const seats = new Set(proof.panel.verdicts.map((v) => v.seat));
+    if (seats.size !== proof.panel.verdicts.length) throw new Failed("the score proof counts a seat twice");
     for (const v of proof.panel.verdicts) {
-      wanted.set(v.leaf_index, { slug, what: "a current verdict", kinds: ["Panel.VerdictPublished", "Panel.VerdictAmended"], seat: v.seat, choice: v.decision });
+      name(v.leaf_index, { slug, what: "a current verdict", kinds: ["Panel.VerdictPublished", "Panel.VerdictAmended"], seat: v.seat, choice: v.decision });
     }
     for (const b of proof.community.ballots) {
-      wanted.set(b.leaf_index, { slug, what: "a current ballot", kinds: ["Ballot.Cast", "Ballot.Changed", "Ballot.Recast", "Ballot.Restored"], choice: b.choice, ballot: true });
+      name(b.leaf_index, { slug, what: "a current ballot", kinds: ["Ballot.Cast", "Ballot.Changed", "Ballot.Recast", "Ballot.Restored"], choice: b.choice, ballot: true });
     }
     for (const v of proof.community.voids || []) {
-      wanted.set(v.leaf_index, { slug, what: "a void in force", kinds: ["Ballot.Voided"], void: true });
+      name(v.leaf_index, { slug, what: "a void in force", kinds: ["Ballot.Voided"], void: true });
     }
     const indexes = [...wanted.keys()].sort((a, b) => a - b);
 
@@ -336,7 +342,7 @@
     }
   }
 
-  // The pure parts, for tests/api/site/test_check_browser.py's property tests against Python.
+  // The pure parts, for tests/api/site/test_check_js.py's property tests against Python.
   window.verdictCheck = Object.freeze({ canonical, leafHash, included });
 
   const button = document.querySelector("button[data-check-score]");

@@ -11,6 +11,7 @@ import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -174,12 +175,42 @@ def lying_checkpoint(name: str) -> Callable[[Route], None]:
     return lie
 
 
+def other_choice(proof: dict[str, Any]) -> None:
+    """The last counted ballot claimed as the other choice."""
+    ballot = proof["community"]["ballots"][-1]
+    ballot["choice"] = "ship" if ballot["choice"] == "skip" else "skip"
+
+
+def counted_twice(proof: dict[str, Any]) -> None:
+    """The last counted ballot named twice, the figures inflated to match."""
+    community = proof["community"]
+    ballot = community["ballots"][-1]
+    community["ballots"].append(ballot)
+    community[ballot["choice"]] += 1
+    community["total"] += 1
+    community["ship_pct"] = (200 * community["ship"] + community["total"]) // (
+        2 * community["total"]
+    )
+
+
+def lying_proof(lie: Callable[[dict[str, Any]], None]) -> Callable[[Route], None]:
+    """A route handler that serves the real score proof changed by `lie`."""
+
+    def serve(route: Route) -> None:
+        real = route.fetch()
+        proof = real.json()
+        lie(proof)
+        route.fulfill(response=real, body=json.dumps(proof))
+
+    return serve
+
+
 @pytest.mark.slow
 def test_the_browser_checks_witness_cosignatures_and_refuses_lies(tmp_path: Path) -> None:
     """With a real `verdict witness` (quorum 1) the check verifies its cosignature/v1; a served
     checkpoint whose cosignature or log signature is altered, or a score proof that counts a
-    ballot as the other choice, is refused, each naming what failed (the answers are altered in
-    flight, as a dishonest server would send them)."""
+    ballot as the other choice or twice, is refused, each naming what failed (the answers are
+    altered in flight, as a dishonest server would send them)."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/test, which installs it"
     settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db")
     runtime = open_runtime(settings)
@@ -226,17 +257,15 @@ def test_the_browser_checks_witness_cosignatures_and_refuses_lies(tmp_path: Path
                         expect(result).to_contain_text("does not verify")
                         page.unroute("**/v1/audit/checkpoint")
 
-                    def other_choice(route: Route) -> None:
-                        real = route.fetch()
-                        proof = real.json()
-                        ballot = proof["community"]["ballots"][-1]
-                        ballot["choice"] = "ship" if ballot["choice"] == "skip" else "skip"
-                        route.fulfill(response=real, body=json.dumps(proof))
-
-                    page.route("**/score-proof?*", other_choice)
-                    page.reload()
-                    run_check(page)
-                    expect(result).to_contain_text("Check failed: leaf ")
-                    expect(result).to_contain_text("the score proof counts")
+                    for lie, said in (
+                        (other_choice, "the score proof counts"),
+                        (counted_twice, "the score proof names it twice"),
+                    ):
+                        page.route("**/score-proof?*", lying_proof(lie))
+                        page.reload()
+                        run_check(page)
+                        expect(result).to_contain_text("Check failed: leaf ")
+                        expect(result).to_contain_text(said)
+                        page.unroute("**/score-proof?*")
                 finally:
                     browser.close()
