@@ -193,22 +193,17 @@ def leaves(request: Request, index: LeafIndexes, size: Size = None) -> Response:
     wanted = sorted(set(index))
     if wanted[-1] >= tree_size:
         raise InvalidInput("index", f"{wanted[-1]} is not below the tree size {tree_size}")
-    found = [leaf for i in wanted for leaf in audit.leaves(i, 1)]
+    found = audit.leaves_at(wanted)
     records = export_records(request.app.state.runtime.ledger.recorder, found)
+    proofs = merkle.inclusion_proofs([leaf.index for leaf in found], tree_size, audit)
     return json_response(
         {
             "size": tree_size,
             "root": _b64(audit.root(tree_size)),
             "checkpoint": _checkpoint(pinned),
             "leaves": [
-                {
-                    **record,
-                    "position": leaf.position,
-                    "proof": [
-                        _b64(h) for h in merkle.inclusion_proof(leaf.index, tree_size, audit)
-                    ],
-                }
-                for leaf, record in zip(found, records, strict=True)
+                {**record, "position": leaf.position, "proof": [_b64(h) for h in proof]}
+                for leaf, record, proof in zip(found, records, proofs, strict=True)
             ],
         }
     )

@@ -45,6 +45,13 @@ def test_chunked_log_equals_the_plain_merkle_tree(settings: Settings) -> None:
             (i, e.position, hashes[i]) for i, e in enumerate(events)
         ]
         assert store.leaves(CHUNK - 2, 5) == leaves[CHUNK - 2 : CHUNK + 3]
+        scattered = [*rng.sample(range(size), 40), size, size + CHUNK]  # and two past the end
+        assert store.leaves_at(scattered) == [leaves[i] for i in sorted(scattered) if i < size]
+        assert store.leaves_at([]) == []
+        some = sorted(scattered[:20])
+        assert merkle.inclusion_proofs(some, size, store) == [
+            merkle.inclusion_proof(i, size, plain) for i in some
+        ]
         for leaf in leaves:
             assert store.leaf_at_position(leaf.position) == leaf
         assert store.leaf_at_position(events[-1].position + 1) is None
