@@ -218,17 +218,24 @@
 
   // -- the whole check --------------------------------------------------------------------------
 
-  async function check(slug, say) {
+  async function check(slug, pinned, say) {
     say("Fetching the log's keys and its checkpoint…");
     const served = await get("/v1/audit/public-key");
-    const logKey = await verifierKey(served.verifier_key, ED25519);
+    let logKey;
+    try {
+      logKey = await verifierKey(pinned || served.verifier_key, ED25519);
+    } catch (error) { // a key the reader typed is their mistake, not the ledger's
+      if (pinned && error instanceof Failed) throw new CouldNot(`the key you gave: ${error.message}`);
+      throw error;
+    }
     const configured = await get("/v1/audit/witnesses");
     const witnesses = [];
     for (const w of configured.witnesses || []) witnesses.push(await verifierKey(w.verifier_key, COSIGNATURE));
     const quorum = configured.quorum || 0;
     const checkpoint = await openCheckpoint(await get("/v1/audit/checkpoint", "text"), logKey);
+    const whose = pinned ? "the log key you gave" : "the log key this site serves";
     const done = [
-      `the checkpoint of size ${checkpoint.size} is signed by the log key ${logKey.label} (Ed25519)`,
+      `the checkpoint of size ${checkpoint.size} is signed by ${whose}, ${logKey.label} (Ed25519)`,
     ];
     if (witnesses.length) {
       const valid = await cosigners(checkpoint, witnesses);
@@ -241,8 +248,8 @@
     say(`Fetching the score proof at size ${checkpoint.size}…`);
     const base = `/v1/tools/${encodeURIComponent(slug)}`;
     const proof = await get(`${base}/score-proof?size=${checkpoint.size}`, "json", 20);
-    const pinned = proof.checkpoint || {};
-    if (proof.size !== checkpoint.size || typeof pinned.note !== "string" || splitNote(pinned.note).text !== checkpoint.text) {
+    const pinnedTo = proof.checkpoint || {};
+    if (proof.size !== checkpoint.size || typeof pinnedTo.note !== "string" || splitNote(pinnedTo.note).text !== checkpoint.text) {
       throw new Failed("the score proof is not pinned to the checkpoint just verified");
     }
     const wanted = new Map();
@@ -359,11 +366,13 @@
     button.setAttribute("aria-disabled", "true");
     const say = (text) => { result.replaceChildren(Object.assign(document.createElement("p"), { textContent: text })); };
     try {
-      const done = await check(button.dataset.checkScore, say);
+      const input = document.getElementById("check-key");
+      const pinned = input ? input.value.trim() : "";
+      const done = await check(button.dataset.checkScore, pinned, say);
       show(true, "Verified in your browser", done,
         "This checks that every verdict and ballot the figures count is in the signed log, unchanged, and adds up. " +
-        "It uses the keys this site serves, and cannot see a ballot left out of the proof: scripts/verify.py, " +
-        "with the keys pinned, replays the whole log for that.");
+        (pinned ? "" : "It trusts the key this site serves. ") +
+        "It cannot see a ballot left out of the proof: scripts/verify.py replays the whole log for that.");
     } catch (error) {
       if (error instanceof Failed) show(false, `Check failed: ${error.message}`, [], "The first thing that did not check is named; the rest was not checked.");
       else show(false, `Could not check: ${error instanceof CouldNot ? error.message : String(error)}`, [], "Nothing is proven either way; try again, or run scripts/verify.py.");

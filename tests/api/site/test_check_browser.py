@@ -16,11 +16,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from api.bootstrap import open_runtime
 from domain.seeding import seed_demo
 from domain.settings import Settings
+from projections.audit.signed_note import format_verifier_key
 from tests.api.routes.test_moderation import bearer, moderator_key
 from tests.api.site.test_browser import CHROMIUM, FLAGS, SCREENSHOTS
 from tests.api.site.test_editor_browser import AXE, axe_violations
@@ -207,7 +209,8 @@ def lying_proof(lie: Callable[[dict[str, Any]], None]) -> Callable[[Route], None
 
 @pytest.mark.slow
 def test_the_browser_checks_witness_cosignatures_and_refuses_lies(tmp_path: Path) -> None:
-    """With a real `verdict witness` (quorum 1) the check verifies its cosignature/v1; a served
+    """With a real `verdict witness` (quorum 1) the check verifies its cosignature/v1, and the
+    log key a reader pins (another key fails, a malformed one is theirs to fix); a served
     checkpoint whose cosignature or log signature is altered, or a score proof that counts a
     ballot as the other choice or twice, is refused, each naming what failed (the answers are
     altered in flight, as a dishonest server would send them)."""
@@ -245,6 +248,23 @@ def test_the_browser_checks_witness_cosignatures_and_refuses_lies(tmp_path: Path
                     )
                     result.scroll_into_view_if_needed()
                     page.screenshot(path=SCREENSHOTS / "check-witnessed.png", full_page=True)
+
+                    other = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+                    for key, said in (
+                        (log_key, "Verified in your browser"),
+                        (format_verifier_key(log_key.split("+")[0], other), "no signature by"),
+                        ("not a key", "Could not check: the key you gave"),
+                    ):
+                        page.get_by_label("The log's key").fill(key)
+                        run_check(page)
+                        expect(result).to_contain_text(said)
+                    expect(result).not_to_contain_text("the log key you gave")
+                    page.get_by_label("The log's key").fill(log_key)
+                    run_check(page)
+                    expect(result).to_contain_text(
+                        f"signed by the log key you gave, {log_key[:20]}"
+                    )
+                    page.get_by_label("The log's key").fill("")
 
                     for name, said in (
                         ("witness.example/w1", "the cosignature by witness.example/w1+"),
