@@ -146,6 +146,7 @@ EXAMPLES = [
     Example("GET", "/v1/audit/checkpoint", "/v1/audit/checkpoint", keep=_keep_checkpoint),
     Example("GET", "/v1/audit/checkpoints", "/v1/audit/checkpoints?limit=1"),
     Example("GET", "/v1/audit/proofs/inclusion", "/v1/audit/proofs/inclusion?position=5"),
+    Example("GET", "/v1/audit/leaves", "/v1/audit/leaves?index=4&index=20"),
     Example("GET", "/v1/audit/proofs/tlog-proof", "/v1/audit/proofs/tlog-proof?position=5"),
     Example(
         "GET",

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 from starlette.responses import Response, StreamingResponse
 
 from api.middleware.representation import pin
@@ -18,7 +19,7 @@ from api.schemas import MAX_INT
 from domain import rules
 from domain.errors import InvalidInput, UnknownLeaf, UnknownTool
 from projections.audit import merkle
-from projections.audit.export import export_lines
+from projections.audit.export import export_lines, export_records
 from projections.audit.log import AuditStore, StoredCheckpoint
 from projections.audit.tlog_proof import format_tlog_proof
 from projections.audit.witness_store import (
@@ -40,6 +41,16 @@ Size = Annotated[
 LeafIndex = Annotated[int | None, Query(ge=0, le=MAX_INT, description="Leaf index")]
 LeafPosition = Annotated[
     int | None, Query(ge=1, le=MAX_INT, description="Or: the event's log position")
+]
+MAX_LEAVES = 64
+"""Leaves one `/audit/leaves` request may name: a score proof's leaves come a page at a time."""
+LeafIndexes = Annotated[
+    list[Annotated[int, Field(ge=0, le=MAX_INT)]],
+    Query(
+        min_length=1,
+        max_length=MAX_LEAVES,
+        description=f"Leaf indexes, repeated (`index=3&index=17`), 1 to {MAX_LEAVES}",
+    ),
 ]
 TEXT_PLAIN: dict[str, Any] = {
     "response_class": Response,
@@ -180,6 +191,36 @@ def inclusion(
             "root": _b64(audit.root(tree_size)),
             "proof": [_b64(h) for h in merkle.inclusion_proof(index, tree_size, audit)],
             "checkpoint": _checkpoint(pinned),
+        }
+    )
+
+
+@router.get(
+    "/audit/leaves",
+    summary="Several leaves at once: each as the export shows it, with its inclusion proof",
+)
+def leaves(request: Request, index: LeafIndexes, size: Size = None) -> Response:
+    """What a browser checking a score proof needs in one request per page of its leaves:
+    the event as stored now (to recompute the leaf hash), the hash the log recorded, and the
+    audit path to the root of tree size `size` (default: the latest checkpoint)."""
+    audit = _audit(request)
+    pinned = _signed_size(audit, size)
+    tree_size = size if size is not None else pinned.size
+    wanted = sorted(set(index))
+    if wanted[-1] >= tree_size:
+        raise InvalidInput("index", f"{wanted[-1]} is not below the tree size {tree_size}")
+    found = audit.leaves_at(wanted)
+    records = export_records(request.app.state.runtime.ledger.recorder, found)
+    proofs = merkle.inclusion_proofs([leaf.index for leaf in found], tree_size, audit)
+    return json_response(
+        {
+            "size": tree_size,
+            "root": _b64(audit.root(tree_size)),
+            "checkpoint": _checkpoint(pinned),
+            "leaves": [
+                {**record, "position": leaf.position, "proof": [_b64(h) for h in proof]}
+                for leaf, record, proof in zip(found, records, proofs, strict=True)
+            ],
         }
     )
 

@@ -421,6 +421,7 @@ def tool(request: Request, slug: str) -> Response:
             "point_href": lambda p: _point_href(slug, p),
             "ballots": _ballots(request, voter),
             "voted": request.query_params.get("vote"),
+            "base": str(request.base_url).rstrip("/"),
             "at": found["tool"],
         },
     )

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import ApplicationRecorder
 
-from projections.audit.log import AuditStore
+from projections.audit.log import AuditStore, Leaf
 from projections.records import LedgerEvent, StoredNotification
 
 PAGE = 1000
@@ -38,19 +38,29 @@ def export_lines(
         stored = recorder.select_notifications(first, last - first + 1, stop=last)
         events = {n.id: _exported(n) for n in stored}
         for leaf in leaves:
-            yield (
-                orjson.dumps(
-                    {
-                        "leaf_index": leaf.index,
-                        "leaf_hash": base64.b64encode(leaf.hash).decode(),
-                        "event": events.get(leaf.position),
-                    }
-                )
-                + b"\n"
-            )
+            yield orjson.dumps(_line(leaf, events.get(leaf.position))) + b"\n"
         after = leaves[-1].index + 1
         if remaining is not None:
             remaining -= len(leaves)
+
+
+def export_records(recorder: ApplicationRecorder, leaves: list[Leaf]) -> list[dict[str, Any]]:
+    """The export line of each of `leaves`, which may lie anywhere in the log (a score proof's
+    leaves): one read of the store per leaf, so the work follows the leaves asked for."""
+    records = []
+    for leaf in leaves:
+        stored = recorder.select_notifications(leaf.position, 1, stop=leaf.position)
+        event = _exported(stored[0]) if stored and stored[0].id == leaf.position else None
+        records.append(_line(leaf, event))
+    return records
+
+
+def _line(leaf: Leaf, event: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "leaf_index": leaf.index,
+        "leaf_hash": base64.b64encode(leaf.hash).decode(),
+        "event": event,
+    }
 
 
 def _exported(n: StoredNotification) -> dict[str, Any]:

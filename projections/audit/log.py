@@ -180,6 +180,22 @@ class AuditStore:
         found = [leaf for r in rows for leaf in _chunk_leaves(r)]
         return [leaf for leaf in found if after <= leaf.index < after + limit]
 
+    def leaves_at(self, indexes: Collection[int]) -> list[Leaf]:
+        """The leaves of these indexes, wherever they lie, in index order: one statement for
+        the chunks that hold them (a score proof's leaves are scattered over the log)."""
+        chunks = sorted({i // CHUNK for i in indexes})
+        if not chunks:
+            return []
+        marks = ", ".join("?" * len(chunks))
+        rows = self.db.fetch(
+            f"SELECT chunk, positions, hashes FROM {self._table('audit_leaf_chunks')} "  # noqa: S608 - placeholders only
+            f"WHERE chunk IN ({marks})",
+            chunks,
+        )
+        wanted = set(indexes)
+        found = [leaf for r in rows for leaf in _chunk_leaves(r) if leaf.index in wanted]
+        return sorted(found, key=lambda leaf: leaf.index)
+
     def leaf_at_position(self, position: int) -> Leaf | None:
         rows = self.db.fetch(
             f"SELECT chunk, positions, hashes FROM {self._table('audit_leaf_chunks')} "  # noqa: S608 - our names

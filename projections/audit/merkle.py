@@ -182,6 +182,18 @@ def inclusion_proof(index: int, size: int, reader: NodeReader) -> list[bytes]:
     return _hash_ranges(_inclusion_ranges(index, size), reader)
 
 
+def inclusion_proofs(indexes: Sequence[int], size: int, reader: NodeReader) -> list[list[bytes]]:
+    """`inclusion_proof` of each of `indexes`, from ONE `nodes` call: proofs of one tree share
+    their upper nodes, and a store read per proof was most of a page of score-proof leaves."""
+    per_leaf = []
+    for index in indexes:
+        if not 0 <= index < size:
+            raise ValueError(f"leaf index {index} outside a tree of size {size}")
+        per_leaf.append(_inclusion_ranges(index, size))
+    hashes = iter(_hash_ranges([r for ranges in per_leaf for r in ranges], reader))
+    return [[next(hashes) for _ in ranges] for ranges in per_leaf]
+
+
 def consistency_proof(first: int, second: int, reader: NodeReader) -> list[bytes]:
     """PROOF(first, D[0:second]) of RFC 9162 §2.1.4.1: the tree of size `first` is a prefix."""
     if not 0 < first <= second:

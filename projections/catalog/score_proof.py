@@ -19,6 +19,8 @@ class ScoreBasis:
     """seat -> (leaf index, decision) of its current verdict."""
     ballots: dict[str, tuple[int, str]] = field(default_factory=dict)
     """voter -> (leaf index, choice) of their current ballot."""
+    voids: dict[str, int] = field(default_factory=dict)
+    """voter -> leaf index of the void that keeps their ballot out of the tally."""
     last: dict[str, Any] | None = None
     """The last timeline point folded: its figures are the published ones."""
 
@@ -34,7 +36,9 @@ class ScoreBasis:
             self.ballots.pop(point["actor"], None)
         elif kind == "Ballot.Voided":  # the actor is the moderator; the point names the voter
             self.ballots.pop(point["voter"], None)
+            self.voids[point["voter"]] = point["leaf_index"]
         elif kind == "Ballot.Restored":
+            self.voids.pop(point["voter"], None)
             self.ballots[point["voter"]] = (point["leaf_index"], point["choice"])
         self.last = point
 
@@ -57,6 +61,7 @@ class ScoreBasis:
                     ),
                     key=lambda b: b["leaf_index"],
                 ),
+                "voids": [{"leaf_index": leaf} for leaf in sorted(self.voids.values())],
             },
         }
 

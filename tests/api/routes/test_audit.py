@@ -11,6 +11,7 @@ import orjson
 from fastapi.testclient import TestClient
 
 from api.bootstrap import open_runtime
+from api.routes.audit import MAX_LEAVES
 from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.audit import merkle
@@ -19,6 +20,8 @@ from projections.catalog.fold import fold_catalog
 from projections.catalog.views import CATALOG, CatalogProjection
 from projections.following.follower import Follower
 from projections.following.rebuild import read_events, rebuild, rebuild_together
+from projections.records import canonical_json
+from tests.scripts.serving_audit import EventTable
 
 
 def b64(text: str) -> bytes:
@@ -181,3 +184,56 @@ def test_rebuilding_the_log_reproduces_every_signed_checkpoint(settings: Setting
         assert runtime.audit.mismatched_checkpoints() == []
     finally:
         runtime.close()
+
+
+def test_leaves_answer_a_score_proofs_leaves_with_events_and_proofs(
+    client: TestClient, settings: Settings
+) -> None:
+    """/v1/audit/leaves gives each named leaf as the export shows it, the position the log
+    recorded and an inclusion proof to the checkpoint's root; an event changed behind the
+    service's back still comes as stored, so it no longer hashes to the recorded leaf."""
+    vote(client, "smollm3", "skip")
+    size = signed_size(client, 42)
+    proof = client.get("/v1/tools/smollm3/score-proof", params={"size": size}).json()
+    indexes = [v["leaf_index"] for v in proof["panel"]["verdicts"]]
+    indexes += [b["leaf_index"] for b in proof["community"]["ballots"]]
+    answer = client.get("/v1/audit/leaves", params={"index": indexes, "size": size}).json()
+    assert (answer["size"], answer["checkpoint"]["size"]) == (size, proof["checkpoint"]["size"])
+    root = b64(answer["root"])
+    assert [leaf["leaf_index"] for leaf in answer["leaves"]] == sorted(indexes)
+    for leaf in answer["leaves"]:
+        i = leaf["leaf_index"]
+        exported = orjson.loads(
+            client.get("/v1/audit/events", params={"after": i, "limit": 1}).text
+        )
+        assert {k: v for k, v in leaf.items() if k not in ("position", "proof")} == exported
+        assert leaf["position"] == leaf["event"]["position"]
+        recomputed = merkle.leaf_hash(canonical_json(leaf["event"]))
+        assert recomputed == b64(leaf["leaf_hash"])
+        path = [b64(h) for h in leaf["proof"]]
+        assert merkle.verify_inclusion(recomputed, i, size, path, root)
+
+    ballot = answer["leaves"][-1]
+    table = EventTable(settings)
+    state = orjson.loads(table.state(ballot["position"]))
+    table.set_state(ballot["position"], orjson.dumps({**state, "choice": "ship"}))
+    again = client.get("/v1/audit/leaves", params={"index": ballot["leaf_index"], "size": size})
+    changed = again.json()["leaves"][0]
+    assert changed["event"]["state"]["choice"] == "ship"
+    assert changed["leaf_hash"] == ballot["leaf_hash"], "the log's record stays"
+    assert merkle.leaf_hash(canonical_json(changed["event"])) != b64(ballot["leaf_hash"])
+
+
+def test_leaves_refuse_what_they_cannot_answer(client: TestClient) -> None:
+    """No index, too many, one past the tree, a negative one: 422 naming `index`."""
+    size = signed_size(client, 41)
+    for params in (
+        {},
+        {"index": list(range(MAX_LEAVES + 1))},
+        {"index": [0, size], "size": size},
+        {"index": [-1]},
+    ):
+        answer = client.get("/v1/audit/leaves", params=params)
+        assert answer.status_code == 422, (params, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["field"].startswith("index"), answer.json()

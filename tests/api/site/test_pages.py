@@ -532,6 +532,19 @@ def test_static_files_are_served_locally(site: Site) -> None:
         assert "http://" not in body and "https://" not in body
 
 
+def test_tool_page_offers_the_score_check_without_inline_script(site: Site) -> None:
+    """The tool page loads static/check.js (no inline script: the CSP allows none), hides its
+    button until the script runs, and says how to check with scripts/verify.py."""
+    page = site.get("/tools/smollm3").text
+    assert '<script src="/static/check.js" defer></script>' in page
+    assert re.search(r"<button[^>]*data-check-score=\"smollm3\"[^>]*hidden>", page)
+    assert "python scripts/verify.py" in page
+    assert re.findall(r"<script(?![^>]*\bsrc=)", page) == [], "an inline script"
+    js = site.client.get("/static/check.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "http://" not in js.text and "https://" not in js.text
+
+
 def test_audit_page_shows_a_checkpoint_that_verifies(site: Site) -> None:
     """/audit shows the latest signed checkpoint and the key it opens with, and how to verify."""
     deadline = time.monotonic() + 10

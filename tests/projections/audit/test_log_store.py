@@ -4,6 +4,8 @@ events' leaf hashes, and a rebuild writes the very same rows."""
 
 from __future__ import annotations
 
+import random
+
 from api.bootstrap import Runtime, open_runtime
 from domain.settings import Settings
 from projections.audit import merkle
@@ -45,6 +47,14 @@ def test_chunked_log_equals_the_plain_merkle_tree(settings: Settings) -> None:
             (i, e.position, hashes[i]) for i, e in enumerate(events)
         ]
         assert store.leaves(CHUNK - 2, 5) == leaves[CHUNK - 2 : CHUNK + 3]
+        past_the_end = [size, size + CHUNK]
+        scattered = [*random.Random(6).sample(range(size), 40), *past_the_end]
+        assert store.leaves_at(scattered) == [leaves[i] for i in sorted(scattered) if i < size]
+        assert store.leaves_at([]) == []
+        some = sorted(scattered[:20])
+        assert merkle.inclusion_proofs(some, size, store) == [
+            merkle.inclusion_proof(i, size, plain) for i in some
+        ]
         for leaf in leaves:
             assert store.leaf_at_position(leaf.position) == leaf
         assert store.leaf_at_position(events[-1].position + 1) is None

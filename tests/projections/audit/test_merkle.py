@@ -22,6 +22,7 @@ from projections.audit.merkle import (
     MissingNodeError,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     leaf_hash,
     leaf_hashes,
     node_hash,
@@ -215,6 +216,21 @@ def test_every_inclusion_proof_is_the_rfc_path_and_verifies(target: tuple[int, i
     proof = inclusion_proof(index, size, STORE)
     assert proof == path(index, LEAVES[:size])
     assert verify_inclusion(LEAVES[index], index, size, proof, true_root(size))
+
+
+@given(
+    tree_sizes.filter(bool).flatmap(
+        lambda n: st.tuples(st.lists(st.integers(0, n - 1)), st.just(n))
+    )
+)
+def test_proofs_of_many_leaves_at_once_are_each_leafs_proof(target: tuple[list[int], int]) -> None:
+    """inclusion_proofs (one store read for all) equals inclusion_proof of each index, in order."""
+    indexes, size = target
+    assert inclusion_proofs(indexes, size, STORE) == [
+        inclusion_proof(i, size, STORE) for i in indexes
+    ]
+    with pytest.raises(ValueError, match="outside"):
+        inclusion_proofs([*indexes, size], size, STORE)
 
 
 @given(consistency_pairs)

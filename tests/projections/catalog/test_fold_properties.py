@@ -17,6 +17,7 @@ from domain.errors import LedgerError
 from domain.settings import Settings
 from projections.catalog.fold import Catalog, ToolState, fold_catalog, point_document
 from projections.catalog.panel import Verdict, panel_counts
+from projections.catalog.score_proof import score_basis
 from projections.catalog.views import CATALOG, CatalogProjection, ViewStore
 from projections.following.follower import Follower
 from projections.following.rebuild import read_events, rebuild
@@ -317,8 +318,26 @@ def live_equals_rebuild_equals_recount(history: list[tuple[Any, ...]]) -> None:
         assert all_history(views) == history
         assert all_corrections(views) == corrections
         assert views.position(CATALOG) == (ledger.recorder.max_notification_id() or 0)
+        score_proofs_name_what_the_tally_counts(views, model, list(read_events(ledger.recorder)))
     finally:
         ledger.close()
+
+
+def score_proofs_name_what_the_tally_counts(
+    views: ViewStore, model: Model, events: list[Any]
+) -> None:
+    """Each tool's score proof names one leaf per counted verdict and ballot and one per void in
+    force (what the browser check recounts): the leaves are those events, on that tool."""
+    for slug, tool in model.tools.items():
+        proof = score_basis(views.tool_points(CATALOG, slug, len(events))).document()
+        community = proof["community"]
+        voided = [events[v["leaf_index"]] for v in community["voids"]]
+        assert [e.kind for e in voided] == ["Ballot.Voided"] * len(tool.voided)
+        assert {e.data["voter"] for e in voided} == set(tool.voided)
+        counted = [events[b["leaf_index"]] for b in community["ballots"]]
+        assert {e.data["tool"] for e in counted + voided} <= {slug}
+        assert sorted(b["choice"] for b in community["ballots"]) == sorted(tool.ballots.values())
+        assert len(proof["panel"]["verdicts"]) == len(tool.seats)
 
 
 @given(histories)
