@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from domain.demo_data import COMPARISONS
 from tests.api.routes.test_reads import PUBLISHED
-from tests.serving import free_port
+from tests.serving import START_SECONDS, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -49,7 +49,7 @@ def serving(folder: Path) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_SECONDS
         while True:
             assert proc.poll() is None, (folder / "serve.log").read_text()
             try:
@@ -58,7 +58,7 @@ def serving(folder: Path) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "verdict serve did not answer in 30 s"
+            assert time.monotonic() < deadline, f"verdict serve did not answer in {START_SECONDS} s"
             time.sleep(0.1)
         yield base
     finally:
