@@ -122,7 +122,7 @@ ODD_TIMES = [
 """Instants UTC cannot hold (the calendar ends in year 9999 and starts in year 1), a day that does
 not exist and numbers no date is made of."""
 EXAMPLES = {"slug": "smollm3", "seat": "builder", "left": "claude-files-api", "right": "smollm3"}
-REQUIRED = {"first": "1", "second": "2"}
+REQUIRED = {"first": "1", "second": "2", "index": "1"}
 
 
 def _odd_queries(client: TestClient) -> list[tuple[str, str, str]]:
