@@ -104,12 +104,11 @@ class Ledger(Application[UUID]):
     def publish_verdict(
         self, slug: str, seat: str, reviewer: str, decision: str, text: str, actor: str
     ) -> Receipt:
-        def attempt() -> Receipt:
-            panel, tool = self._panel(slug, actor)
+        def publish(panel: Panel) -> str:
             panel.publish(seat, reviewer, decision, text, actor, seats=self.settings.panel_seats)
-            return Receipt("published", self._save(panel, read=[tool]))
+            return "published"
 
-        return _retrying(attempt)
+        return self._changing_panel(slug, actor, publish)
 
     def amend_verdict(
         self,
@@ -121,12 +120,11 @@ class Ledger(Application[UUID]):
         reason: str,
         actor: str,
     ) -> Receipt:
-        def attempt() -> Receipt:
-            panel, tool = self._panel(slug, actor)
+        def amend(panel: Panel) -> str:
             panel.amend(seat, reviewer, decision, text, reason, actor)
-            return Receipt("amended", self._save(panel, read=[tool]))
+            return "amended"
 
-        return _retrying(attempt)
+        return self._changing_panel(slug, actor, amend)
 
     def put_verdict(
         self,
@@ -141,21 +139,30 @@ class Ledger(Application[UUID]):
         """Publish into an empty seat (reviewer, decision and text needed), or amend the current
         verdict with a reason, changing only what is given."""
 
-        def attempt() -> Receipt:
-            panel, tool = self._panel(slug, actor)
+        def put(panel: Panel) -> str:
             if rules.seat(seat) in panel.seats:
                 panel.amend(seat, reviewer, decision, text, reason, actor)
-                return Receipt("amended", self._save(panel, read=[tool]))
+                return "amended"
             panel.publish(seat, reviewer, decision, text, actor, seats=self.settings.panel_seats)
-            return Receipt("published", self._save(panel, read=[tool]))
+            return "published"
 
-        return _retrying(attempt)
+        return self._changing_panel(slug, actor, put)
 
     def retract_verdict(self, slug: str, seat: str, reason: str, actor: str) -> Receipt:
+        def retract(panel: Panel) -> str:
+            panel.retract(seat, reason, actor)
+            return "retracted"
+
+        return self._changing_panel(slug, actor, retract)
+
+    def _changing_panel(self, slug: str, actor: str, change: Callable[[Panel], str]) -> Receipt:
+        """One load-change-save of a tool's panel, retried on a conflict; `change` acts on the
+        panel and names the outcome. The tool is saved as read, so a delisting refuses it."""
+
         def attempt() -> Receipt:
             panel, tool = self._panel(slug, actor)
-            panel.retract(seat, reason, actor)
-            return Receipt("retracted", self._save(panel, read=[tool]))
+            outcome = change(panel)
+            return Receipt(outcome, self._save(panel, read=[tool]))
 
         return _retrying(attempt)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.middleware.http_only import HttpMiddleware
+
 
 def _exceeds(length: bytes, limit: int) -> bool:
     """Whether a Content-Length of ASCII digits is over `limit`; one longer than the limit's own
@@ -13,15 +15,12 @@ def _exceeds(length: bytes, limit: int) -> bool:
     return len(digits) > len(str(limit)) or int(digits) > limit
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and _exceeds(value, self.max_bytes):
                 scope["verdict.too_large"] = True

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from api.middleware.http_only import HttpMiddleware
 
 
-class ObservedRequests:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
+class ObservedRequests(HttpMiddleware):
     def wanted(self) -> bool:
         """False skips the observation (e.g. a logger that is switched off)."""
         return True
@@ -20,10 +19,10 @@ class ObservedRequests:
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         raise NotImplementedError
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.wanted():
-            await self.app(scope, receive, send)
-            return
+    def _passes(self, scope: Scope) -> bool:
+        return super()._passes(scope) or not self.wanted()
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500  # unless a response starts: an exception escaped
 

@@ -20,6 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.middleware.http_only import HttpMiddleware
 from api.problems import internal_error, problem
 
 HEADERS = {
@@ -63,16 +64,12 @@ def _is_preflight(scope: Scope) -> bool:
     return "origin" in headers and "access-control-request-method" in headers
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     def __init__(self, app: ASGIApp, *, cors_closed: bool = True) -> None:
-        self.app = app
+        super().__init__(app)
         self.cors_closed = cors_closed
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = _secured(message.get("headers", ()))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from projections.audit.cosignature import CosignatureVerifier
 from projections.audit.log import AuditStore, StoredCheckpoint
 from projections.audit.signed_note import InvalidNote, split_note
 from projections.audit.witness_store import WitnessStore
+from projections.following.daemon import DaemonLoop
 
 log = logging.getLogger("verdict.witnesses")
 
@@ -75,7 +75,7 @@ def post(url: str, body: bytes, timeout: float) -> Answer:
             return Answer(error.code, error.headers.get_content_type(), text)
 
 
-class WitnessSubmitter:
+class WitnessSubmitter(DaemonLoop):
     """Keeps one witness's cosignatures up to date with the newest checkpoint."""
 
     def __init__(
@@ -99,22 +99,13 @@ class WitnessSubmitter:
         self.max_backoff = MAX_BACKOFF_SECONDS if max_backoff is None else max_backoff
         self._cosigned = 0
         """The newest size this thread has a cosignature for (0: look it up)."""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"witness-{self.verifier.name}", daemon=True
-        )
         self._refusals = REFUSALS
         self._unreachable = UNREACHABLE.labels(self.verifier.name)
+        super().__init__(f"witness-{self.verifier.name}")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(self.timeout + 1)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
+    def stop(self, timeout: float | None = None) -> None:
+        """Unset, `timeout` outlasts one submission (`self.timeout`)."""
+        super().stop(self.timeout + 1 if timeout is None else timeout)
 
     def _run(self) -> None:
         backoff = Backoff(FIRST_BACKOFF_SECONDS, max(FIRST_BACKOFF_SECONDS, self.max_backoff))

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
+from api.middleware.http_only import HttpMiddleware
 from api.own_writes import client_of
 from api.routes.writes import router, vote_status, voted
 from api.schemas import VoteResult
@@ -56,15 +57,15 @@ def vote_choice(body: bytes) -> Literal["ship", "skip"] | None:
     return None
 
 
-class VoteLane:
+class VoteLane(HttpMiddleware):
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app)
         self._routes: dict[str, Any] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("PUT", "DELETE"):
-            await self.app(scope, receive, send)
-            return
+    def _passes(self, scope: Scope) -> bool:
+        return super()._passes(scope) or scope["method"] not in ("PUT", "DELETE")
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = VOTE_PATH.fullmatch(scope["path"])
         headers = _headers(scope) if found else None
         who = self._voter(scope, headers) if headers is not None else None

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, PersistenceError
 
+from projections.following.daemon import DaemonLoop
 from projections.following.event_reader import EventReader
 from projections.following.tracking import StaleProjection
 from projections.records import LedgerEvent
@@ -103,7 +104,7 @@ IDLE_POLL_SECONDS = 0.5
 latency, never an event."""
 
 
-class FollowerThread:
+class FollowerThread(DaemonLoop):
     """Runs a follower in a daemon thread until stopped; `wake()` makes it look at once, or,
     with a `batch_window`, once that long has passed since its last catch-up (wake-ups that
     come meanwhile are folded into one: under a stream of writes, batches of a window's events
@@ -122,24 +123,13 @@ class FollowerThread:
         self.poll_interval = poll_interval
         self.batch_window = batch_window
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        name = f"follow-{follower.projection.name}"
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
+        super().__init__(f"follow-{follower.projection.name}")
 
     def wake(self, *_: object) -> None:
         self._wake.set()
 
-    def is_alive(self) -> bool:
-        """False once the loop has ended: stopped, or killed by an unexpected error."""
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
+    def _interrupt(self) -> None:
         self._wake.set()
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         name = self.follower.projection.name

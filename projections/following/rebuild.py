@@ -10,12 +10,12 @@ every stored checkpoint), one transaction makes it the serving one and drops the
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, PersistenceError
 
+from projections.following.daemon import DaemonLoop
 from projections.following.event_reader import EventReader
 from projections.following.follower import Projection, RetrySchedule
 from projections.following.generations import RefusedGeneration, Slot, StaleGeneration
@@ -144,7 +144,7 @@ def build_and_switch(
     return switched
 
 
-class RebuildThread:
+class RebuildThread(DaemonLoop):
     """Rebuilds one projection beside the serving tables in a daemon thread (a service started
     with folds of a new version), retrying database errors; `on_switched` runs once it serves."""
 
@@ -160,19 +160,7 @@ class RebuildThread:
         self.projection = projection
         self.retry = retry
         self.on_switched = on_switched
-        self._stop = threading.Event()
-        name = f"rebuild-{projection.name}"
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
+        super().__init__(f"rebuild-{projection.name}")
 
     def _run(self) -> None:
         name = self.projection.name

@@ -6,37 +6,29 @@ lost connection costs latency, never events (eventsourcing's own subscription st
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
 
+from projections.following.daemon import DaemonLoop
 from projections.following.follower import RetrySchedule
 
 log = logging.getLogger(__name__)
 
 
-class PostgresWakeup:
+class PostgresWakeup(DaemonLoop):
     def __init__(
         self, conninfo: str, channel: str, wake: Callable[[], None], *, retry: RetrySchedule
     ) -> None:
         self.conninfo = conninfo
         self.channel = channel
         self.wake = wake
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(retry,), name="pg-listen", daemon=True
-        )
+        self.retry = retry
+        super().__init__("pg-listen")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self, retry: RetrySchedule) -> None:
+    def _run(self) -> None:
+        retry = self.retry
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:

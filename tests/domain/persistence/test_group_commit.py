@@ -77,58 +77,50 @@ def commit(ledger: Ledger, *votes: tuple[str, str, str | None]) -> list[_Vote]:
     return batch
 
 
-def test_votes_on_one_ballot_in_one_batch_apply_in_order(settings: Settings) -> None:
+def test_votes_on_one_ballot_in_one_batch_apply_in_order(ledger: Ledger) -> None:
     """cast, change, retract, recast in one batch: four events, four outcomes, one save."""
-    ledger = Ledger(settings)
-    try:
-        list_tools(ledger, "alpha")
-        before = ledger.recorder.max_notification_id() or 0
-        batch = commit(
-            ledger,
-            ("alpha", "voter:v", "ship"),
-            ("alpha", "voter:v", "skip"),
-            ("alpha", "voter:v", None),
-            ("alpha", "voter:v", "ship"),
-            ("alpha", "voter:v", "ship"),
-        )
-        receipts = [vote.done.result(timeout=5) for vote in batch]
-        assert [r.outcome for r in receipts] == [
-            "cast",
-            "changed",
-            "retracted",
-            "recast",
-            "unchanged",
-        ]
-        positions = [r.position for r in receipts]
-        assert positions[:4] == [before + 1, before + 2, before + 3, before + 4]
-        assert positions[4] is None
-        kinds = [e.kind for e in read_events(ledger.recorder, before)]
-        assert kinds == ["Ballot.Cast", "Ballot.Changed", "Ballot.Retracted", "Ballot.Recast"]
-    finally:
-        ledger.close()
+    list_tools(ledger, "alpha")
+    before = ledger.recorder.max_notification_id() or 0
+    batch = commit(
+        ledger,
+        ("alpha", "voter:v", "ship"),
+        ("alpha", "voter:v", "skip"),
+        ("alpha", "voter:v", None),
+        ("alpha", "voter:v", "ship"),
+        ("alpha", "voter:v", "ship"),
+    )
+    receipts = [vote.done.result(timeout=5) for vote in batch]
+    assert [r.outcome for r in receipts] == [
+        "cast",
+        "changed",
+        "retracted",
+        "recast",
+        "unchanged",
+    ]
+    positions = [r.position for r in receipts]
+    assert positions[:4] == [before + 1, before + 2, before + 3, before + 4]
+    assert positions[4] is None
+    kinds = [e.kind for e in read_events(ledger.recorder, before)]
+    assert kinds == ["Ballot.Cast", "Ballot.Changed", "Ballot.Retracted", "Ballot.Recast"]
 
 
-def test_refused_votes_fail_alone(settings: Settings) -> None:
+def test_refused_votes_fail_alone(ledger: Ledger) -> None:
     """An unknown tool and a retraction without a ballot are refused; the rest is stored."""
-    ledger = Ledger(settings)
-    try:
-        list_tools(ledger, "alpha")
-        batch = commit(
-            ledger,
-            ("ghost", "voter:a", "ship"),
-            ("alpha", "voter:a", "ship"),
-            ("alpha", "voter:b", None),
-            ("alpha", "voter:b", "skip"),
-        )
-        with pytest.raises(UnknownTool):
-            batch[0].done.result(timeout=5)
-        with pytest.raises(UnknownBallot):
-            batch[2].done.result(timeout=5)
-        assert [batch[i].done.result(timeout=5).outcome for i in (1, 3)] == ["cast", "cast"]
-        casts = [e for e in read_events(ledger.recorder) if e.kind == "Ballot.Cast"]
-        assert sorted(e.data["actor"] for e in casts) == ["voter:a", "voter:b"]
-    finally:
-        ledger.close()
+    list_tools(ledger, "alpha")
+    batch = commit(
+        ledger,
+        ("ghost", "voter:a", "ship"),
+        ("alpha", "voter:a", "ship"),
+        ("alpha", "voter:b", None),
+        ("alpha", "voter:b", "skip"),
+    )
+    with pytest.raises(UnknownTool):
+        batch[0].done.result(timeout=5)
+    with pytest.raises(UnknownBallot):
+        batch[2].done.result(timeout=5)
+    assert [batch[i].done.result(timeout=5).outcome for i in (1, 3)] == ["cast", "cast"]
+    casts = [e for e in read_events(ledger.recorder) if e.kind == "Ballot.Cast"]
+    assert sorted(e.data["actor"] for e in casts) == ["voter:a", "voter:b"]
 
 
 def test_a_conflict_in_a_batch_fails_none_of_the_others(raced: RacedLedger) -> None:
@@ -417,27 +409,23 @@ def test_batches_answer_as_single_writes_do(
         ledger.close()
 
 
-def test_votes_awaited_in_an_event_loop_get_their_own_answers(settings: Settings) -> None:
+def test_votes_awaited_in_an_event_loop_get_their_own_answers(ledger: Ledger) -> None:
     """Coroutines awaiting votes (the HTTP path) get each its outcome or refusal, handed to the
     loop a batch at a time; a caller that stopped waiting does not unsettle the others, and
     its vote, already queued, is stored all the same."""
-    ledger = Ledger(settings)
-    try:
-        list_tools(ledger, "alpha")
+    list_tools(ledger, "alpha")
 
-        async def vote_all() -> list[str]:
-            waiting = [ledger.vote_in_loop("alpha", f"voter:{i}", "ship") for i in range(20)]
-            refused = ledger.vote_in_loop("ghost", "voter:x", "ship")
-            gone = ledger.vote_in_loop("alpha", "voter:gone", "skip")
-            gone.cancel()
-            after = ledger.vote_in_loop("alpha", "voter:after", "ship")  # written after "gone"
-            answers = await asyncio.gather(*waiting, after)
-            with pytest.raises(UnknownTool):
-                await refused
-            return [answer.outcome for answer in answers]
+    async def vote_all() -> list[str]:
+        waiting = [ledger.vote_in_loop("alpha", f"voter:{i}", "ship") for i in range(20)]
+        refused = ledger.vote_in_loop("ghost", "voter:x", "ship")
+        gone = ledger.vote_in_loop("alpha", "voter:gone", "skip")
+        gone.cancel()
+        after = ledger.vote_in_loop("alpha", "voter:after", "ship")  # written after "gone"
+        answers = await asyncio.gather(*waiting, after)
+        with pytest.raises(UnknownTool):
+            await refused
+        return [answer.outcome for answer in answers]
 
-        assert asyncio.run(vote_all()) == ["cast"] * 21
-        stored = stored_ballot(ledger, "alpha", "voter:gone")
-        assert stored is not None and stored.choice == "skip"
-    finally:
-        ledger.close()
+    assert asyncio.run(vote_all()) == ["cast"] * 21
+    stored = stored_ballot(ledger, "alpha", "voter:gone")
+    assert stored is not None and stored.choice == "skip"
