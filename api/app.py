@@ -97,15 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # configured, and FastAPI would look for one on every request (docs/performance.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.add_middleware(VoteLane)  # innermost: the observers and limits below see its answers
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(Representation)  # coding, ETag and 304, HEAD: inside the headers below
-    security_headers.install(app, settings.cors_origins)
-    app.add_middleware(metrics.RequestMetrics)
-    if settings.access_log:
-        app.add_middleware(AccessLog)
-    app.add_middleware(ForwardedClient, trusted=settings.trusted_proxies)  # outermost
-    problems.install(app, not_found_page=pages.not_found_page)
+    install_middleware(app, settings)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(reads.router)
@@ -117,6 +109,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_docs.router)
     app.include_router(moderation_queue.router)
     return app
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Every request's path through the app before a route, and the error mapping: defined
+    once, so scripts/bench/ceiling.py's no-database vote measures this very stack."""
+    app.add_middleware(VoteLane)  # innermost: the observers and limits below see its answers
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Representation)  # coding, ETag and 304, HEAD: inside the headers below
+    security_headers.install(app, settings.cors_origins)
+    app.add_middleware(metrics.RequestMetrics)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
+    app.add_middleware(ForwardedClient, trusted=settings.trusted_proxies)  # outermost
+    problems.install(app, not_found_page=pages.not_found_page)
 
 
 def from_environment() -> FastAPI:

@@ -102,6 +102,21 @@ def _check_port(host: str, port: int) -> None:
             raise UserError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
+def server_options(host: str, port: int, settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for `verdict serve` (scripts/bench/ceiling.py serves with them too)."""
+    return {
+        "host": host,
+        "port": port,
+        "log_config": log_config(settings),
+        "access_log": False,  # api/logs.AccessLog writes one JSON line per request instead
+        "http": BoundedHttpToolsProtocol,  # httptools, with h11's 16 KiB bound on a head
+        # The client's address is api/middleware/forwarded.py's call (VERDICT_TRUSTED_PROXIES):
+        # uvicorn's would believe any X-Forwarded-For string from 127.0.0.1.
+        "proxy_headers": False,
+        "timeout_keep_alive": settings.idle_timeout_seconds,  # heads and bodies: http_protocol
+    }
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -137,17 +152,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         runtime.close()
     url = f"http://{args.host}:{args.port}"
     print(f"Verdict Ledger is serving at {url}  (API docs: {url}/docs)", flush=True)
-    options: dict[str, Any] = {
-        "host": args.host,
-        "port": args.port,
-        "log_config": log_config(settings),
-        "access_log": False,  # api/logs.AccessLog writes one JSON line per request instead
-        "http": BoundedHttpToolsProtocol,  # httptools, with h11's 16 KiB bound on a head
-        # The client's address is api/middleware/forwarded.py's call (VERDICT_TRUSTED_PROXIES):
-        # uvicorn's would believe any X-Forwarded-For string from 127.0.0.1.
-        "proxy_headers": False,
-        "timeout_keep_alive": settings.idle_timeout_seconds,  # heads and bodies: http_protocol
-    }
+    options = server_options(args.host, args.port, settings)
     if args.workers == 1:
         uvicorn.run(create_app(settings.model_copy(update={"projections": where})), **options)
         return 0

@@ -3,7 +3,7 @@
 
     python scripts/bench/bench.py [--backend sqlite|postgres|both] [--duration S] [--rounds R]
                             [--concurrency N] [--workers N] [--events N] [--json PATH]
-                            [--skip votes,kill,rebuild]
+                            [--tools N] [--catalog-events N] [--skip votes,kill,catalog,rebuild]
 
 What it measures, and how:
 
@@ -30,6 +30,11 @@ What it measures, and how:
   seconds in; every acknowledged receipt (log position, leaf hash) must then be in the store
   exactly once with the acknowledged choice, nothing may be stored that no voter sent, and the
   restarted service must publish the tallies that the stored ballots give.
+- catalog: the same vote and read measurements on the demo ledger (6 tools) and on a ledger of
+  `--tools` tools, ~500k voters and `--catalog-events` events built once through the aggregates
+  and cached (scripts/bench/scale_ledger.py, ANALYZE run after building), beside the ceiling:
+  the same HTTP stack answering votes with no database (scripts/bench/ceiling.py); issue 17's
+  targets, the lists' sizes and latencies, and ledger ÷ ceiling (scripts/bench/catalog_size.py).
 - rebuild: a SQLite ledger of `--events` events (cached under var/bench/) is rebuilt from zero
   in a child process (scripts/bench/replay.py, as `verdict rebuild` does), and again as
   `verdict rebuild --jobs 2` does (the audit log in a second process), beside the raw read
@@ -350,14 +355,17 @@ def run_load(
     *,
     reader: bool = True,
     kill_after: float | None = None,
+    slugs: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Drive `server` from separate processes (voters, and a paced reader); sample the server's
+    """Drive `server` from separate processes (voters, and a paced reader), voting on and
+    reading `slugs`, each voter on as many of them as there are demo tools; sample the server's
     CPU over the window; with `kill_after`, SIGKILL the server that many seconds in."""
     start_at = time.time() + 1.0
     base = {
         "host": "127.0.0.1",
         "port": server.port,
-        "slugs": SLUGS,
+        "slugs": slugs or SLUGS,
+        "tools_per_voter": len(SLUGS),
         "start_at": start_at,
         "warmup": load.warmup,
         "duration": load.duration,
@@ -752,6 +760,11 @@ def summarise(report: dict[str, Any]) -> None:
         best = max(rebuild["vs_raw"]["rebuild_total"], rebuild["vs_raw"].get("rebuild_jobs2", 0))
         checks["rebuild_vs_raw"] = best >= TARGETS["rebuild_vs_raw"]
         checks["rss_ratio"] = rebuild["rss_ratio"] <= TARGETS["rss_ratio"]
+    if "catalog" in report:
+        import catalog_size
+
+        checks.update(catalog_size.checks(report["catalog"]))
+        report["catalog_targets"] = catalog_size.TARGETS
     report["targets"] = TARGETS
     report["checks"] = checks
 
@@ -824,6 +837,10 @@ def table(report: dict[str, Any]) -> str:
             f"restarted tallies match: {verdict['restart_tallies_match']}  "
             f"{_mark(verdict['passed'])}",
         ]
+    if "catalog" in report:
+        import catalog_size
+
+        lines += catalog_size.lines(report["catalog"], checks)
     if "rebuild" in report:
         lines += _rebuild_lines(report["rebuild"], checks)
     return "\n".join(lines)
@@ -903,7 +920,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--kill-after", type=float, default=4.0, help="seconds of load before kill -9"
     )
     parser.add_argument(
-        "--skip", default="", help="comma-separated parts to leave out: votes, kill, rebuild"
+        "--skip",
+        default="",
+        help="comma-separated parts to leave out: votes, kill, catalog, rebuild",
+    )
+    parser.add_argument("--tools", type=int, default=5000, help="tools of the catalog ledger")
+    parser.add_argument(
+        "--catalog-events", type=int, default=1_500_000, help="events of the catalog ledger"
     )
     parser.add_argument(
         "--postgres-url",
@@ -938,12 +961,14 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.rounds,
             "backends": backends,
             "events": args.events,
+            "catalog_tools": args.tools,
+            "catalog_events": args.catalog_events,
             "server_workers": args.workers,
             "loadavg_at_start": os.getloadavg(),
             "commit": source_version(),
         }
     }
-    if "postgres" in backends and not skip >= {"votes", "kill"}:
+    if "postgres" in backends and not skip >= {"votes", "kill", "catalog"}:
         require_postgres(args.postgres_url)
     args.cache.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=args.cache))
@@ -958,6 +983,13 @@ def main(argv: list[str] | None = None) -> int:
                 kill_load = Load(load.concurrency, 0.0, args.kill_after + 5)
                 report.setdefault("kill", {})[name] = kill_check(
                     backend, kill_load, args.kill_after
+                )
+            if "catalog" not in skip:
+                from catalog_size import measure_catalog_size
+
+                _progress(f"catalog size: {args.tools:,} tools vs 6 and the ceiling on {name}")
+                report.setdefault("catalog", {})[name] = measure_catalog_size(
+                    backend, load, args.rounds, args.tools, args.catalog_events, args.cache
                 )
         if "rebuild" not in skip:
             _progress(f"rebuild of {args.events:,} events")

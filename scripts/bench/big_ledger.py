@@ -37,13 +37,18 @@ CATEGORIES = ("Coding", "Writing", "Images", "Audio", "Research", "Agents", "Dat
 
 
 def fill(
-    ledger: Ledger, events: int, rng: random.Random, slugs: Sequence[str] | None = None
+    ledger: Ledger,
+    events: int,
+    rng: random.Random,
+    slugs: Sequence[str] | None = None,
+    tools_per_voter: float | None = None,
 ) -> int:
     """Ballots by fresh voters, each on every tool of `slugs` (the demo tools by default) in
-    turn, some with a change of mind, until the log holds exactly `events` events; how many
-    were written. The one big-ledger generator: scripts/bench/replay.py builds the rebuild
+    turn, or on `tools_per_voter` of them on average drawn at random, some with a change of
+    mind, until the log holds exactly `events` events; how many were written. The one
+    big-ledger generator: scripts/bench/replay.py and scripts/bench/scale_ledger.py build the
     bench's ledgers with it too."""
-    slugs = [t.slug for t in TOOLS] if slugs is None else list(slugs)
+    slugs = list(slugs) if slugs is not None else [t.slug for t in TOOLS]
     start = written = ledger.recorder.max_notification_id() or 0
     voter = 0
     while written < events:
@@ -51,7 +56,11 @@ def fill(
         while len(batch) < SAVE_BATCH and written < events:
             actor = f"voter:v_bench{voter:09d}"
             voter += 1
-            for slug in slugs:
+            chosen = slugs
+            if tools_per_voter is not None:
+                whole, part = divmod(tools_per_voter, 1)
+                chosen = rng.sample(slugs, int(whole) + (rng.random() < part))
+            for slug in chosen:
                 if written >= events:
                     break
                 ballot = Ballot.cast(slug, actor, rng.choice(("ship", "skip")))

@@ -13,7 +13,9 @@ Voters: `concurrency` workers, each with its own connection and its own share of
 tokens, so a voter never has two requests in flight; that is what lets the kill -9 check tell
 "in flight when the server died" from "lost". Each request either casts a fresh ballot (a voter
 and tool not voted on yet, random ship/skip) or, with probability `change_rate`, flips one of
-the worker's earlier ballots (a change of mind), so every request writes exactly one event.
+the worker's earlier ballots (a change of mind), so every request writes exactly one event. A voter
+votes on every tool named, in random order, or on `tools_per_voter` of them drawn at random
+(a catalog of thousands: the same mix of votes, spread over all of it).
 
 Reader: one connection, `GET /v1/tools/{slug}` every `read_interval` seconds, latency from send
 to last body byte. It runs in a process of its own so that the voters' event loop, saturated,
@@ -150,9 +152,9 @@ async def vote_worker(
     """Vote until the window closes (or, with until_disconnect, until the server goes away)."""
     host, port = config["host"], config["port"]
     conn = Connection(host, port)
-    fresh = [
-        (v, slug) for v in voters for slug in rng.sample(config["slugs"], len(config["slugs"]))
-    ]
+    slugs = config["slugs"]
+    per_voter = min(len(slugs), config.get("tools_per_voter") or len(slugs))
+    fresh = [(v, slug) for v in voters for slug in rng.sample(slugs, per_voter)]
     fresh.reverse()
     voted: list[tuple[Voter, str]] = []
     change_rate: float = config["change_rate"]

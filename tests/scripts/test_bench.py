@@ -61,6 +61,7 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
         "--concurrency=16",
         "--events=5000",
         "--kill-after=1.5",
+        "--skip=catalog",
         f"--cache={tmp_path / 'cache'}",
         f"--json={out}",
         timeout=120,
@@ -95,6 +96,48 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
     shown = _run("bench.py", f"--report={out}", timeout=30)
     assert "durable votes/s" in shown and "peak RSS" in shown
     assert "promises ÷ none" in shown
+
+
+@pytest.mark.slow
+def test_catalog_size_section_reports_both_ledgers_and_the_ceiling(tmp_path: Path) -> None:
+    """SQLite only, a 30-tool catalog ledger of 3k events: votes, reads and lists on it and on
+    the demo ledger, the no-database ceiling, their ratios and issue 17's checks."""
+    out = tmp_path / "bench.json"
+    _run(
+        "bench.py",
+        "--backend=sqlite",
+        "--skip=votes,kill,rebuild",
+        "--duration=2",
+        "--rounds=2",
+        "--warmup=0.5",
+        "--concurrency=16",
+        "--tools=30",
+        "--catalog-events=3000",
+        f"--cache={tmp_path / 'cache'}",
+        f"--json={out}",
+        timeout=240,
+    )
+    report = json.loads(out.read_text())
+    catalog = report["catalog"]["sqlite"]
+    assert catalog["build"]["events"] == 3000 and catalog["tools"]["catalog"] == 30
+    assert catalog["catalog"]["events"] > 3000  # the votes measured landed on the catalog ledger
+    for service in ("ceiling", "demo", "catalog"):
+        assert _positive(catalog[service]["votes_per_s"]), service
+        assert catalog[service]["vote_errors"] == {}, service
+    for service in ("demo", "catalog"):
+        assert _positive(catalog[service]["read_latency_ms"]["p99"]), service
+        reads = catalog[service]["reads"]
+        assert set(reads) == {"/v1/tools", "/", "/feed.xml"}, service
+        assert all(r["status"] == 200 and _positive(r["bytes"]) for r in reads.values())
+    assert all(_positive(catalog["ratios"][k]) for k in ("catalog_vs_demo", "demo_vs_ceiling"))
+    assert set(report["checks"]) >= {
+        "catalog_vs_demo_sqlite",
+        "catalog_read_p99_sqlite",
+        "catalog_home_sqlite",
+        "demo_vs_ceiling_sqlite",
+    }
+    shown = _run("bench.py", f"--report={out}", timeout=30)
+    assert "catalog size (sqlite)" in shown and "ledger ÷ ceiling" in shown
 
 
 def _acks(ledger: Ledger, votes: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
