@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import dataclasses
 import hashlib
 import itertools
@@ -64,6 +65,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,10 +91,15 @@ MAX_LISTED = 10
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+"""One encoder for every event: `json.dumps` with options builds a new one per call."""
+_DECODE = json.JSONDecoder().decode
+"""`json.loads` of text, without its per-call look for a byte order mark."""
+
+
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8 as is (docs/audit.md, "Canonical event bytes")."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
+    return _CANONICAL(value).encode("utf-8")
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -121,12 +128,17 @@ class CompactRange:
         self.peaks: list[bytes] = []
 
     def append(self, leaf: bytes) -> None:
-        index = self.size
+        index, peaks, sha256 = self.size, self.peaks, hashlib.sha256
         while index & 1:
-            leaf = node_hash(self.peaks.pop(), leaf)
+            leaf = sha256(b"\x01" + peaks.pop() + leaf).digest()  # node_hash, inlined: per leaf
             index >>= 1
-        self.peaks.append(leaf)
+        peaks.append(leaf)
         self.size += 1
+
+    def copy(self) -> CompactRange:
+        twin = CompactRange()
+        twin.size, twin.peaks = self.size, list(self.peaks)
+        return twin
 
     def root(self) -> bytes:
         if not self.peaks:
@@ -830,13 +842,76 @@ def figures(choices: Iterable[str]) -> dict[str, Any]:
     return {"ship": ship, "skip": total - ship, "total": total, "ship_pct": percent(ship, total)}
 
 
+class Ballots:
+    """Every ballot's current leaf and choice, in two flat arrays of 64-bit words (open
+    addressing, linear probing): about 40 bytes a ballot where a dict of tuples keyed by the
+    voter's name took 250, so the recount of a million ballots fits in a few dozen MiB.
+
+    A ballot's key is a 64-bit blake2b of its tool and voter under a key drawn for this run, so
+    a log cannot make two ballots collide on purpose; an accidental collision (about n² / 2^65)
+    would show as a vote contradicting the log (a cast on a ballot already cast), never hide
+    one. Its word: tool number << 34 | leaf << 2 | LIVE | SHIP; a retracted ballot keeps its
+    key with LIVE cleared (nothing is ever removed)."""
+
+    LIVE, SHIP = 2, 1
+    _MIN_SLOTS = 1 << 10
+
+    def __init__(self) -> None:
+        self._secret = os.urandom(16)
+        self._keys = array("Q", bytes(8 * self._MIN_SLOTS))
+        self._words = array("Q", bytes(8 * self._MIN_SLOTS))
+        self._used = 0
+
+    def key(self, slug: str, voter: str) -> int:
+        named = f"{len(slug)}:{slug}{voter}".encode()  # the length keeps the two names apart
+        digest = hashlib.blake2b(named, digest_size=8, key=self._secret).digest()
+        return int.from_bytes(digest, "little") | 1  # never 0, the empty slot's key
+
+    def _slot(self, key: int) -> int:
+        keys, mask = self._keys, len(self._keys) - 1
+        slot = key & mask
+        while True:
+            found = keys[slot]
+            if found == key or found == 0:
+                return slot
+            slot = (slot + 1) & mask
+
+    def get(self, key: int) -> int:
+        """The ballot's word, 0 if it was never cast."""
+        return self._words[self._slot(key)]
+
+    def put(self, key: int, word: int) -> None:
+        slot = self._slot(key)
+        if self._keys[slot] == 0:
+            self._keys[slot] = key
+            self._used += 1
+        self._words[slot] = word
+        if 3 * self._used > 2 * len(self._keys):
+            self._grow()
+
+    def _grow(self) -> None:
+        keys, words = self._keys, self._words
+        self._keys = array("Q", bytes(16 * len(keys)))
+        self._words = array("Q", bytes(16 * len(keys)))
+        for key, word in zip(keys, words, strict=True):
+            if key:
+                slot = self._slot(key)
+                self._keys[slot], self._words[slot] = key, word
+
+    def live_words(self) -> Iterator[int]:
+        return (word for word in self._words if word & self.LIVE)
+
+
 @dataclass
 class ToolFigures:
+    number: int = 0
+    """The tool's place in listing order, its number in the ballot words."""
     status: str = "listed"
     seats: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     """seat -> (leaf index, log position, decision) of its current verdict, in seat order."""
-    ballots: dict[str, tuple[int, str]] = field(default_factory=dict)
-    """voter -> (leaf index, choice) of their current ballot."""
+    ship: int = 0
+    live: int = 0
+    """Current ballots choosing ship, and current ballots (voided ones are neither)."""
     voided: dict[str, str] = field(default_factory=dict)
     """voter -> the choice a moderator's void took out of the tally."""
 
@@ -845,16 +920,20 @@ class ToolFigures:
 
     def community(self) -> dict[str, Any]:
         """The tally without voided ballots, and how many were voided."""
+        ship, total = self.ship, self.live
         return {
-            **figures(choice for _, choice in self.ballots.values()),
+            "ship": ship,
+            "skip": total - ship,
+            "total": total,
+            "ship_pct": percent(ship, total),
             "voided": len(self.voided),
         }
 
 
 class Replay:
-    """Panel: the current verdict per seat. Community: the current ballot per voter. A delisted
-    tool keeps its figures. Events that contradict the state (a change of a vote never cast)
-    are reported: a consistent log has none."""
+    """Panel: the current verdict per seat. Community: the current ballot per voter (in
+    `Ballots`). A delisted tool keeps its figures. Events that contradict the state (a change
+    of a vote never cast) are reported: a consistent log has none."""
 
     def __init__(self) -> None:
         self.tools: dict[str, ToolFigures] = {}
@@ -862,6 +941,8 @@ class Replay:
         self.surfaces: dict[str, int] = {}
         """First votes (Ballot.Cast) by the surface they came from; "not recorded" for those
         stored before Cast version 2 (and v2 ones that name none)."""
+        self.ballots = Ballots()
+        self._grouped: tuple[list[int], array[int]] | None = None
 
     def apply(self, leaf: int, event: dict[str, Any]) -> None:
         kind = str(event.get("topic", "")).rpartition(":")[2]
@@ -876,7 +957,7 @@ class Replay:
     def _apply(self, leaf: int, position: int, kind: str, state: dict[str, Any]) -> None:
         slug = state["tool"]
         if kind == "Tool.Listed":
-            self.tools.setdefault(slug, ToolFigures())
+            self.tools.setdefault(slug, ToolFigures(number=len(self.tools)))
             return
         tool = self.tools.get(slug)
         if tool is None:
@@ -896,25 +977,53 @@ class Replay:
         elif kind in ("Ballot.Voided", "Ballot.Restored"):
             self._moderate(leaf, kind, slug, tool, state)
         elif kind.startswith("Ballot."):
-            voter, current = state["actor"], tool.ballots.get(state["actor"])
-            if voter in tool.voided:
-                self.problems.append(f"leaf {leaf}: {kind} by {voter!r}, voided on {slug!r}")
-                return
-            if kind in ("Ballot.Changed", "Ballot.Retracted"):
-                if current is None or current[1] != state["previous"]:
-                    self.problems.append(
-                        f"leaf {leaf}: {kind} says the ballot of {voter!r} on {slug!r} was "
-                        f"{state['previous']!r}, the log says {current and current[1]!r}"
-                    )
-            elif current is not None:
-                self.problems.append(f"leaf {leaf}: {kind} while {voter!r} has a ballot")
-            if kind == "Ballot.Cast":
-                self._surface(leaf, state)
-            if kind == "Ballot.Retracted":
-                tool.ballots.pop(voter, None)
-            else:
-                self._decision(leaf, state["choice"])
-                tool.ballots[voter] = (leaf, state["choice"])
+            self._ballot(leaf, kind, slug, tool, state)
+
+    def _ballot(
+        self, leaf: int, kind: str, slug: str, tool: ToolFigures, state: dict[str, Any]
+    ) -> None:
+        voter = state["actor"]
+        if not isinstance(voter, str):
+            raise TypeError(f"actor {voter!r} is not a name")
+        if tool.voided and voter in tool.voided:
+            self.problems.append(f"leaf {leaf}: {kind} by {voter!r}, voided on {slug!r}")
+            return
+        key = self.ballots.key(slug, voter)
+        word = self.ballots.get(key)
+        current = None if not word & Ballots.LIVE else "ship" if word & Ballots.SHIP else "skip"
+        if kind in ("Ballot.Changed", "Ballot.Retracted"):
+            if current is None or current != state["previous"]:
+                self.problems.append(
+                    f"leaf {leaf}: {kind} says the ballot of {voter!r} on {slug!r} was "
+                    f"{state['previous']!r}, the log says {current!r}"
+                )
+        elif current is not None:
+            self.problems.append(f"leaf {leaf}: {kind} while {voter!r} has a ballot")
+        if kind == "Ballot.Cast":
+            self._surface(leaf, state)
+        if kind == "Ballot.Retracted":
+            self._set(key, tool, current, None, leaf)
+        else:
+            self._decision(leaf, state["choice"])
+            self._set(key, tool, current, state["choice"], leaf)
+
+    def _current(self, word: int) -> str | None:
+        """The choice a ballot word holds, None for no current ballot."""
+        if not word & Ballots.LIVE:
+            return None
+        return "ship" if word & Ballots.SHIP else "skip"
+
+    def _set(
+        self, key: int, tool: ToolFigures, current: str | None, choice: str | None, leaf: int
+    ) -> None:
+        """The ballot now holds `choice` (None: none) from `leaf`; the tool's counts follow."""
+        tool.live += (choice is not None) - (current is not None)
+        tool.ship += (choice == "ship") - (current == "ship")
+        word = 0
+        if choice is not None:
+            word = tool.number << 34 | leaf << 2 | Ballots.LIVE | (choice == "ship")
+        self.ballots.put(key, word)
+        self._grouped = None
 
     def _moderate(
         self, leaf: int, kind: str, slug: str, tool: ToolFigures, state: dict[str, Any]
@@ -922,13 +1031,17 @@ class Replay:
         """A void takes the voter's current ballot (`previous`) out of the tally; a restore
         puts the voided choice back, resting on the restore's leaf. `actor` is the moderator."""
         voter = state["voter"]
+        if not isinstance(voter, str):
+            raise TypeError(f"voter {voter!r} is not a name")
+        key = self.ballots.key(slug, voter)
+        current = self._current(self.ballots.get(key))
         if kind == "Ballot.Voided":
-            current = tool.ballots.pop(voter, None)
-            if current is None or current[1] != state["previous"]:
+            if current is None or current != state["previous"]:
                 self.problems.append(
                     f"leaf {leaf}: a void of {voter!r} on {slug!r} removes "
-                    f"{state['previous']!r}, the log says {current and current[1]!r}"
+                    f"{state['previous']!r}, the log says {current!r}"
                 )
+            self._set(key, tool, current, None, leaf)
             tool.voided[voter] = state["previous"]
             return
         voided = tool.voided.pop(voter, None)
@@ -938,7 +1051,7 @@ class Replay:
                 f"{state['choice']!r}, the void took {voided!r}"
             )
         self._decision(leaf, state["choice"])
-        tool.ballots[voter] = (leaf, state["choice"])
+        self._set(key, tool, current, state["choice"], leaf)
 
     def _surface(self, leaf: int, state: dict[str, Any]) -> None:
         """Both shapes of a Cast: version 1 (no `class_version`) recorded no surface; version 2
@@ -956,6 +1069,30 @@ class Replay:
     def _decision(self, leaf: int, value: object) -> None:
         if value not in ("ship", "skip"):
             self.problems.append(f"leaf {leaf}: decision {value!r} is neither ship nor skip")
+
+    def ballots_of(self, slug: str) -> list[tuple[int, str]]:
+        """(leaf index, choice) of the tool's current ballots, in leaf order. The first call
+        sorts every live ballot by tool once (a counting sort into one array of words), so a
+        tool's list costs its own ballots only."""
+        tool = self.tools[slug]
+        if self._grouped is None:
+            self._grouped = self._group()
+        starts, grouped = self._grouped
+        words = sorted(grouped[starts[tool.number] : starts[tool.number] + tool.live])
+        return [(w >> 2 & 0xFFFFFFFF, "ship" if w & Ballots.SHIP else "skip") for w in words]
+
+    def _group(self) -> tuple[list[int], array[int]]:
+        counts = [0] * (len(self.tools) + 1)
+        for tool in self.tools.values():
+            counts[tool.number + 1] = tool.live
+        starts = list(itertools.accumulate(counts))
+        grouped = array("Q", bytes(8 * starts[-1]))
+        filled = starts[:-1]
+        for word in self.ballots.live_words():
+            number = word >> 34
+            grouped[filled[number]] = word & 0x3FFFFFFFF
+            filled[number] += 1
+        return starts, grouped
 
 
 # -- the checks -----------------------------------------------------------------------------------
@@ -1012,7 +1149,9 @@ class LeafRecord:
     position: int | None
 
 
-def _classify(line: Any, index: int, last_position: int) -> tuple[str, bytes | None]:
+def _classify(
+    line: Any, index: int, last_position: int, recorded: bytes
+) -> tuple[str, bytes | None]:
     """What is wrong with one export line ("" for nothing), and the leaf recomputed from it."""
     event = line.get("event")
     if line.get("leaf_index") != index:
@@ -1025,8 +1164,7 @@ def _classify(line: Any, index: int, last_position: int) -> tuple[str, bytes | N
     if not isinstance(position, int) or position <= last_position:
         return "positions out of order or duplicated", None
     mine = leaf_hash(canonical_json(event))
-    recorded = line.get("leaf_hash")
-    return ("" if recorded == base64.b64encode(mine).decode() else "event changed"), mine
+    return ("" if recorded == mine else "event changed"), mine
 
 
 def check_leaves(
@@ -1041,32 +1179,40 @@ def check_leaves(
     recorded hash and position of the sampled leaves, for inclusion proofs."""
     signed = sorted(signed)
     size = signed[-1][0] if signed else 0
-    recorded, recomputed = CompactRange(), CompactRange()
+    recorded = CompactRange()
+    recomputed: CompactRange | None = None
+    """The tree of the recomputed leaves, split from the recorded one at the first leaf that
+    differs from its record: until then the two are one tree, hashed once."""
     kept: dict[int, LeafRecord] = {}
     altered: list[tuple[int, int]] = []  # (signed size, last size that was still good)
     events_fail = good_size = next_cp = last_position = 0
+    sizes = [cp_size for cp_size, _ in signed] + [-1]
 
     def check_signed_roots() -> None:
         """Compare both trees with every signed root of the size they have reached."""
         nonlocal events_fail, good_size, next_cp
         while next_cp < len(signed) and signed[next_cp][0] == recorded.size:
             cp_size, cp_root = signed[next_cp]
-            if recorded.root() != cp_root:
+            root = recorded.root()
+            if root != cp_root:
                 altered.append((cp_size, good_size))
             elif not altered:
                 good_size = cp_size
-            events_fail += recomputed.root() != cp_root
+            events_fail += (recomputed.root() if recomputed else root) != cp_root
             next_cp += 1
 
     for index, raw in enumerate(itertools.islice(lines, size)):
-        check_signed_roots()
+        if sizes[next_cp] == index:
+            check_signed_roots()
         try:
-            line = json.loads(raw)
-            theirs = base64.b64decode(line["leaf_hash"], validate=True)
-            kind, mine = _classify(line, index, last_position)
+            line = _DECODE(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+            theirs = binascii.a2b_base64(line["leaf_hash"], strict_mode=True)
+            kind, mine = _classify(line, index, last_position, theirs)
         except (ValueError, KeyError, TypeError, AttributeError):
             line, theirs, kind, mine = {}, bytes(32), "export line unreadable", None
-        event = line.get("event") if isinstance(line.get("event"), dict) else {}
+        event = line.get("event")
+        if not isinstance(event, dict):
+            event = {}
         position = event.get("position", line.get("position"))  # the log's record, if gone
         if kind:
             report.bad_leaves += 1
@@ -1075,10 +1221,14 @@ def check_leaves(
                 report.first_bad = BadLeaf(index, kind, known, last_position)
         if "state" in event:
             replay.apply(index, event)
-        if isinstance(position, int):
-            last_position = max(last_position, position)
+        if isinstance(position, int) and position > last_position:
+            last_position = position
+        leaf = mine or bytes(32)
+        if recomputed is None and leaf != theirs:
+            recomputed = recorded.copy()
         recorded.append(theirs)
-        recomputed.append(mine or bytes(32))
+        if recomputed is not None:
+            recomputed.append(leaf)
         if index in sample:
             kept[index] = LeafRecord(theirs, position if isinstance(position, int) else None)
     check_signed_roots()
@@ -1136,7 +1286,7 @@ def compare_figures(replay: Replay, service: Service, report: Report, latest: Ch
             ),
             (
                 "score-proof ballots",
-                [{"leaf_index": i, "choice": c} for i, c in sorted(tool.ballots.values())],
+                [{"leaf_index": i, "choice": c} for i, c in replay.ballots_of(slug)],
                 (proof.get("community") or {}).get("ballots"),
             ),
             (
