@@ -69,7 +69,9 @@ class NoLedger:
     def __init__(self) -> None:
         self._positions = itertools.count(1)
 
-    async def vote_in_loop(self, slug: str, actor: str, choice: str | None) -> VoteReceipt:
+    async def vote_in_loop(
+        self, slug: str, actor: str, choice: str | None, surface: object = None
+    ) -> VoteReceipt:
         position = next(self._positions)
         event = Notification(
             id=position,
