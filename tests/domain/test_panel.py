@@ -192,6 +192,26 @@ def test_an_amendment_changes_only_what_it_names() -> None:
         "skip",
         "Solid primitive.",
     )
+    panel.amend("builder", "New Builder", None, "New text.", "new reviewer", "editor:bob")
+    [amended] = panel.collect_events()
+    assert isinstance(amended, Panel.VerdictAmended)
+    assert (amended.reviewer, amended.decision, amended.text) == (
+        "New Builder",
+        "skip",
+        "New text.",
+    )
+
+
+def test_an_amendment_that_changes_nothing_is_refused_on_decision() -> None:
+    """Restating the current verdict is no amendment: refused naming `decision`, nothing emitted."""
+    panel = panel_with_builder()
+    with pytest.raises(InvalidInput) as error:
+        panel.amend("builder", "Builder", None, None, "why", "editor:bob")
+    assert (error.value.field, error.value.detail) == (
+        "decision",
+        "decision: the amendment changes nothing",
+    )
+    assert panel.collect_events() == []
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
