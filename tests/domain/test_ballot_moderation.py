@@ -48,6 +48,7 @@ def test_restore_gives_the_voided_choice_back() -> None:
 def test_voiding_twice_or_restoring_a_counted_ballot_is_refused() -> None:
     """An already voided ballot cannot be voided again; a counted one cannot be restored."""
     ballot = _ballot()
+    assert ballot.voided is False
     with pytest.raises(BallotNotVoided) as not_voided:
         ballot.restore("why", "rule", MODERATOR)
     assert not_voided.value.detail == (

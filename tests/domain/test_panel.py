@@ -229,5 +229,7 @@ def test_publishing_needs_reviewer_decision_and_text(missing: str) -> None:
     panel = Panel.open("example", "editor:ann")
     with pytest.raises(InvalidInput) as error:
         panel.publish("builder", actor="editor:ann", **given)
-    assert error.value.field == missing
-    assert "required when publishing" in error.value.detail
+    assert (error.value.field, error.value.detail) == (
+        missing,
+        f"{missing}: is required when publishing a verdict",
+    )

@@ -379,6 +379,9 @@ def test_equal_sizes_with_roots_that_are_not_bytes_are_not_consistent(
     are no roots: False, as for one of them alone."""
     assert verify_consistency(size, size, junk, junk, []) is False  # type: ignore[arg-type]
     assert verify_consistency(size, size, junk, b"\x00" * 32, []) is False  # type: ignore[arg-type]
+    root = b"\x00" * 32  # a bytearray equal to the root beside it is still not bytes
+    assert verify_consistency(size, size, bytearray(root), root, []) is False  # type: ignore[arg-type]
+    assert verify_consistency(size, size, root, bytearray(root), []) is False  # type: ignore[arg-type]
 
 
 @given(consistency_pairs, st.integers(0, MAX_TREE - 1))
