@@ -169,3 +169,31 @@ def test_a_tlog_size_has_at_most_100_digits() -> None:
         MalformedRequest, match=exactly(f"not a text/x.tlog.size body: {body[:40]!r}")
     ):
         parse_tlog_size(body)
+
+
+def test_each_refusal_quotes_at_most_40_or_60_characters() -> None:
+    """A long first line is quoted to 40 characters, a long proof line to 60; the proof from
+    old size 0 must be empty, with that message."""
+    first = "old " + "x" * 50
+    with pytest.raises(
+        MalformedRequest,
+        match=exactly(f"first line must be 'old <decimal size>', got {first[:40]!r}"),
+    ):
+        parse_add_checkpoint(f"{first}\n\n{GOOD_NOTE}".encode())
+    long_hash = base64.b64encode(b"\x02" * 48).decode()
+    with pytest.raises(
+        MalformedRequest,
+        match=exactly(f"proof line {long_hash[:60]!r} is not a base64 32-byte hash"),
+    ):
+        parse_add_checkpoint(f"old 3\n{long_hash}\n\n{GOOD_NOTE}".encode())
+    with pytest.raises(
+        MalformedRequest, match=exactly("the proof must be empty when the old size is 0")
+    ):
+        parse_add_checkpoint(f"old 0\n{HASH}\n\n{GOOD_NOTE}".encode())
+
+
+def test_the_largest_tree_size_is_taken() -> None:
+    """2^63 - 1, the largest size, is a size (one more is refused, above)."""
+    note = SIGNER.sign(format_checkpoint("verdict.example/log", 2**63 - 1, b"\x01" * 32))
+    request = parse_add_checkpoint(f"old {2**63 - 1}\n\n{note}".encode())
+    assert (request.old_size, request.checkpoint.size) == (2**63 - 1, 2**63 - 1)

@@ -209,3 +209,25 @@ def test_each_refusal_says_what_is_wrong(
         f"fork: verdict.example/log size 10 has another root: {tlog.note(10, root=b'f' * 32)!r}",
         f"inconsistent: verdict.example/log from 10 to 20: {tlog.note(20, root=tlog.root(21))!r}",
     ]
+
+
+def test_any_trusted_key_of_the_origin_may_sign_and_a_broken_one_names_itself(
+    tmp_path: Path, tlog: TestLog
+) -> None:
+    """A log may have several keys: a note signed by the second is cosigned (the first, which
+    did not sign, is passed over); a broken signature by a trusted key refuses the note, the
+    detail naming that key."""
+    rotated = generate_signer(tlog.origin)[0]
+    keys = [rotated.verifier_key, tlog.verifier_key]
+    witness = Witness(COSIGNER, keys, WitnessState(tmp_path / "w.db"), clock=lambda: 7)
+    good = tlog.note(10)
+    head, _, b64 = good[:-1].rpartition(" ")
+    broken = f"{head} {b64[:10]}{'A' if b64[10] != 'A' else 'B'}{b64[11:]}\n"
+    refused = refusal(witness, format_add_checkpoint(0, [], broken))
+    key_id = tlog.verifier_key.split("+")[1]
+    assert (type(refused), refused.detail) == (
+        NotSignedByLog,
+        f"invalid signature for key verdict.example/log+{key_id}",
+    )
+    line = witness.add_checkpoint(tlog.request(0, 10))
+    assert VERIFIER.verify(good.rpartition("\n\n")[0] + "\n", line) == 7

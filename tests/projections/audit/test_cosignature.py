@@ -230,6 +230,7 @@ def test_cosign_refuses_what_is_not_a_checkpoint_or_a_timestamp() -> None:
         with pytest.raises(ValueError, match="timestamp"):
             WITNESS.cosign(BODY, timestamp)
     assert spec_verify(WITNESS.verifier_key, BODY, WITNESS.cosign(BODY, MAX_TIMESTAMP)) > 0
+    assert VERIFIER.verify(BODY, WITNESS.cosign(BODY, MAX_TIMESTAMP)) == MAX_TIMESTAMP
 
 
 @given(st.integers(0, MAX_TIMESTAMP))
@@ -274,8 +275,9 @@ def test_a_verified_cosignature_names_its_verifier_key_and_line() -> None:
     """open_cosignatures hands back the witness's own verifier key string, the timestamp and
     the line as it was in the note."""
     line = WITNESS.cosign(BODY, 1000)
-    assert VERIFIER.verifier_key == WITNESS.verifier_key
-    [found] = open_cosignatures(BODY + "\n" + line, [VERIFIER])
+    verifier = CosignatureVerifier.from_verifier_key(WITNESS.verifier_key)  # built under test
+    assert verifier.verifier_key == WITNESS.verifier_key
+    [found] = open_cosignatures(BODY + "\n" + line, [verifier])
     assert (found.verifier_key, found.timestamp, found.line) == (WITNESS.verifier_key, 1000, line)
 
 
