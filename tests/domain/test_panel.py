@@ -219,8 +219,10 @@ def test_an_amendment_without_a_reason_says_one_is_required(reason: str | None) 
     panel = panel_with_builder()
     with pytest.raises(InvalidInput) as error:
         panel.amend("builder", None, "skip", None, reason, "editor:bob")
-    assert error.value.field == "reason"
-    assert "a reason is required when amending" in error.value.detail
+    assert (error.value.field, error.value.detail) == (
+        "reason",
+        "reason: a reason is required when amending",
+    )
 
 
 @pytest.mark.parametrize("missing", ["reviewer", "decision", "text"])
