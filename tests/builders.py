@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,12 @@ from projections.records import LedgerEvent
 EDITOR = "editor:test"
 
 T = TypeVar("T")
+
+
+def exactly(message: str) -> str:
+    """A `pytest.raises(match=...)` pattern for this whole message and nothing else: a test that
+    matches a fragment lets a mutant that garbles the rest of the message live."""
+    return rf"\A{re.escape(message)}\Z"
 
 
 def listing(slug: str) -> dict[str, str]:

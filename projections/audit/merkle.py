@@ -253,6 +253,8 @@ def verify_consistency(
     vectors check equality only, whatever the length of the two roots)."""
     if not (isinstance(first, int) and isinstance(second, int) and _is_proof(proof)):
         return False
+    if not (isinstance(first_root, bytes) and isinstance(second_root, bytes)):
+        return False  # equal sizes compare the roots: None == None is no proof of anything
     if not 0 < first <= second:
         return False
     if first == second:

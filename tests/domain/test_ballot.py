@@ -135,3 +135,14 @@ def test_decide_applies_one_vote_and_names_what_it_did() -> None:
     assert outcomes == ["cast", "unchanged", "changed", "retracted", "recast"]
     kinds = [type(e).__name__ for e in ballot.collect_events()]
     assert kinds == ["Cast", "Changed", "Retracted", "Recast"]
+
+
+def test_a_first_vote_records_its_surface() -> None:
+    """The surface a first vote came from is on the Cast event and the ballot, through decide()
+    too."""
+    ballot, outcome = Ballot.decide(None, "example", "voter:v1", "ship", "page")
+    [event] = ballot.collect_events()
+    assert (outcome, event.surface, ballot.surface) == ("cast", "page", "page")
+    ballot = Ballot.cast("example", "voter:v2", "skip", "api")
+    [event] = ballot.collect_events()
+    assert (event.surface, ballot.surface) == ("api", "api")

@@ -48,11 +48,16 @@ def test_restore_gives_the_voided_choice_back() -> None:
 def test_voiding_twice_or_restoring_a_counted_ballot_is_refused() -> None:
     """An already voided ballot cannot be voided again; a counted one cannot be restored."""
     ballot = _ballot()
-    with pytest.raises(BallotNotVoided):
+    assert ballot.voided is False
+    with pytest.raises(BallotNotVoided) as not_voided:
         ballot.restore("why", "rule", MODERATOR)
+    assert not_voided.value.detail == (
+        "this ballot on 'example' is not voided; there is nothing to restore"
+    )
     ballot.void("why", "rule", MODERATOR)
-    with pytest.raises(BallotVoided):
+    with pytest.raises(BallotVoided) as voided:
         ballot.void("why", "rule", MODERATOR)
+    assert voided.value.detail == "a moderator voided this ballot on 'example'; it is not counted"
     assert len(ballot.collect_events()) == 1
 
 
@@ -61,8 +66,9 @@ def test_a_retracted_ballot_has_nothing_to_void() -> None:
     ballot = _ballot()
     ballot.retract()
     ballot.collect_events()
-    with pytest.raises(UnknownBallot):
+    with pytest.raises(UnknownBallot) as error:
         ballot.void("why", "rule", MODERATOR)
+    assert error.value.detail == "this voter has no current vote on 'example'"
     assert ballot.collect_events() == []
 
 
@@ -86,6 +92,9 @@ def test_a_voided_voter_cannot_vote_or_retract_until_restored() -> None:
         with pytest.raises(BallotVoided) as error:
             Ballot.decide(ballot, "example", "voter:v1", choice)
         assert error.value.type == "ballot-voided"
+        assert error.value.detail == (
+            "a moderator voided this ballot on 'example'; it is not counted"
+        )
     assert ballot.collect_events() == []
     ballot.restore("ok", "rule", MODERATOR)
     assert Ballot.decide(ballot, "example", "voter:v1", "skip")[1] == "changed"

@@ -192,6 +192,26 @@ def test_an_amendment_changes_only_what_it_names() -> None:
         "skip",
         "Solid primitive.",
     )
+    panel.amend("builder", "New Builder", None, "New text.", "new reviewer", "editor:bob")
+    [amended] = panel.collect_events()
+    assert isinstance(amended, Panel.VerdictAmended)
+    assert (amended.reviewer, amended.decision, amended.text) == (
+        "New Builder",
+        "skip",
+        "New text.",
+    )
+
+
+def test_an_amendment_that_changes_nothing_is_refused_on_decision() -> None:
+    """Restating the current verdict is no amendment: refused naming `decision`, nothing emitted."""
+    panel = panel_with_builder()
+    with pytest.raises(InvalidInput) as error:
+        panel.amend("builder", "Builder", None, None, "why", "editor:bob")
+    assert (error.value.field, error.value.detail) == (
+        "decision",
+        "decision: the amendment changes nothing",
+    )
+    assert panel.collect_events() == []
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
@@ -199,8 +219,10 @@ def test_an_amendment_without_a_reason_says_one_is_required(reason: str | None) 
     panel = panel_with_builder()
     with pytest.raises(InvalidInput) as error:
         panel.amend("builder", None, "skip", None, reason, "editor:bob")
-    assert error.value.field == "reason"
-    assert "a reason is required when amending" in error.value.detail
+    assert (error.value.field, error.value.detail) == (
+        "reason",
+        "reason: a reason is required when amending",
+    )
 
 
 @pytest.mark.parametrize("missing", ["reviewer", "decision", "text"])
@@ -209,5 +231,7 @@ def test_publishing_needs_reviewer_decision_and_text(missing: str) -> None:
     panel = Panel.open("example", "editor:ann")
     with pytest.raises(InvalidInput) as error:
         panel.publish("builder", actor="editor:ann", **given)
-    assert error.value.field == missing
-    assert "required when publishing" in error.value.detail
+    assert (error.value.field, error.value.detail) == (
+        missing,
+        f"{missing}: is required when publishing a verdict",
+    )

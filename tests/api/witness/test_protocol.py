@@ -18,6 +18,7 @@ from api.witness.protocol import (
     parse_tlog_size,
 )
 from projections.audit.signed_note import format_checkpoint, generate_signer
+from tests.builders import exactly
 from tests.strategies import add_checkpoint_requests
 from tests.vectors import SIGNED_NOTES
 
@@ -113,23 +114,34 @@ def test_malformed_bodies_are_refused(body: str, why: str) -> None:
 
 def test_bodies_that_are_not_utf8_or_too_large_are_refused() -> None:
     """Bytes that are no UTF-8, and bodies past MAX_BODY, are refused before parsing."""
-    with pytest.raises(MalformedRequest, match="UTF-8"):
+    with pytest.raises(MalformedRequest, match=exactly("body is not UTF-8")):
         parse_add_checkpoint(b"old 3\n\n\xff" + GOOD_NOTE.encode())
-    with pytest.raises(MalformedRequest, match="larger"):
+    with pytest.raises(MalformedRequest, match=exactly("body is larger than 65536 bytes")):
         parse_add_checkpoint(b"old 3\n\n" + b"x" * MAX_BODY)
     assert parse_add_checkpoint(f"old 0\n\n{GOOD_NOTE}".encode()).old_size == 0
 
 
+def test_a_long_bad_proof_line_is_quoted_to_60_characters() -> None:
+    """The message quotes the start of a line, not all of it."""
+    line = "!" * 70
+    with pytest.raises(MalformedRequest, match=exactly(f"proof line {line[:60]!r} is not base64")):
+        parse_add_checkpoint(f"old 3\n{line}\n\n{GOOD_NOTE}".encode())
+
+
 def test_format_refuses_what_the_witness_would() -> None:
-    """The client cannot send a negative size, a short hash, 64 hashes or a note sans newline."""
-    with pytest.raises(ValueError, match="negative"):
+    """The client cannot send a negative size, a short hash, 64 hashes or a note sans newline;
+    63 hashes it can."""
+    too_many = "a proof is at most 63 hashes of 32 bytes"
+    with pytest.raises(ValueError, match=exactly("old size -1 is negative")):
         format_add_checkpoint(-1, [], GOOD_NOTE)
-    with pytest.raises(ValueError, match="hashes"):
+    with pytest.raises(ValueError, match=exactly(too_many)):
         format_add_checkpoint(1, [b"x"], GOOD_NOTE)
-    with pytest.raises(ValueError, match="hashes"):
+    with pytest.raises(ValueError, match=exactly(too_many)):
         format_add_checkpoint(1, [b"x" * 32] * 64, GOOD_NOTE)
-    with pytest.raises(ValueError, match="newline"):
+    with pytest.raises(ValueError, match=exactly("a signed note ends with a newline")):
         format_add_checkpoint(1, [], GOOD_NOTE.removesuffix("\n"))
+    body = format_add_checkpoint(1, [b"x" * 32] * 63, GOOD_NOTE)
+    assert len(parse_add_checkpoint(body).proof) == 63
 
 
 @given(st.integers(0, 2**64))
@@ -146,3 +158,42 @@ def test_malformed_tlog_sizes_are_refused(body: bytes) -> None:
     """Anything but `<decimal without leading zeros>\\n` is not a size."""
     with pytest.raises(MalformedRequest):
         parse_tlog_size(body)
+
+
+def test_a_tlog_size_has_at_most_100_digits() -> None:
+    """100 digits are read (no log is that big, but int() is safe there); 101 are refused, the
+    message quoting the body's first 40 bytes."""
+    assert parse_tlog_size(b"9" * 100 + b"\n") == int("9" * 100)
+    body = b"9" * 101 + b"\n"
+    with pytest.raises(
+        MalformedRequest, match=exactly(f"not a text/x.tlog.size body: {body[:40]!r}")
+    ):
+        parse_tlog_size(body)
+
+
+def test_each_refusal_quotes_at_most_40_or_60_characters() -> None:
+    """A long first line is quoted to 40 characters, a long proof line to 60; the proof from
+    old size 0 must be empty, with that message."""
+    first = "old " + "x" * 50
+    with pytest.raises(
+        MalformedRequest,
+        match=exactly(f"first line must be 'old <decimal size>', got {first[:40]!r}"),
+    ):
+        parse_add_checkpoint(f"{first}\n\n{GOOD_NOTE}".encode())
+    long_hash = base64.b64encode(b"\x02" * 48).decode()
+    with pytest.raises(
+        MalformedRequest,
+        match=exactly(f"proof line {long_hash[:60]!r} is not a base64 32-byte hash"),
+    ):
+        parse_add_checkpoint(f"old 3\n{long_hash}\n\n{GOOD_NOTE}".encode())
+    with pytest.raises(
+        MalformedRequest, match=exactly("the proof must be empty when the old size is 0")
+    ):
+        parse_add_checkpoint(f"old 0\n{HASH}\n\n{GOOD_NOTE}".encode())
+
+
+def test_the_largest_tree_size_is_taken() -> None:
+    """2^63 - 1, the largest size, is a size (one more is refused, above)."""
+    note = SIGNER.sign(format_checkpoint("verdict.example/log", 2**63 - 1, b"\x01" * 32))
+    request = parse_add_checkpoint(f"old {2**63 - 1}\n\n{note}".encode())
+    assert (request.old_size, request.checkpoint.size) == (2**63 - 1, 2**63 - 1)

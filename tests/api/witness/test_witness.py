@@ -13,9 +13,19 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 
+from api.witness.protocol import format_add_checkpoint
 from api.witness.state import TreeHead, WitnessState
-from api.witness.witness import Refusal, SizeConflict, Witness
+from api.witness.witness import (
+    InconsistentProof,
+    Malformed,
+    NotSignedByLog,
+    Refusal,
+    SizeConflict,
+    UnknownOrigin,
+    Witness,
+)
 from projections.audit.cosignature import CosignatureVerifier, Cosigner
+from projections.audit.signed_note import generate_signer
 from tests.api.witness.tlog import TestLog
 from tests.strategies import witness_histories
 
@@ -116,6 +126,7 @@ def test_two_requests_checked_together_never_roll_back(
     state.barrier = threading.Barrier(2)
     sizes = [20, 30] if order == "N first" else [30, 20]
     outcomes: dict[int, int | str] = {}
+    details: dict[int, str] = {}
 
     def submit(size: int) -> None:
         try:
@@ -123,6 +134,7 @@ def test_two_requests_checked_together_never_roll_back(
             outcomes[size] = "cosigned"
         except SizeConflict as conflict:
             outcomes[size] = conflict.size
+            details[size] = str(conflict)
 
     threads = [threading.Thread(target=submit, args=(size,)) for size in sizes]
     for thread in threads:
@@ -132,5 +144,90 @@ def test_two_requests_checked_together_never_roll_back(
     [winner] = [size for size, outcome in outcomes.items() if outcome == "cosigned"]
     [loser] = [size for size in sizes if size != winner]
     assert outcomes[loser] == winner
+    assert details == {loser: f"the witness has since cosigned size {winner}"}
     state.barrier = threading.Barrier(1)
     assert state.latest(tlog.origin) == TreeHead(winner, tlog.root(winner))
+
+
+def refusal(witness: Witness, body: bytes) -> Refusal:
+    """What `witness` refuses `body` with; the head it stored is unchanged."""
+    before = witness.state.latest("verdict.example/log")
+    with pytest.raises(Refusal) as refused:
+        witness.add_checkpoint(body)
+    assert witness.state.latest("verdict.example/log") == before
+    assert str(refused.value) == refused.value.detail
+    return refused.value
+
+
+def test_each_refusal_says_what_is_wrong(
+    witness: Witness, tlog: TestLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every refusal's class and whole detail; a fork or a failed proof is logged at warning
+    with the origin, the sizes and the note sent, a plain stale size is not."""
+    other = TestLog([b"x"] * 4, origin="other.example/log")
+    impostor = tlog.note(10, signer=generate_signer(tlog.origin)[0])
+    cases: list[tuple[bytes, type[Refusal], str]] = [
+        (
+            b"old x\n\n" + tlog.note(4).encode(),
+            Malformed,
+            "first line must be 'old <decimal size>', got 'old x'",
+        ),
+        (
+            other.request(0, 4),
+            UnknownOrigin,
+            "this witness does not follow a log with origin 'other.example/log'",
+        ),
+        (
+            format_add_checkpoint(0, [], impostor),
+            NotSignedByLog,
+            "no signature by a key this witness trusts for 'verdict.example/log'",
+        ),
+        (tlog.request(12, 11, proof=[]), Malformed, "old size 12 is above the checkpoint size 11"),
+        (tlog.request(5, 10), SizeConflict, "old size 5 is not 0, last cosigned"),
+    ]
+    for body, kind, detail in cases:
+        refused = refusal(witness, body)
+        assert (type(refused), refused.detail) == (kind, detail)
+    witness.add_checkpoint(tlog.request(0, 10))
+    forked = tlog.request(10, 10, root=b"f" * 32)
+    wrong_root = tlog.request(10, 20, root=tlog.root(21))
+    with caplog.at_level("WARNING", logger="verdict.witness"):
+        cases = [
+            (forked, SizeConflict, "size 10 was cosigned with another root"),
+            (
+                tlog.request(10, 10, proof=tlog.proof(4, 10)),
+                InconsistentProof,
+                "the proof from size 10 to itself is empty",
+            ),
+            (wrong_root, InconsistentProof, "the proof does not show size 20 extends size 10"),
+            (tlog.request(3, 20), SizeConflict, "old size 3 is not 10, last cosigned"),
+        ]
+        for body, kind, detail in cases:
+            refused = refusal(witness, body)
+            assert (type(refused), refused.detail) == (kind, detail)
+    assert [r.getMessage() for r in caplog.records if r.name == "verdict.witness"] == [
+        f"fork: verdict.example/log size 10 has another root: {tlog.note(10, root=b'f' * 32)!r}",
+        f"inconsistent: verdict.example/log from 10 to 20: {tlog.note(20, root=tlog.root(21))!r}",
+    ]
+
+
+def test_any_trusted_key_of_the_origin_may_sign_and_a_broken_one_names_itself(
+    tmp_path: Path, tlog: TestLog
+) -> None:
+    """A log may have several keys: a note signed by the second is cosigned (the first, which
+    did not sign, is passed over); a broken signature by a trusted key refuses the note, the
+    detail naming that key."""
+    rotated = generate_signer(tlog.origin)[0]
+    keys = [rotated.verifier_key, tlog.verifier_key]
+    witness = Witness(COSIGNER, keys, WitnessState(tmp_path / "w.db"), clock=lambda: 7)
+    good = tlog.note(10)
+    head, _, b64 = good[:-1].rpartition(" ")
+    broken = f"{head} {b64[:10]}{'A' if b64[10] != 'A' else 'B'}{b64[11:]}\n"
+    refused = refusal(witness, format_add_checkpoint(0, [], broken))
+    key_id = tlog.verifier_key.split("+")[1]
+    assert (type(refused), refused.detail) == (
+        NotSignedByLog,
+        f"invalid signature for key verdict.example/log+{key_id}",
+    )
+    line = witness.add_checkpoint(tlog.request(0, 10))
+    assert VERIFIER.verify(good.rpartition("\n\n")[0] + "\n", line) == 7

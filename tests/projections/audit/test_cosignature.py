@@ -33,6 +33,7 @@ from projections.audit.signed_note import (
     parse_verifier_key,
     split_note,
 )
+from tests.builders import exactly
 from tests.strategies import checkpoints, cosignature_timestamps, key_names
 from tests.vectors import SIGNED_NOTES
 
@@ -229,9 +230,62 @@ def test_cosign_refuses_what_is_not_a_checkpoint_or_a_timestamp() -> None:
         with pytest.raises(ValueError, match="timestamp"):
             WITNESS.cosign(BODY, timestamp)
     assert spec_verify(WITNESS.verifier_key, BODY, WITNESS.cosign(BODY, MAX_TIMESTAMP)) > 0
+    assert VERIFIER.verify(BODY, WITNESS.cosign(BODY, MAX_TIMESTAMP)) == MAX_TIMESTAMP
 
 
 @given(st.integers(0, MAX_TIMESTAMP))
 def test_timestamps_round_trip(timestamp: int) -> None:
     """Any permitted timestamp is what the verifier reads back."""
     assert VERIFIER.verify(BODY, WITNESS.cosign(BODY, timestamp)) == timestamp
+
+
+WHO = f"witness.example/w1+{VERIFIER.key.key_id.hex()}"
+"""How the refusals name WITNESS's key."""
+
+
+def signature_line(payload: bytes) -> str:
+    return f"\u2014 {WITNESS.name} {base64.b64encode(payload).decode()}\n"
+
+
+def test_each_bad_cosignature_is_refused_naming_the_key() -> None:
+    """A short payload, a timestamp past 2^63 - 1, a signature that does not verify, a line by
+    another key: each refused with its whole message, naming the key."""
+    line = WITNESS.cosign(BODY, 1000)
+    payload = base64.b64decode(line.split(" ")[-1])
+    cases = [
+        (signature_line(payload[:-1]), BadSignature, f"cosignature by {WHO} is 75 bytes, not 76"),
+        (
+            signature_line(payload[:4] + (2**63).to_bytes(8, "big") + payload[12:]),
+            BadSignature,
+            f"cosignature by {WHO} has a timestamp above 2^63 - 1",
+        ),
+        (tamper(line, 40), BadSignature, f"invalid cosignature by {WHO}"),
+        (
+            Cosigner("witness.example/w2", Ed25519PrivateKey.generate()).cosign(BODY, 7),
+            UnknownKey,
+            f"signature line is not by {WHO}",
+        ),
+    ]
+    for bad, error, message in cases:
+        with pytest.raises(error, match=exactly(message)):
+            VERIFIER.verify(BODY, bad)
+
+
+def test_a_verified_cosignature_names_its_verifier_key_and_line() -> None:
+    """open_cosignatures hands back the witness's own verifier key string, the timestamp and
+    the line as it was in the note."""
+    line = WITNESS.cosign(BODY, 1000)
+    verifier = CosignatureVerifier.from_verifier_key(WITNESS.verifier_key)  # built under test
+    assert verifier.verifier_key == WITNESS.verifier_key
+    [found] = open_cosignatures(BODY + "\n" + line, [verifier])
+    assert (found.verifier_key, found.timestamp, found.line) == (WITNESS.verifier_key, 1000, line)
+
+
+@pytest.mark.parametrize("name", ["", "two words", "a+b"])
+def test_a_cosigner_name_is_a_key_name(name: str) -> None:
+    """No empty name, space or '+': the name is the first field of the verifier key."""
+    with pytest.raises(
+        ValueError,
+        match=exactly(f"cosigner name {name!r} must be non-empty, without spaces or '+'"),
+    ):
+        Cosigner(name, Ed25519PrivateKey.generate())

@@ -371,6 +371,19 @@ def test_verifiers_answer_false_to_what_is_not_bytes(
         assert verify(*args[:part], junk, *args[part + 1 :]) is False, (part, junk)
 
 
+@given(st.integers(1, 2**70), not_bytes)
+def test_equal_sizes_with_roots_that_are_not_bytes_are_not_consistent(
+    size: int, junk: object
+) -> None:
+    """Equal sizes compare the roots, but two equal things that are not bytes (None and None)
+    are no roots: False, as for one of them alone."""
+    assert verify_consistency(size, size, junk, junk, []) is False  # type: ignore[arg-type]
+    assert verify_consistency(size, size, junk, b"\x00" * 32, []) is False  # type: ignore[arg-type]
+    root = b"\x00" * 32  # a bytearray equal to the root beside it is still not bytes
+    assert verify_consistency(size, size, bytearray(root), root, []) is False  # type: ignore[arg-type]
+    assert verify_consistency(size, size, root, bytearray(root), []) is False  # type: ignore[arg-type]
+
+
 @given(consistency_pairs, st.integers(0, MAX_TREE - 1))
 def test_readers_fetch_once_and_few_nodes(pair: tuple[int, int], index: int) -> None:
     """Each reader makes one nodes() call for at most two nodes per tree level."""

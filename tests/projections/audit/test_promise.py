@@ -4,7 +4,9 @@ promises and checkpoints (signed by the same key) are never mistaken for each ot
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -26,6 +28,7 @@ from projections.audit.signed_note import (
     parse_checkpoint,
     time_extension,
 )
+from tests.builders import exactly
 from tests.strategies import promise_entries
 
 ORIGIN = "verdict.example/log"
@@ -119,3 +122,130 @@ def test_malformed_text_is_refused(line: str) -> None:
     good[index] = line
     with pytest.raises(ValueError, match="not a '"):
         parse_promise("\n".join(good))
+
+
+LEAF = "A" * 43 + "="
+"""A canonical base64 leaf hash (32 zero bytes)."""
+
+
+@pytest.mark.parametrize(
+    ("origin", "when", "entries", "message"),
+    [
+        ("", WHEN, [(1, b"\x00" * 32)], "promise origin must be one non-empty line, got ''"),
+        (
+            "a\nb",
+            WHEN,
+            [(1, b"\x00" * 32)],
+            "promise origin must be one non-empty line, got 'a\\nb'",
+        ),
+        (
+            ORIGIN,
+            WHEN.replace(tzinfo=None),
+            [(1, b"\x00" * 32)],
+            "a promise's time must be timezone-aware",
+        ),
+        (ORIGIN, WHEN, [], "a promise names 1 to 64 leaves, got 0"),
+        (
+            ORIGIN,
+            WHEN,
+            [(p, b"\x00" * 32) for p in range(65)],
+            "a promise names 1 to 64 leaves, got 65",
+        ),
+        (
+            ORIGIN,
+            WHEN,
+            [(-1, b"\x00" * 32)],
+            "promise positions must be distinct, non-negative and ascending",
+        ),
+        (ORIGIN, WHEN, [(1, b"\x00" * 31)], "leaf hash must be 32 bytes, got 31"),
+    ],
+    ids=[
+        "empty-origin",
+        "two-line-origin",
+        "naive-time",
+        "no-leaf",
+        "65-leaves",
+        "negative",
+        "short",
+    ],
+)
+def test_format_refusals_say_what_is_wrong(
+    origin: str, when: datetime, entries: list[tuple[int, bytes]], message: str
+) -> None:
+    """Each refusal of format_promise, with its whole message."""
+    with pytest.raises(ValueError, match=exactly(message)):
+        format_promise(origin, when, entries)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            f"{ORIGIN}\n{KIND}\nby 2026-11-22T12:00:10Z\n1 {LEAF}",
+            "promise text must end with a newline",
+        ),
+        (f"{ORIGIN}\n{KIND}\nby 2026-11-22T12:00:10Z\n", f"not a {KIND} note"),
+        (f"\n{KIND}\nby 2026-11-22T12:00:10Z\n1 {LEAF}\n", "promise origin line is empty"),
+        (
+            f"{ORIGIN}\n{KIND}\nby 2026-11-22 12:00:10Z\n1 {LEAF}\n",
+            "not a 'by YYYY-MM-DDTHH:MM:SSZ' line: 'by 2026-11-22 12:00:10Z'",
+        ),
+        (
+            f"{ORIGIN}\n{KIND}\nby 2026-11-22T12:00:10Z\n"
+            + "".join(f"{p} {LEAF}\n" for p in range(65)),
+            "a promise names at most 64 leaves, got 65",
+        ),
+        (
+            f"{ORIGIN}\n{KIND}\nby 2026-11-22T12:00:10Z\n1  x\n",
+            "not a '<position> <base64 leaf hash>' line: '1  x'",
+        ),
+        (
+            f"{ORIGIN}\n{KIND}\nby 2026-11-22T12:00:10Z\n1 {'A' * 42}B=\n",
+            f"leaf hash '{'A' * 42}B=' is not canonical base64",
+        ),
+        (
+            f"{ORIGIN}\n{KIND}\nby 2026-11-22T12:00:10Z\n2 {LEAF}\n1 {LEAF}\n",
+            "promise positions must be distinct and ascending",
+        ),
+        (
+            f"{ORIGIN}\n{KIND}\nby 2026-11-22T12:00:10Z\n1 {LEAF}\n1 {LEAF}\n",
+            "promise positions must be distinct and ascending",
+        ),
+    ],
+    ids=[
+        "no-final-newline",
+        "no-leaf",
+        "empty-origin",
+        "by-line",
+        "65-leaves",
+        "entry-line",
+        "uncanonical",
+        "descending",
+        "repeated",
+    ],
+)
+def test_parse_refusals_say_what_is_wrong(text: str, message: str) -> None:
+    """Each refusal of parse_promise, with its whole message."""
+    with pytest.raises(ValueError, match=exactly(message)):
+        parse_promise(text)
+
+
+@pytest.fixture
+def tokyo_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is UTC+9 for the test (and back after it)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo_local_time")
+def test_the_by_time_is_utc_whatever_the_local_zone() -> None:
+    """A time given in another zone is written in UTC, not in the server's local time."""
+    tokyo = timezone(timedelta(hours=9))
+    text = format_promise(
+        ORIGIN, datetime(2026, 11, 22, 21, 0, 10, tzinfo=tokyo), [(1, b"\x00" * 32)]
+    )
+    assert text.split("\n")[2] == "by 2026-11-22T12:00:10Z"
+    assert time.localtime(0).tm_hour == 9  # the zone did change: local time is not UTC here

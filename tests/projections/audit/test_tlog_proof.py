@@ -9,6 +9,7 @@ from hypothesis import given
 from projections.audit import merkle
 from projections.audit.signed_note import format_checkpoint, generate_signer, parse_checkpoint
 from projections.audit.tlog_proof import HEADER, format_tlog_proof, parse_tlog_proof
+from tests.builders import exactly
 from tests.strategies import inclusion_targets
 
 ORIGIN = "verdict.example/log"
@@ -62,18 +63,57 @@ def test_a_formatted_proof_verifies_after_parsing(target: tuple[int, int]) -> No
         )
 
 
+LONG = "!" * 70
+"""A bad line longer than the 60 characters an error message quotes of it."""
+
+
 @pytest.mark.parametrize(
-    ("text", "why"),
+    ("text", "message"),
     [
-        ("c2sp.org/tlog-proof@v2\nindex 1\n\nx\n", "starts with"),
-        (HEADER + "\nindex 01\n\nx\n", "index N"),
-        (HEADER + "\nindex 1\nAAAA\n\nx\n", "32 bytes"),
-        (HEADER + "\nindex 1\n", "blank line"),
-        (HEADER + "\nindex 1\nnot base64!\n\nx\n", "not base64"),
+        (
+            "c2sp.org/tlog-proof@v2\nindex 1\n\nx\n",
+            "a tlog-proof starts with 'c2sp.org/tlog-proof@v1'",
+        ),
+        (HEADER + "\nindex 01\n\nx\n", "a tlog-proof names its leaf on an 'index N' line"),
+        (HEADER + "\n\nx\n", "a tlog-proof names its leaf on an 'index N' line"),
+        (HEADER + "\nindex 1\nAAAA\n\nx\n", "proof hashes must be 32 bytes"),
+        (
+            HEADER + "\nindex 1\n",
+            "a tlog-proof needs a blank line and a checkpoint after its proof",
+        ),
+        (
+            HEADER + "\nindex 1\n\n",
+            "a tlog-proof needs a blank line and a checkpoint after its proof",
+        ),
+        (HEADER + "\nindex 1\nnot base64!\n\nx\n", "proof hash 'not base64!' is not base64"),
+        (HEADER + "\nindex 1\nAAB=\n\nx\n", "proof hash 'AAB=' is not canonical base64"),
+        (HEADER + f"\nindex 1\n{LONG}\n\nx\n", f"proof hash {LONG[:60]!r} is not base64"),
+        (HEADER + "\nextra !!\nindex 1\n\nx\n", "extra data '!!' is not base64"),
     ],
-    ids=["header", "leading-zero", "short-hash", "no-checkpoint", "bad-base64"],
+    ids=[
+        "header",
+        "leading-zero",
+        "no-index",
+        "short-hash",
+        "no-checkpoint",
+        "empty-checkpoint",
+        "bad-base64",
+        "uncanonical-base64",
+        "long-line",
+        "bad-extra",
+    ],
 )
-def test_malformed_proofs_are_refused(text: str, why: str) -> None:
-    """Wrong header, index with a leading zero, a short hash, no checkpoint, bad base64."""
-    with pytest.raises(ValueError, match=why):
+def test_malformed_proofs_are_refused(text: str, message: str) -> None:
+    """Wrong header, no index or one with a leading zero, a short hash, no checkpoint, bad
+    base64 in a proof or extra line: each refused with its own message (a long line quoted up
+    to 60 characters)."""
+    with pytest.raises(ValueError, match=exactly(message)):
         parse_tlog_proof(text)
+
+
+def test_format_refuses_a_negative_index_and_short_hashes() -> None:
+    """The writer refuses what the parser would."""
+    with pytest.raises(ValueError, match=exactly("leaf index -1 is negative")):
+        format_tlog_proof(-1, [], "x\n")
+    with pytest.raises(ValueError, match=exactly("proof hashes must be 32 bytes")):
+        format_tlog_proof(0, [b"\x00" * 32, b"\x00" * 31], "x\n")
