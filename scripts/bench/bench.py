@@ -281,10 +281,15 @@ class Backend:
     """Server processes per service (`verdict serve --workers N`); the same for all."""
 
     @contextmanager
-    def database(self, label: str) -> Iterator[str]:
-        """A fresh, empty database URL for one measurement, removed afterwards."""
+    def database(
+        self, label: str, *, file: Path | None = None, template: str | None = None
+    ) -> Iterator[str]:
+        """A fresh database URL for one measurement, removed afterwards: empty, or a copy of
+        the SQLite `file` / of the PostgreSQL database `template`."""
         if self.name == "sqlite":
             path = self.run_dir / f"{label}.db"
+            if file is not None:
+                shutil.copyfile(file, path)
             try:
                 yield f"sqlite:///{path}"
             finally:
@@ -292,8 +297,9 @@ class Backend:
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
             return
         name = f"verdict_bench_{secrets.token_hex(6)}"
+        copied = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"{copied}')
         try:
             yield self.admin_url.rsplit("/", 1)[0] + "/" + name
         finally:

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from bench import (
     BENCH,
     PYTHON,
@@ -81,22 +79,11 @@ def copy_of(backend: Backend, built: dict[str, Any]) -> Iterator[str]:
     """A scratch copy of the cached catalog ledger (the votes measured land in it), removed
     afterwards: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL."""
     if backend.name == "sqlite":
-        path = backend.run_dir / "catalog.db"
-        shutil.copyfile(built["path"], path)
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    name = f"verdict_bench_{secrets.token_hex(6)}"
-    with psycopg.connect(backend.admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{built["database"]}"')
-    try:
-        yield backend.admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(backend.admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with backend.database("catalog", file=Path(built["path"])) as url:
+            yield url
+    else:
+        with backend.database("catalog", template=built["database"]) as url:
+            yield url
 
 
 @contextmanager

@@ -3,12 +3,9 @@ the suite runs the very scenarios the drill runs), and an app over a seeded stor
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,20 +14,12 @@ from api.app import create_app
 from api.bootstrap import open_runtime
 from domain.seeding import seed_demo
 from domain.settings import Settings
+from tests.scripts.script_module import load_script
 
 ROOT = Path(__file__).parents[2]
 
 
-def _load_drill() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("verdict_drill", ROOT / "scripts" / "drill.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-drill = _load_drill()
+drill = load_script("drill.py", "verdict_drill")
 
 
 def seeded(settings: Settings) -> str:

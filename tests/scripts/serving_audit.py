@@ -3,7 +3,6 @@ write votes and editorial changes, and edit the database behind the service's ba
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import sqlite3
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 import psycopg
 
 from domain.settings import Settings
+from tests.scripts.script_module import load_script
 from tests.serving import ROOT, Served, serving
 
 __all__ = ["Served", "serving"]  # the audit tests import these from here too
@@ -24,15 +24,7 @@ VERIFY = ROOT / "scripts" / "verify.py"
 
 def load_verifier() -> ModuleType:
     """scripts/verify.py as a module (it is a script, not a package), loaded once."""
-    loaded = sys.modules.get("verify_script")
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.spec_from_file_location("verify_script", VERIFY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    return load_script("verify.py", "verify_script")
 
 
 def verify(*args: str) -> tuple[int, str]:

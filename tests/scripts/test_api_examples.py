@@ -3,18 +3,11 @@ what the service answers today (request, status and the answer's shape)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 from api.app import create_app
 from domain.settings import Settings
-from tests.scripts.drill_harness import ROOT
+from tests.scripts.script_module import load_script
 
-spec = importlib.util.spec_from_file_location("api_examples", ROOT / "scripts" / "api_examples.py")
-assert spec is not None and spec.loader is not None
-api_examples = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = api_examples
-spec.loader.exec_module(api_examples)
+api_examples = load_script("api_examples.py", "api_examples")
 
 
 def test_every_route_has_one_example(tmp_path: object) -> None:

@@ -4,7 +4,6 @@ when an acknowledged vote is missing or altered (a checker that cannot fail prov
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import pytest
 
 from domain.application import Ledger
 from domain.settings import Settings
+from tests.scripts.script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench" / "bench.py"
@@ -23,13 +23,8 @@ BENCH = ROOT / "scripts" / "bench" / "bench.py"
 
 @functools.cache
 def _bench() -> ModuleType:
-    """scripts/bench/bench.py as a module (registered first: its dataclasses look themselves up)."""
-    spec = importlib.util.spec_from_file_location("bench_script", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """scripts/bench/bench.py as a module."""
+    return load_script("bench/bench.py", "bench_script")
 
 
 def _run(script: str, *args: str, timeout: float) -> str:

@@ -4,8 +4,6 @@ with like; and it still refuses what the ledger refuses before any store is aske
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -13,18 +11,14 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from domain.settings import Settings
+from tests.scripts.script_module import load_script
 
 CEILING = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "ceiling.py"
 SECRET = bytes(range(32))
 
 
 def _ceiling() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ceiling_script", CEILING)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench/ceiling.py", "ceiling_script")
 
 
 def _stack(app: object) -> list[str]:
