@@ -39,13 +39,8 @@ def _run(script: str, *args: str, timeout: float) -> str:
     ).stdout
 
 
-def _positive(value: Any) -> bool:
-    return isinstance(value, int | float) and value > 0
-
-
-@pytest.mark.slow
-def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
-    """SQLite only, 2 s per service, 5k events: every figure is present, positive and sane."""
+def _tiny_bench(tmp_path: Path, *args: str, timeout: float) -> dict[str, Any]:
+    """bench.py on SQLite with tiny slices (2 s, 2 rounds, 16 voters) and `args`; its JSON."""
     out = tmp_path / "bench.json"
     _run(
         "bench.py",
@@ -54,14 +49,25 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
         "--rounds=2",
         "--warmup=0.5",
         "--concurrency=16",
-        "--events=5000",
-        "--kill-after=1.5",
-        "--skip=catalog",
+        *args,
         f"--cache={tmp_path / 'cache'}",
         f"--json={out}",
-        timeout=120,
+        timeout=timeout,
     )
-    report = json.loads(out.read_text())
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and value > 0
+
+
+@pytest.mark.slow
+def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
+    """SQLite only, 2 s per service, 5k events: every figure is present, positive and sane."""
+    report = _tiny_bench(
+        tmp_path, "--events=5000", "--kill-after=1.5", "--skip=catalog", timeout=120
+    )
     runs = report["votes"]["sqlite"]
     for service in ("ledger", "unpromised", "naive", "crud"):
         run = runs[service]
@@ -88,7 +94,7 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
         "kill9_sqlite",
         "rss_ratio",
     }
-    shown = _run("bench.py", f"--report={out}", timeout=30)
+    shown = _run("bench.py", f"--report={tmp_path / 'bench.json'}", timeout=30)
     assert "durable votes/s" in shown and "peak RSS" in shown
     assert "promises ÷ none" in shown
 
@@ -97,22 +103,9 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
 def test_catalog_size_section_reports_both_ledgers_and_the_ceiling(tmp_path: Path) -> None:
     """SQLite only, a 30-tool catalog ledger of 3k events: votes, reads and lists on it and on
     the demo ledger, the no-database ceiling, their ratios and issue 17's checks."""
-    out = tmp_path / "bench.json"
-    _run(
-        "bench.py",
-        "--backend=sqlite",
-        "--skip=votes,kill,rebuild",
-        "--duration=2",
-        "--rounds=2",
-        "--warmup=0.5",
-        "--concurrency=16",
-        "--tools=30",
-        "--catalog-events=3000",
-        f"--cache={tmp_path / 'cache'}",
-        f"--json={out}",
-        timeout=240,
+    report = _tiny_bench(
+        tmp_path, "--skip=votes,kill,rebuild", "--tools=30", "--catalog-events=3000", timeout=240
     )
-    report = json.loads(out.read_text())
     catalog = report["catalog"]["sqlite"]
     assert catalog["build"]["events"] == 3000 and catalog["tools"]["catalog"] == 30
     assert catalog["catalog"]["events"] > 3000  # the votes measured landed on the catalog ledger
@@ -131,7 +124,7 @@ def test_catalog_size_section_reports_both_ledgers_and_the_ceiling(tmp_path: Pat
         "catalog_home_sqlite",
         "demo_vs_ceiling_sqlite",
     }
-    shown = _run("bench.py", f"--report={out}", timeout=30)
+    shown = _run("bench.py", f"--report={tmp_path / 'bench.json'}", timeout=30)
     assert "catalog size (sqlite)" in shown and "ledger ÷ ceiling" in shown
 
 
