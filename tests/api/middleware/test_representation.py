@@ -332,6 +332,7 @@ def test_static_files_are_named_by_their_content_and_cached_for_a_year(api: Api)
     assert {link.split("?")[0] for link in links} == {
         "/static/site.css",
         "/static/vote.js",
+        "/static/check.js",
         "/static/api-docs.js",
         "/docs/assets/swagger-ui.css",
         "/docs/assets/swagger-ui-bundle.js",
