@@ -86,7 +86,7 @@ HASH = base64.b64encode(b"\x02" * 32).decode()
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        (f"old 3\n{HASH}\n", "no empty line"),
+        (f"old 3\n{HASH}\n", "^no empty line between the proof and the checkpoint$"),
         (f"old 03\n{HASH}\n\n{GOOD_NOTE}", "old <decimal size>"),
         (f"old -3\n{HASH}\n\n{GOOD_NOTE}", "old <decimal size>"),
         (f"old  3\n{HASH}\n\n{GOOD_NOTE}", "old <decimal size>"),
@@ -118,6 +118,8 @@ def test_bodies_that_are_not_utf8_or_too_large_are_refused() -> None:
         parse_add_checkpoint(b"old 3\n\n\xff" + GOOD_NOTE.encode())
     with pytest.raises(MalformedRequest, match=exactly("body is larger than 65536 bytes")):
         parse_add_checkpoint(b"old 3\n\n" + b"x" * MAX_BODY)
+    with pytest.raises(MalformedRequest, match="no empty line"):  # MAX_BODY itself is allowed
+        parse_add_checkpoint(b"old 3\n" + b"x" * (MAX_BODY - len(b"old 3\n")))
     assert parse_add_checkpoint(f"old 0\n\n{GOOD_NOTE}".encode()).old_size == 0
 
 
