@@ -536,7 +536,7 @@ def test_tool_page_offers_the_score_check_without_inline_script(site: Site) -> N
     """The tool page loads static/check.js (no inline script: the CSP allows none), hides its
     button until the script runs, and says how to check with scripts/verify.py."""
     page = site.get("/tools/smollm3").text
-    assert '<script src="/static/check.js" defer></script>' in page
+    assert re.search(r'<script src="/static/check\.js\?v=[0-9a-f]{12}" defer></script>', page)
     assert re.search(r"<button[^>]*data-check-score=\"smollm3\"[^>]*hidden>", page)
     assert "python scripts/verify.py" in page
     assert re.findall(r"<script(?![^>]*\bsrc=)", page) == [], "an inline script"
