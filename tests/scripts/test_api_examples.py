@@ -10,7 +10,7 @@ from tests.scripts.script_module import load_script
 api_examples = load_script("api_examples.py", "api_examples")
 
 
-def test_every_route_has_one_example(tmp_path: object) -> None:
+def test_every_route_has_one_example() -> None:
     spec = create_app(Settings(database_url="sqlite:///:memory:")).openapi()
     routes = {f"{m.upper()} {path}" for path, ops in spec["paths"].items() for m in ops}
     examples = [f"{e.method} {e.route}" for e in api_examples.EXAMPLES]
