@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from api.middleware.representation import pin
 from api.problems import RESPONSES
-from api.routes.reads import MinPosition, json_response, views_at
+from api.routes.reads import After, MinPosition, json_response, views_at
 from api.schemas import MAX_INT
 from domain import rules
 from domain.errors import InvalidInput, UnknownLeaf, UnknownTool
@@ -28,6 +28,7 @@ from projections.audit.witness_store import (
     WitnessStore,
     newest_witnessed,
 )
+from projections.catalog.score_pages import Cursor, score_page
 from projections.catalog.score_proof import score_basis
 from projections.catalog.views import CATALOG
 
@@ -43,6 +44,8 @@ LeafPosition = Annotated[
     int | None, Query(ge=1, le=MAX_INT, description="Or: the event's log position")
 ]
 MAX_LEAVES = 64
+MAX_SCORE_TOOLS = 100
+"""Tools one `/audit/scores` page holds at most (it ends sooner at MAX_BALLOTS ballots)."""
 """Leaves one `/audit/leaves` request may name: a score proof's leaves come a page at a time."""
 LeafIndexes = Annotated[
     list[Annotated[int, Field(ge=0, le=MAX_INT)]],
@@ -354,4 +357,36 @@ def score_proof(
         pin(request)
     return json_response(
         {"tool": slug, "size": tree_size, **basis.document(), "checkpoint": _checkpoint(pinned)}
+    )
+
+
+@router.get(
+    "/audit/scores",
+    summary="Every tool's figures and score proof at a signed log size, a page of tools at a time",
+)
+def scores(
+    request: Request,
+    size: Size = None,
+    after: After = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_SCORE_TOOLS)] = MAX_SCORE_TOOLS,
+    min_position: MinPosition = None,
+) -> Response:
+    """What an auditor compares with its replay, for the tools of one page: as
+    `/tools/{slug}?as_of=` (status, panel) and `/tools/{slug}/score-proof` answer per tool."""
+    views = views_at(request, min_position)
+    pinned = _signed_size(_audit(request), size)
+    tree_size = size if size is not None else pinned.size
+    if tree_size > views.tracking.tracked(CATALOG)[1]:
+        raise InvalidInput("size", "the views have not reached that size yet; retry shortly")
+    cursor = Cursor.decode(after, tree_size) if after is not None else None
+    page = score_page(views.db, tree_size, cursor, limit)
+    if size is not None:
+        pin(request)
+    return json_response(
+        {
+            "size": tree_size,
+            "checkpoint": _checkpoint(pinned),
+            "tools": page.tools,
+            "next": page.next.encode(tree_size) if page.next is not None else None,
+        }
     )

@@ -89,7 +89,7 @@ def decode_cursor(scope: str, cursor: str, *, field: str = "after") -> Key:
     """The key a cursor of `scope` names; InvalidInput naming `field` for anything else. An
     edited cursor that still decodes to a key of its list merely starts the page elsewhere:
     cursors grant nothing, so they carry no signature."""
-    found = _decoded(cursor, field)
+    found = cursor_fields(cursor, field)
     if found[0] != scope:
         raise InvalidInput(field, "is a cursor of another list or order")
     _, value, tie = found
@@ -102,7 +102,8 @@ def decode_cursor(scope: str, cursor: str, *, field: str = "after") -> Key:
     return value, tie
 
 
-def _decoded(cursor: str, field: str) -> list[Any]:
+def cursor_fields(cursor: str, field: str) -> list[Any]:
+    """[scope, value, tie] of a cursor encode_cursor made; InvalidInput naming `field` else."""
     if len(cursor) > MAX_CURSOR or not re.fullmatch(r"[A-Za-z0-9_-]+", cursor):
         raise InvalidInput(field, "is not a cursor this list gave out")
     try:

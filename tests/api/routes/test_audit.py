@@ -237,3 +237,38 @@ def test_leaves_refuse_what_they_cannot_answer(client: TestClient) -> None:
         assert answer.status_code == 422, (params, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["field"].startswith("index"), answer.json()
+
+
+def test_score_pages_answer_what_the_per_tool_routes_answer(client: TestClient) -> None:
+    """/v1/audit/scores, page after page at a signed size: every tool once, in slug order, with
+    the status and panel of `/tools/{slug}?as_of=` and the figures and leaves of its score
+    proof; a cursor from another size, or none the pages gave out, is a 422 problem."""
+    vote(client, "smollm3", "ship")
+    vote(client, "smollm3", "skip")
+    size = signed_size(client, 43)
+    seen, params = [], {"size": size, "limit": 2}
+    while True:
+        page = client.get("/v1/audit/scores", params=params)
+        assert page.status_code == 200 and len(page.content) <= 200_000
+        body = page.json()
+        assert (body["size"], len(body["tools"])) == (size, min(2, len(body["tools"])))
+        assert body["checkpoint"]["size"] >= size
+        for entry in body["tools"]:
+            slug = entry["tool"]
+            doc = client.get(f"/v1/tools/{slug}", params={"as_of": size}).json()
+            proof = client.get(f"/v1/tools/{slug}/score-proof", params={"size": size}).json()
+            assert entry["status"] == doc["status"]
+            assert entry["panel"]["ship_pct"] == doc["panel"]["ship_pct"]
+            assert [v["position"] for v in entry["panel"]["verdicts"]] == [
+                v["position"] for v in doc["panel"]["verdicts"]
+            ]
+            assert entry["score"] == {k: proof[k] for k in ("panel", "community")}
+            seen.append(slug)
+        if body["next"] is None:
+            break
+        params = {**params, "after": body["next"]}
+    assert seen == sorted(t["slug"] for t in client.get("/v1/tools").json()["tools"])
+    for bad in ({"size": size - 1, "after": params.get("after", "x")}, {"after": "bm90"}):
+        refused = client.get("/v1/audit/scores", params=bad)
+        assert refused.status_code == 422
+        assert refused.headers["content-type"] == "application/problem+json"

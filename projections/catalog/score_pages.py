@@ -1,0 +1,148 @@
+"""What an auditor compares with its replay, for a page of tools at one log size: each tool's
+status and panel as its document stood then, and its score proof (the fold of
+projections/catalog/score_proof.py). One request per page of tools instead of two per tool.
+
+Tools come in slug order. A page ends after `limit` tools or once it holds `max_ballots`
+ballots, so an answer stays under 200 KB whatever the tools weigh; a tool with more ballots
+than a page holds continues on the next page (its entry again, with the ballots that follow).
+A page reads its own tools' rows only, in one read transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from domain.errors import InvalidInput
+from projections.catalog.fold import point_document
+from projections.catalog.paging import cursor_fields, encode_cursor
+from projections.catalog.score_proof import score_basis
+from projections.database import Database
+
+SCOPE = "audit:scores"
+MAX_BALLOTS = 4_000
+"""Ballots (and voids) on one page: about 40 bytes each as JSON, so 160 KB of the 200 KB."""
+WHOLE = -1
+"""A cursor's leaf when the page after it starts with the next tool, not inside one."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    slug: str
+    """The last tool of the page before."""
+    leaf: int
+    """Its last ballot's leaf index when its ballots continue on the next page, else WHOLE."""
+
+    def encode(self, size: int) -> str:
+        return encode_cursor(SCOPE, (size, f"{self.slug} {self.leaf}"))
+
+    @classmethod
+    def decode(cls, text: str, size: int) -> Cursor:
+        """The cursor a page gave out at this `size`; InvalidInput for anything else."""
+        scope, at, tie = cursor_fields(text, "after")
+        slug, _, leaf = str(tie).partition(" ")
+        if scope != SCOPE or at != size or not slug or not leaf.lstrip("-").isdigit():
+            raise InvalidInput("after", "is not a cursor of this size's score pages")
+        return cls(slug, int(leaf))
+
+
+@dataclass(frozen=True)
+class ScorePage:
+    tools: list[dict[str, Any]]
+    next: Cursor | None
+
+
+def score_page(
+    db: Database,
+    size: int,
+    after: Cursor | None = None,
+    limit: int = 100,
+    max_ballots: int = MAX_BALLOTS,
+) -> ScorePage:
+    """The page of tools listed within the first `size` events that starts after `after`."""
+    entries: list[dict[str, Any]] = []
+    room = max_ballots
+    with db.transaction(commit=False) as c:
+        for slug, packed in _tools(db, c, size, after, limit + 1):
+            if len(entries) == limit or (room <= 0 and entries):
+                return ScorePage(entries, Cursor(entries[-1]["tool"], WHOLE))
+            resume = after.leaf if after is not None and slug == after.slug else WHOLE
+            entry, cut = _entry(db, c, slug, packed, resume, room)
+            entries.append(entry)
+            if cut is not None:
+                return ScorePage(entries, Cursor(slug, cut))
+            room -= len(entry["score"]["community"]["ballots"])
+            room -= len(entry["score"]["community"]["voids"])
+    return ScorePage(entries, None)
+
+
+def _tools(
+    db: Database, c: Any, size: int, after: Cursor | None, batch: int
+) -> Iterator[tuple[str, list[list[Any]]]]:
+    """The tools past the cursor in slug order, `batch` slugs read at a time, each with its
+    packed timeline points below `size` (tools listed later have none and are left out)."""
+    slug, bound = "", ">="
+    if after is not None:  # inside a tool, the page resumes it; else it starts at the next
+        slug, bound = after.slug, ">" if after.leaf == WHOLE else ">="
+    while True:
+        c.execute(
+            db.sql(f"SELECT slug FROM view_tools WHERE slug {bound} ? ORDER BY slug LIMIT ?"),  # noqa: S608 - a literal
+            (slug, batch),
+        )
+        slugs = [row["slug"] for row in c.fetchall()]
+        for slug in slugs:
+            c.execute(
+                db.sql(
+                    "SELECT points FROM view_tool_points WHERE tool = ? AND first_size <= ? "
+                    "ORDER BY first_size"
+                ),
+                (slug, size),
+            )
+            rows = c.fetchall()
+            packed = [p for row in rows for p in orjson.loads(row["points"]) if p[0] < size]
+            if packed:
+                yield slug, packed
+        if len(slugs) < batch:
+            return
+        bound = ">"
+
+
+def _entry(
+    db: Database, c: Any, slug: str, packed: list[list[Any]], resume: int, room: int
+) -> tuple[dict[str, Any], int | None]:
+    """A tool's entry, its ballots after leaf `resume` and at most `room` of them (one at
+    least), and the last ballot's leaf if more follow (else None). Voids come with its first
+    part only."""
+    basis = score_basis(point_document(slug, p) for p in packed)
+    score = basis.document()
+    community = score["community"]
+    ballots = [b for b in community["ballots"] if b["leaf_index"] > resume]
+    if resume != WHOLE:
+        community["voids"] = []
+    room = max(1, room - len(community["voids"]))
+    cut = ballots[room - 1]["leaf_index"] if len(ballots) > room else None
+    community["ballots"] = ballots[:room]
+    assert basis.last is not None
+    c.execute(
+        db.sql(
+            "SELECT doc FROM view_tool_versions WHERE tool = ? AND size <= ? "
+            "ORDER BY size DESC LIMIT 1"
+        ),
+        (slug, basis.last["size"]),
+    )
+    version = orjson.loads(c.fetchone()["doc"])
+    panel = version["panel"]
+    entry = {
+        "tool": slug,
+        "status": version["status"],
+        "panel": {
+            **{k: panel[k] for k in ("ship", "skip", "total", "ship_pct")},
+            "verdicts": [
+                {k: v[k] for k in ("seat", "decision", "position")} for v in panel["verdicts"]
+            ],
+        },
+        "score": score,
+    }
+    return entry, cut
