@@ -1253,59 +1253,36 @@ def check_leaves(
 
 
 def compare_figures(replay: Replay, service: Service, report: Report, latest: Checkpoint) -> None:
-    """Each tool as the API publishes it as of the checkpoint's size, and its score proof,
-    against the replay; and no tool published that no event listed."""
-    size, matched = latest.size, 0
-    for slug, tool in sorted(replay.tools.items()):
-        path = f"/v1/tools/{urllib.parse.quote(slug)}"
-        doc = service.tool(path, {"as_of": size})
-        proof = service.tool(path + "/score-proof", {"size": size})
-        if doc is None or proof is None:
-            report.failures.append(f"tool {slug!r}: the API does not know it at size {size}")
+    """Each tool's status, panel and score proof as the API publishes them at the checkpoint's
+    size (`/v1/audit/scores`, one request per page of tools), against the replay; and no tool
+    published that no event listed."""
+    size, matched, note = latest.size, 0, note_text(latest.note)
+    published: set[str] = set()
+    for found in service.scores(size):
+        entry, slug = found.entry, str(found.entry.get("tool"))
+        tool = replay.tools.get(slug)
+        published.add(slug)
+        if tool is None:
+            report.failures.append(f"tool {slug!r} is published at size {size}; no event lists it")
             continue
-        panel, community = tool.panel(), tool.community()
-        seats = tool.seats.items()
-        comparisons = [
-            ("status", tool.status, doc.get("status")),
-            ("panel", panel, _figures(doc.get("panel"))),
-            (
-                "verdicts",
-                [{"seat": s, "decision": d, "position": p} for s, (_, p, d) in seats],
-                [
-                    {k: v.get(k) for k in ("seat", "decision", "position")}
-                    for v in (doc.get("panel") or {}).get("verdicts", [])
-                ],
-            ),
-            ("community", community, _community(doc.get("community"))),
-            ("score-proof panel", panel, _figures(proof.get("panel"))),
-            ("score-proof community", community, _community(proof.get("community"))),
-            (
-                "score-proof verdicts",
-                [{"seat": s, "decision": d, "leaf_index": i} for s, (i, _, d) in sorted(seats)],
-                (proof.get("panel") or {}).get("verdicts"),
-            ),
-            (
-                "score-proof ballots",
-                [{"leaf_index": i, "choice": c} for i, c in replay.ballots_of(slug)],
-                (proof.get("community") or {}).get("ballots"),
-            ),
-            (
-                "score-proof checkpoint",
-                note_text(latest.note),
-                note_text((proof.get("checkpoint") or {}).get("note")),
-            ),
-        ]
         wrong = [
             f"tool {slug!r} at size {size}: {name} published {_short(theirs)}, "
             f"replay gives {_short(mine)}"
-            for name, mine, theirs in comparisons
+            for name, mine, theirs in _comparisons(replay, slug, tool, entry)
             if mine != theirs
         ]
+        if found.notes != {note}:
+            wrong.append(f"tool {slug!r}: its score proof rests on another checkpoint")
+        if not found.parts_agree:
+            wrong.append(f"tool {slug!r}: its parts on the score pages disagree")
         report.failures += wrong
         matched += not wrong
-    for slug in service.all_slugs():
+    for slug in sorted(replay.tools.keys() - published):
+        report.failures.append(f"tool {slug!r}: the API does not know it at size {size}")
+    for slug in service.all_slugs():  # the catalog must not list a tool the score pages omit
         path = f"/v1/tools/{urllib.parse.quote(slug)}"
-        if slug not in replay.tools and service.tool(path, {"as_of": size}) is not None:
+        unknown = slug not in replay.tools and slug not in published
+        if unknown and service.tool(path, {"as_of": size}) is not None:
             report.failures.append(f"tool {slug!r} is published at size {size}; no event lists it")
     report.say(
         "figures",
@@ -1313,6 +1290,38 @@ def compare_figures(replay: Replay, service: Service, report: Report, latest: Ch
         f"score proof) exactly{_voided(replay)}",
     )
     say_surfaces(replay, report)
+
+
+def _comparisons(
+    replay: Replay, slug: str, tool: ToolFigures, entry: dict[str, Any]
+) -> list[tuple[str, Any, Any]]:
+    """(what, the replay's, the API's) for one tool's entry on a score page."""
+    panel, community = tool.panel(), tool.community()
+    seats = tool.seats.items()
+    published = entry.get("panel") or {}
+    score = entry.get("score") or {}
+    proof_community = score.get("community") or {}
+    return [
+        ("status", tool.status, entry.get("status")),
+        ("panel", panel, _figures(published)),
+        (
+            "verdicts",
+            [{"seat": s, "decision": d, "position": p} for s, (_, p, d) in seats],
+            published.get("verdicts"),
+        ),
+        ("community", community, _community(proof_community)),
+        ("score-proof panel", panel, _figures(score.get("panel"))),
+        (
+            "score-proof verdicts",
+            [{"seat": s, "decision": d, "leaf_index": i} for s, (i, _, d) in sorted(seats)],
+            (score.get("panel") or {}).get("verdicts"),
+        ),
+        (
+            "score-proof ballots",
+            [{"leaf_index": i, "choice": c} for i, c in replay.ballots_of(slug)],
+            proof_community.get("ballots"),
+        ),
+    ]
 
 
 def say_surfaces(replay: Replay, report: Report) -> None:
@@ -1402,6 +1411,16 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # only the URL given: a redirect is reported, never followed
 
 
+@dataclass
+class ScoreEntry:
+    """One tool of the score pages, its parts joined."""
+
+    entry: dict[str, Any]
+    notes: set[str | None]
+    """The checkpoint notes of the pages it came on (one, on an honest service)."""
+    parts_agree: bool = True
+
+
 class Service:
     """Plain HTTP to one base URL: a timeout on every call, no proxies, no redirects."""
 
@@ -1464,6 +1483,48 @@ class Service:
             time.sleep(0.25)
         raise Unavailable(f"GET {path}: the views never reached {params}")
 
+    def scores(self, size: int) -> Iterator[ScoreEntry]:
+        """Each tool's entry of `/v1/audit/scores` at `size` with its page's checkpoint note,
+        page by page in slug order; a tool whose ballots span pages comes once, its ballots
+        joined. Pages out of slug order, or whose cursors loop, are Unavailable."""
+        params: dict[str, Any] = {"size": size}
+        cursors: set[str] = set()
+        held: ScoreEntry | None = None
+        while True:
+            page = self._scores_page(params)
+            note = (page.get("checkpoint") or {}).get("note")
+            for entry in page["tools"]:
+                if held is not None and held.entry.get("tool") == entry.get("tool"):
+                    held.parts_agree &= _join_ballots(held.entry, entry)
+                    held.notes.add(note_text(note))
+                    continue
+                if held is not None:
+                    if str(entry.get("tool")) <= str(held.entry.get("tool")):
+                        raise Unavailable("GET /v1/audit/scores: its pages are not in slug order")
+                    yield held
+                held = ScoreEntry(entry, {note_text(note)})
+            following = page.get("next")
+            if not following or not page["tools"]:
+                break
+            if following in cursors:
+                raise Unavailable("GET /v1/audit/scores: its pages loop")
+            cursors.add(following)
+            params = {"size": size, "after": following}
+        if held is not None:
+            yield held
+
+    def _scores_page(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One page; waits up to 5 s for the views to reach the size (422)."""
+        for _ in range(20):
+            try:
+                found: dict[str, Any] = self.json("/v1/audit/scores", params)
+                return found
+            except Unavailable as e:
+                if e.status != 422:
+                    raise
+            time.sleep(0.25)
+        raise Unavailable(f"GET /v1/audit/scores: the views never reached {params}")
+
     def all_slugs(self) -> list[str]:
         """Every tool, delisted ones too, following the list's `next` page by page."""
         slugs: list[str] = []
@@ -1478,6 +1539,25 @@ class Service:
             if len(set(slugs)) < len(slugs):  # a list that loops would never end
                 raise Unavailable("GET /v1/tools: its pages list a tool twice")
             params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(following).query))
+
+
+def _join_ballots(entry: dict[str, Any], part: dict[str, Any]) -> bool:
+    """The next part of a tool's entry: its ballots follow the ones held. Whether all else in
+    it (figures, status, verdicts) is the first part's."""
+    held = (entry.get("score") or {}).get("community") or {}
+    more = (part.get("score") or {}).get("community") or {}
+    ballots, following = held.get("ballots"), more.get("ballots")
+    if not isinstance(ballots, list) or not isinstance(following, list):
+        raise Unavailable(f"GET /v1/audit/scores: tool {entry.get('tool')!r} has no ballot list")
+    ballots += following
+    return _without_ballots(part) == _without_ballots(entry)
+
+
+def _without_ballots(entry: dict[str, Any]) -> dict[str, Any]:
+    """All of an entry but its ballots and voids (a tool's voids come on its first part)."""
+    score = entry["score"]
+    community = {**score["community"], "ballots": None, "voids": None}
+    return {**entry, "score": {**score, "community": community}}
 
 
 def _retry_after(value: str | None) -> float:

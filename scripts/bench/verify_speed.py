@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How fast scripts/verify.py audits a large ledger, and in how much memory (issue 17):
 
-    python scripts/bench/verify_speed.py DB [--skip export|http] [--json PATH]
+    python scripts/bench/verify_speed.py DB [--skip export|http] [--json PATH] [--verify PY ...]
 
 DB is a SQLite ledger whose views hold the whole log (scripts/bench/scale_ledger.py makes one:
 5,000 tools, 1.5M events). A copy of it is served by `verdict serve` (127.0.0.1, stopped by its
@@ -9,7 +9,9 @@ PID); the ledger's export (`verdict export`, cached beside DB) is verified with 
 the service with its URL, each in a fresh process: wall-clock and CPU seconds, events per
 second of each, and the peak RSS of that process alone (`wait4`), also per live ballot (the
 community totals the service publishes: what the replay must hold in memory). CPU seconds say
-more than wall-clock on a shared machine; both are printed."""
+more than wall-clock on a shared machine; both are printed. `--verify` (repeatable) times other
+copies of the verifier too, e.g. main's (`git show main:scripts/verify.py > /tmp/v.py`), in the
+same run against the same server: the baseline of a ratio."""
 
 from __future__ import annotations
 
@@ -43,12 +45,12 @@ def export(db: Path) -> Path:
     return out
 
 
-def timed_verify(*args: str) -> dict[str, Any]:
+def timed_verify(*args: str, verify: Path = VERIFY) -> dict[str, Any]:
     """scripts/verify.py ARGS --json in a fresh process: its answer, wall and CPU seconds, and
     the peak RSS of that process alone."""
     started = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603 - our own script
-        [PYTHON, str(VERIFY), *args, "--json"], cwd=ROOT, stdout=subprocess.PIPE
+        [PYTHON, str(verify), *args, "--json"], cwd=ROOT, stdout=subprocess.PIPE
     )
     assert process.stdout is not None
     output = process.stdout.read()
@@ -87,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("db", type=Path)
     parser.add_argument("--skip", default="", help="export or http")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--verify", type=Path, action="append", default=[], help="another verify.py to time"
+    )
     args = parser.parse_args(argv)
     skip = set(args.skip.split(","))
     db = args.db.resolve()
@@ -104,17 +109,19 @@ def main(argv: list[str] | None = None) -> int:
         with serve("verify-speed", command, run_dir) as server:
             ballots = live_ballots(server.port)
             results["live_ballots"] = ballots
-            if "export" not in skip:
-                results["export"] = timed_verify("--export", str(export(db)))
-            if "http" not in skip:
-                url = f"http://127.0.0.1:{server.port}"
-                results["http"] = timed_verify(url, "--no-state", "--timeout", "300")
+            url = f"http://127.0.0.1:{server.port}"
+            for label, verify in [("", VERIFY), *((f" {p.name}", p) for p in args.verify)]:
+                if "export" not in skip:
+                    got = timed_verify("--export", str(export(db)), verify=verify)
+                    results["export" + label] = got
+                if "http" not in skip:
+                    got = timed_verify(url, "--no-state", "--timeout", "300", verify=verify)
+                    results["http" + label] = got
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     print(f"{db.name}: {results['live_ballots']:,} live ballots")
-    for mode in ("export", "http"):
-        if mode in results:
-            r = results[mode]
+    for mode, r in results.items():
+        if isinstance(r, dict):
             print(
                 f"  verify.py {mode:6}  {r['events']:,} events  {r['wall_seconds']:.1f} s wall "
                 f"({r['events_per_s']:,.0f} events/s), {r['cpu_seconds']:.1f} s CPU "

@@ -186,3 +186,15 @@ def test_a_kept_checkpoint_must_still_be_extended(served: Served, tmp_path: Path
     assert verdict_line(out).startswith(
         f"VERDICT: FAILED — FORK: the ledger now signs another tree of size {DEMO_EVENTS}"
     )
+
+
+def test_a_tool_no_event_lists_is_reported(served: Served) -> None:
+    """The event that listed a tool deleted behind the log's back: its leaf is missing, and the
+    tool the score pages still publish is one no event lists."""
+    table = EventTable(served.settings)
+    listed = table.positions("Tool.Listed")[-1]
+    state = json.loads(table.state(listed))
+    table.delete(listed)
+    code, out = verify(served.url)
+    assert code == 1, out
+    assert f"tool {state['tool']!r} is published at size {DEMO_EVENTS}; no event lists it" in out

@@ -221,3 +221,45 @@ def test_every_slug_is_read_page_by_page(loops: bool) -> None:
                 service.all_slugs()
         else:
             assert service.all_slugs() == ["alpha", "beta", "gamma"]
+
+
+def _entry(slug: str, ballots: list[int], ship_pct: int = 50) -> dict[str, Any]:
+    community = {"ship_pct": ship_pct, "ballots": [{"leaf_index": i} for i in ballots]}
+    return {"tool": slug, "score": {"community": {**community, "voids": []}}}
+
+
+class _Scores(_Quiet):
+    """/v1/audit/scores in the pages `pages` (a list of tool entries each), `after` the index."""
+
+    pages: tuple[list[dict[str, Any]], ...] = ()
+
+    def do_GET(self) -> None:
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        n = int(query.get("after", "0"))
+        following = str(n + 1) if n + 1 < len(self.pages) else None
+        body = {"tools": self.pages[n], "next": following, "checkpoint": {"note": "cp\n\n— sig\n"}}
+        self.send(200, json.dumps(body).encode())
+
+
+def test_score_pages_join_a_tool_split_across_pages() -> None:
+    """A tool whose ballots continue on the next page comes once, its ballots joined in order;
+    a later part whose figures differ from the first is flagged, and pages out of slug order
+    are Unavailable."""
+    pages = [[_entry("a", [1]), _entry("b", [2, 3])], [_entry("b", [5])], [_entry("c", [])]]
+    with serving(type("Scores", (_Scores,), {"pages": pages})) as service:
+        found = list(service.scores(10))
+    assert [(f.entry["tool"], f.parts_agree, f.notes) for f in found] == [
+        ("a", True, {"cp\n"}),
+        ("b", True, {"cp\n"}),
+        ("c", True, {"cp\n"}),
+    ]
+    assert found[1].entry == _entry("b", [2, 3, 5])
+    pages = [[_entry("b", [2])], [_entry("b", [3], ship_pct=100)]]
+    with serving(type("Scores", (_Scores,), {"pages": pages})) as service:
+        assert [f.parts_agree for f in service.scores(10)] == [False]
+    pages = [[_entry("b", [])], [_entry("a", [])]]
+    with (
+        serving(type("Scores", (_Scores,), {"pages": pages})) as service,
+        pytest.raises(verify.Unavailable, match="slug order"),
+    ):
+        list(service.scores(10))
