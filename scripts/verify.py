@@ -59,6 +59,7 @@ import math
 import os
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -863,9 +864,18 @@ class Ballots:
         self._used = 0
 
     def key(self, slug: str, voter: str) -> int:
-        named = f"{len(slug)}:{slug}{voter}".encode()  # the length keeps the two names apart
-        digest = hashlib.blake2b(named, digest_size=8, key=self._secret).digest()
-        return int.from_bytes(digest, "little") | 1  # never 0, the empty slot's key
+        return self.key_of(self.prefix(slug), voter)
+
+    def prefix(self, slug: str) -> Any:
+        """The keyed hash fed a tool's part of the name: a tool's ballots copy it."""
+        named = f"{len(slug)}:{slug}".encode()  # the length keeps the two names apart
+        return hashlib.blake2b(named, digest_size=8, key=self._secret)
+
+    @staticmethod
+    def key_of(prefix: Any, voter: str) -> int:
+        hasher = prefix.copy()
+        hasher.update(voter.encode())
+        return int.from_bytes(hasher.digest(), "little") | 1  # never 0, the empty slot's key
 
     def _slot(self, key: int) -> int:
         keys, mask = self._keys, len(self._keys) - 1
@@ -880,8 +890,15 @@ class Ballots:
         """The ballot's word, 0 if it was never cast."""
         return self._words[self._slot(key)]
 
-    def put(self, key: int, word: int) -> None:
+    def find(self, key: int) -> tuple[int, int]:
+        """(slot, word) of the ballot: put_at that slot, before any other put."""
         slot = self._slot(key)
+        return slot, self._words[slot]
+
+    def put(self, key: int, word: int) -> None:
+        self.put_at(self._slot(key), key, word)
+
+    def put_at(self, slot: int, key: int, word: int) -> None:
         if self._keys[slot] == 0:
             self._keys[slot] = key
             self._used += 1
@@ -906,6 +923,8 @@ class Ballots:
 class ToolFigures:
     number: int = 0
     """The tool's place in listing order, its number in the ballot words."""
+    prefix: Any = field(default=None, compare=False, repr=False)
+    """Ballots.prefix of its slug."""
     status: str = "listed"
     seats: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     """seat -> (leaf index, log position, decision) of its current verdict, in seat order."""
@@ -957,7 +976,9 @@ class Replay:
     def _apply(self, leaf: int, position: int, kind: str, state: dict[str, Any]) -> None:
         slug = state["tool"]
         if kind == "Tool.Listed":
-            self.tools.setdefault(slug, ToolFigures(number=len(self.tools)))
+            if slug not in self.tools:
+                prefix = self.ballots.prefix(slug)
+                self.tools[slug] = ToolFigures(number=len(self.tools), prefix=prefix)
             return
         tool = self.tools.get(slug)
         if tool is None:
@@ -988,8 +1009,8 @@ class Replay:
         if tool.voided and voter in tool.voided:
             self.problems.append(f"leaf {leaf}: {kind} by {voter!r}, voided on {slug!r}")
             return
-        key = self.ballots.key(slug, voter)
-        word = self.ballots.get(key)
+        key = Ballots.key_of(tool.prefix, voter)
+        slot, word = self.ballots.find(key)
         current = None if not word & Ballots.LIVE else "ship" if word & Ballots.SHIP else "skip"
         if kind in ("Ballot.Changed", "Ballot.Retracted"):
             if current is None or current != state["previous"]:
@@ -1002,10 +1023,10 @@ class Replay:
         if kind == "Ballot.Cast":
             self._surface(leaf, state)
         if kind == "Ballot.Retracted":
-            self._set(key, tool, current, None, leaf)
+            self._set(slot, key, tool, current, None, leaf)
         else:
             self._decision(leaf, state["choice"])
-            self._set(key, tool, current, state["choice"], leaf)
+            self._set(slot, key, tool, current, state["choice"], leaf)
 
     def _current(self, word: int) -> str | None:
         """The choice a ballot word holds, None for no current ballot."""
@@ -1014,15 +1035,22 @@ class Replay:
         return "ship" if word & Ballots.SHIP else "skip"
 
     def _set(
-        self, key: int, tool: ToolFigures, current: str | None, choice: str | None, leaf: int
+        self,
+        slot: int,
+        key: int,
+        tool: ToolFigures,
+        current: str | None,
+        choice: str | None,
+        leaf: int,
     ) -> None:
-        """The ballot now holds `choice` (None: none) from `leaf`; the tool's counts follow."""
+        """The ballot (at `slot`) now holds `choice` (None: none) from `leaf`; the tool's
+        counts follow."""
         tool.live += (choice is not None) - (current is not None)
         tool.ship += (choice == "ship") - (current == "ship")
         word = 0
         if choice is not None:
             word = tool.number << 34 | leaf << 2 | Ballots.LIVE | (choice == "ship")
-        self.ballots.put(key, word)
+        self.ballots.put_at(slot, key, word)
         self._grouped = None
 
     def _moderate(
@@ -1033,15 +1061,16 @@ class Replay:
         voter = state["voter"]
         if not isinstance(voter, str):
             raise TypeError(f"voter {voter!r} is not a name")
-        key = self.ballots.key(slug, voter)
-        current = self._current(self.ballots.get(key))
+        key = Ballots.key_of(tool.prefix, voter)
+        slot, word = self.ballots.find(key)
+        current = self._current(word)
         if kind == "Ballot.Voided":
             if current is None or current != state["previous"]:
                 self.problems.append(
                     f"leaf {leaf}: a void of {voter!r} on {slug!r} removes "
                     f"{state['previous']!r}, the log says {current!r}"
                 )
-            self._set(key, tool, current, None, leaf)
+            self._set(slot, key, tool, current, None, leaf)
             tool.voided[voter] = state["previous"]
             return
         voided = tool.voided.pop(voter, None)
@@ -1051,7 +1080,7 @@ class Replay:
                 f"{state['choice']!r}, the void took {voided!r}"
             )
         self._decision(leaf, state["choice"])
-        self._set(key, tool, current, state["choice"], leaf)
+        self._set(slot, key, tool, current, state["choice"], leaf)
 
     def _surface(self, leaf: int, state: dict[str, Any]) -> None:
         """Both shapes of a Cast: version 1 (no `class_version`) recorded no surface; version 2
@@ -1167,42 +1196,119 @@ def _classify(
     return ("" if recorded == mine else "event changed"), mine
 
 
+@dataclass
+class LeafCheck:
+    """What streaming the leaves found, in plain values (a worker process sends it back as
+    JSON): the two trees' verdicts at each signed size, and the faulty leaves."""
+
+    size: int = 0
+    """Leaves read."""
+    roots: int = 0
+    """Signed roots reached."""
+    events_fail: int = 0
+    """Signed roots the recomputed leaves miss."""
+    altered: list[tuple[int, int]] = field(default_factory=list)
+    """(signed size, last size still good) where the recorded leaf hashes miss the root."""
+    bad_leaves: int = 0
+    first_bad: BadLeaf | None = None
+    kept: dict[int, LeafRecord] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                **dataclasses.asdict(self),
+                "kept": [[i, r.recorded.hex(), r.position] for i, r in self.kept.items()],
+            }
+        ).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> LeafCheck:
+        found = json.loads(raw)
+        bad = found["first_bad"]
+        return cls(
+            size=found["size"],
+            roots=found["roots"],
+            events_fail=found["events_fail"],
+            altered=[(a, b) for a, b in found["altered"]],
+            bad_leaves=found["bad_leaves"],
+            first_bad=BadLeaf(**bad) if bad else None,
+            kept={i: LeafRecord(bytes.fromhex(h), p) for i, h, p in found["kept"]},
+        )
+
+
 def check_leaves(
     lines: Iterable[bytes],
     signed: Sequence[tuple[int, bytes]],
     report: Report,
     replay: Replay,
     sample: set[int],
+    workers: int = 1,
 ) -> dict[int, LeafRecord]:
     """Stream export lines up to the largest signed size: recompute every leaf and every signed
     root (O(log n) hashes in memory), localise the first bad leaf, feed the replay. Returns the
-    recorded hash and position of the sampled leaves, for inclusion proofs."""
+    recorded hash and position of the sampled leaves, for inclusion proofs. With 2 `workers`,
+    a second process (this script, `--leaf-worker`) hashes the leaves and keeps the trees while
+    this one replays: each decodes every line, and neither waits for the other."""
+    size = max((cp_size for cp_size, _ in signed), default=0)
+    head = itertools.islice(lines, size)
+    if workers < 2:
+        found = leaf_check(head, signed, sample, replay)
+    else:
+        found = _leaf_check_beside(head, signed, sample, replay)
+    report.events = found.size
+    report.bad_leaves += found.bad_leaves
+    report.first_bad = report.first_bad or found.first_bad
+    if found.size < size:
+        report.failures.append(f"the export ends after {found.size} of {size} leaves")
+    if found.altered:
+        cp_size, before = found.altered[0]
+        report.log_altered = (
+            f"the recorded leaf hashes do not reproduce the signed root of size {cp_size}: the "
+            f"log's records (or the export) were altered within leaves {before}..{cp_size - 1}"
+        )
+    elif report.first_bad is None and found.events_fail:
+        report.failures.append("the events do not reproduce the signed roots")
+    report.say(
+        "leaves",
+        f"{found.size} events recomputed; of {found.roots} signed roots, "
+        f"{found.roots - found.events_fail} reproduced from the events, "
+        f"{found.roots - len(found.altered)} from the log's recorded leaf hashes",
+    )
+    return found.kept
+
+
+def leaf_check(
+    lines: Iterable[bytes | str],
+    signed: Sequence[tuple[int, bytes]],
+    sample: set[int],
+    replay: Replay | None = None,
+) -> LeafCheck:
+    """The leaves and roots of check_leaves, over lines already cut at the largest signed size;
+    each event also fed to `replay`, if given."""
     signed = sorted(signed)
-    size = signed[-1][0] if signed else 0
     recorded = CompactRange()
     recomputed: CompactRange | None = None
     """The tree of the recomputed leaves, split from the recorded one at the first leaf that
     differs from its record: until then the two are one tree, hashed once."""
-    kept: dict[int, LeafRecord] = {}
-    altered: list[tuple[int, int]] = []  # (signed size, last size that was still good)
-    events_fail = good_size = next_cp = last_position = 0
+    found = LeafCheck()
+    good_size = last_position = 0
     sizes = [cp_size for cp_size, _ in signed] + [-1]
 
     def check_signed_roots() -> None:
         """Compare both trees with every signed root of the size they have reached."""
-        nonlocal events_fail, good_size, next_cp
-        while next_cp < len(signed) and signed[next_cp][0] == recorded.size:
-            cp_size, cp_root = signed[next_cp]
+        nonlocal good_size
+        while found.roots < len(signed) and signed[found.roots][0] == recorded.size:
+            cp_size, cp_root = signed[found.roots]
             root = recorded.root()
             if root != cp_root:
-                altered.append((cp_size, good_size))
-            elif not altered:
+                found.altered.append((cp_size, good_size))
+            elif not found.altered:
                 good_size = cp_size
-            events_fail += (recomputed.root() if recomputed else root) != cp_root
-            next_cp += 1
+            found.events_fail += (recomputed.root() if recomputed else root) != cp_root
+            found.roots += 1
 
-    for index, raw in enumerate(itertools.islice(lines, size)):
-        if sizes[next_cp] == index:
+    for index, raw in enumerate(lines):
+        if sizes[found.roots] == index:
             check_signed_roots()
         try:
             line = _DECODE(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
@@ -1215,11 +1321,11 @@ def check_leaves(
             event = {}
         position = event.get("position", line.get("position"))  # the log's record, if gone
         if kind:
-            report.bad_leaves += 1
-            if report.first_bad is None:
+            found.bad_leaves += 1
+            if found.first_bad is None:
                 known = position if isinstance(position, int) else None
-                report.first_bad = BadLeaf(index, kind, known, last_position)
-        if "state" in event:
+                found.first_bad = BadLeaf(index, kind, known, last_position)
+        if replay is not None and "state" in event:
             replay.apply(index, event)
         if isinstance(position, int) and position > last_position:
             last_position = position
@@ -1230,26 +1336,79 @@ def check_leaves(
         if recomputed is not None:
             recomputed.append(leaf)
         if index in sample:
-            kept[index] = LeafRecord(theirs, position if isinstance(position, int) else None)
+            found.kept[index] = LeafRecord(theirs, position if isinstance(position, int) else None)
     check_signed_roots()
-    report.events = recorded.size
-    if recorded.size < size:
-        report.failures.append(f"the export ends after {recorded.size} of {size} leaves")
-    if altered:
-        cp_size, before = altered[0]
-        report.log_altered = (
-            f"the recorded leaf hashes do not reproduce the signed root of size {cp_size}: the "
-            f"log's records (or the export) were altered within leaves {before}..{cp_size - 1}"
-        )
-    elif report.first_bad is None and events_fail:
-        report.failures.append("the events do not reproduce the signed roots")
-    report.say(
-        "leaves",
-        f"{recorded.size} events recomputed; of {next_cp} signed roots, "
-        f"{next_cp - events_fail} reproduced from the events, "
-        f"{next_cp - len(altered)} from the log's recorded leaf hashes",
+    found.size = recorded.size
+    return found
+
+
+def replayable(raw: bytes) -> dict[str, Any] | None:
+    """The event of an export line that leaf_check would feed to the replay, else None: the
+    line decodes, its leaf hash is base64 and its event an object with a state."""
+    try:
+        line = _DECODE(raw.decode("utf-8"))
+        binascii.a2b_base64(line["leaf_hash"], strict_mode=True)
+        event = line.get("event")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return event if isinstance(event, dict) and "state" in event else None
+
+
+WORKER_BATCH = 2000
+"""Lines written to the leaf worker at a time."""
+
+
+def _leaf_check_beside(
+    lines: Iterable[bytes],
+    signed: Sequence[tuple[int, bytes]],
+    sample: set[int],
+    replay: Replay,
+) -> LeafCheck:
+    """leaf_check in a worker process fed the raw lines through a pipe, the replay here."""
+    worker = subprocess.Popen(  # noqa: S603 - this very script, no shell
+        [sys.executable, os.path.abspath(__file__), "--leaf-worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
-    return kept
+    assert worker.stdin is not None
+    assert worker.stdout is not None
+    try:
+        header = {"signed": [[n, root.hex()] for n, root in signed], "sample": sorted(sample)}
+        worker.stdin.write(json.dumps(header).encode() + b"\n")
+        batch: list[bytes] = []
+        apply = replay.apply
+        for index, raw in enumerate(lines):
+            batch.append(raw if raw.endswith(b"\n") else raw + b"\n")
+            if len(batch) == WORKER_BATCH:
+                worker.stdin.write(b"".join(batch))
+                batch.clear()
+            event = replayable(raw)
+            if event is not None:
+                apply(index, event)
+        worker.stdin.write(b"".join(batch))
+        worker.stdin.close()
+        answer = worker.stdout.read()
+    except BaseException:
+        worker.kill()  # the audit stops here: the worker's answer would not be read
+        raise
+    finally:
+        worker.stdin.close()
+        worker.wait()
+        worker.stdout.close()
+    if worker.returncode != 0:
+        raise Unavailable(f"the leaf worker process failed (exit {worker.returncode})")
+    return LeafCheck.from_json(answer)
+
+
+def leaf_worker() -> int:
+    """`--leaf-worker`: leaf_check over the lines on stdin, after a header line naming the
+    signed roots and the sampled leaves; its LeafCheck as JSON on stdout."""
+    source = sys.stdin.buffer
+    header = json.loads(source.readline())
+    signed = [(n, bytes.fromhex(root)) for n, root in header["signed"]]
+    found = leaf_check(source, signed, set(header["sample"]))
+    sys.stdout.buffer.write(found.to_json())
+    return 0
 
 
 def compare_figures(replay: Replay, service: Service, report: Report, latest: Checkpoint) -> None:
@@ -1675,7 +1834,8 @@ def verify_url(args: argparse.Namespace, report: Report) -> None:
     replay = Replay()
     signed = [(cp.size, cp.root) for cp in [*checkpoints, *known]]
     sample = sample_leaves(latest.size)
-    kept = check_leaves(service.lines(latest.size, args.page), signed, report, replay, sample)
+    lines = service.lines(latest.size, args.page)
+    kept = check_leaves(lines, signed, report, replay, sample, args.workers)
     bad = report.first_bad
     if bad is not None and bad.index not in kept:
         got = service.json("/v1/audit/proofs/inclusion", {"index": bad.index, "size": latest.size})
@@ -1704,7 +1864,7 @@ def verify_export(args: argparse.Namespace, report: Report) -> None:
         report.say("checkpoint", f"size {latest.size}, signed {latest.time}, signature valid")
         replay = Replay()
         signed = [(cp.size, cp.root) for cp in [latest, *known]]
-        check_leaves(f, signed, report, replay, set())
+        check_leaves(f, signed, report, replay, set(), args.workers)
         if f.readline():
             report.warnings.append(f"lines after leaf {latest.size - 1} were not checked")
     report.summary = "signature, leaves and roots check; figures replayed above"
@@ -1841,6 +2001,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--page", type=int, default=PAGE, help="export lines per request")
     parser.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds per HTTP call")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="processes: 2 hashes the leaves in a second one while this one replays",
+    )
+    parser.add_argument("--leaf-worker", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -1876,6 +2044,8 @@ def _usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.leaf_worker:
+        return leaf_worker()
     _usage(parser, args)
     report = Report(args.url or args.export or args.tlog_proof)
     run = verify_url if args.url else verify_export if args.export else verify_tlog_proof

@@ -8,12 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.server.cli import main
 from domain.application import Ledger
 from domain.settings import Settings
 from projections.audit.signed_note import generate_signer
-from tests.scripts.serving_audit import DEMO_EVENTS, verdict_line, verify
+from tests.scripts.serving_audit import DEMO_EVENTS, load_verifier, verdict_line, verify
 
 
 @pytest.fixture
@@ -100,3 +102,49 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "VERDICT" not in out
     code, out = verify("http://127.0.0.1:9", "--timeout", "2")
     assert code == 2 and "cannot complete the audit" in out
+
+
+def _corrupt(line: bytes, how: int, at: int) -> bytes:
+    """One of the ways an export line goes wrong: a byte changed, the line cut, or a field of
+    its JSON dropped or retyped."""
+    at %= max(1, len(line) - 1)
+    if how == 0:
+        return line[:at] + bytes([line[at] ^ 0x20]) + line[at + 1 :]
+    if how == 1:
+        return line[:at] + b"\n"
+    found = json.loads(line)
+    name = ["leaf_hash", "event", "leaf_index"][how - 2]
+    if how == 4:
+        found[name] = str(found.get(name))
+    else:
+        found.pop(name, None)
+    return json.dumps(found).encode() + b"\n"
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10_000), st.integers(0, 4), st.integers(0, 10_000)),
+        max_size=4,
+    )
+)
+@settings(max_examples=12)
+def test_two_processes_find_what_one_finds(export: Path, edits: list[tuple[int, int, int]]) -> None:
+    """The leaves hashed in a worker process while this one replays: the same report (every
+    line, failure and first bad leaf) and the same recount as in one process, on any edits."""
+    verifier = load_verifier()
+    lines = export.read_bytes().splitlines(keepends=True)
+    header, body = json.loads(lines[0]), lines[1:]
+    for index, how, at in edits:
+        body[index % len(body)] = _corrupt(body[index % len(body)], how, at)
+    key = verifier.parse_verifier_key(header["verifier_key"])
+    latest = verifier.open_checkpoint(header["checkpoint"], key)
+    found = []
+    for workers in (1, 2):
+        report, replay = verifier.Report("x"), verifier.Replay()
+        kept = verifier.check_leaves(
+            iter(body), [(latest.size, latest.root)], report, replay, {0, 5}, workers
+        )
+        report.started = 0
+        ballots = {slug: replay.ballots_of(slug) for slug in replay.tools}
+        found.append((report, kept, replay.tools, replay.problems, replay.surfaces, ballots))
+    assert found[0] == found[1]
