@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verify", type=Path, action="append", default=[], help="another verify.py to time"
     )
+    parser.add_argument(
+        "--workers", default="2", help="this verify.py's --workers, each timed (e.g. 1,2)"
+    )
     args = parser.parse_args(argv)
     skip = set(args.skip.split(","))
     db = args.db.resolve()
@@ -110,20 +113,22 @@ def main(argv: list[str] | None = None) -> int:
             ballots = live_ballots(server.port)
             results["live_ballots"] = ballots
             url = f"http://127.0.0.1:{server.port}"
-            for label, verify in [("", VERIFY), *((f" {p.name}", p) for p in args.verify)]:
+            runs = [(f" w{n}", VERIFY, ("--workers", n)) for n in args.workers.split(",")]
+            runs += [(f" {p.name}", p, ()) for p in args.verify]
+            for label, verify, extra in runs:
                 if "export" not in skip:
-                    got = timed_verify("--export", str(export(db)), verify=verify)
+                    got = timed_verify("--export", str(export(db)), *extra, verify=verify)
                     results["export" + label] = got
                 if "http" not in skip:
-                    got = timed_verify(url, "--no-state", "--timeout", "300", verify=verify)
-                    results["http" + label] = got
+                    http = (url, "--no-state", "--timeout", "300", *extra)
+                    results["http" + label] = timed_verify(*http, verify=verify)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     print(f"{db.name}: {results['live_ballots']:,} live ballots")
     for mode, r in results.items():
         if isinstance(r, dict):
             print(
-                f"  verify.py {mode:6}  {r['events']:,} events  {r['wall_seconds']:.1f} s wall "
+                f"  verify.py {mode:20}  {r['events']:,} events  {r['wall_seconds']:.1f} s wall "
                 f"({r['events_per_s']:,.0f} events/s), {r['cpu_seconds']:.1f} s CPU "
                 f"({r['events_per_cpu_s']:,.0f} events/CPU s), peak RSS "
                 f"{r['peak_rss_bytes'] / 2**20:.0f} MiB = "
