@@ -156,6 +156,7 @@ EXAMPLES = [
     Example("GET", "/v1/audit/witnesses", "/v1/audit/witnesses"),
     Example("GET", "/v1/audit/events", "/v1/audit/events?after=4&limit=1"),
     Example("GET", "/v1/tools/{slug}/score-proof", f"/v1/tools/{TOOL}/score-proof?size={{size}}"),
+    Example("GET", "/v1/audit/scores", "/v1/audit/scores?size={size}&limit=2"),
 ]
 
 

@@ -30,7 +30,7 @@ from projections.audit.witness_store import (
 )
 from projections.catalog.score_pages import Cursor, score_page
 from projections.catalog.score_proof import score_basis
-from projections.catalog.views import CATALOG
+from projections.catalog.views import CATALOG, ViewStore
 
 router = APIRouter(prefix="/v1", responses=RESPONSES)
 
@@ -337,6 +337,19 @@ def _chunks(lines: Iterator[bytes], size: int = 1000) -> Iterator[bytes]:
         yield chunk
 
 
+def _views_at_size(
+    request: Request, size: int | None, min_position: int | None
+) -> tuple[ViewStore, StoredCheckpoint, int]:
+    """The views, the checkpoint pinning `size` (default: the latest) and the tree size, once
+    the views hold that many events (else 422: retry shortly)."""
+    views = views_at(request, min_position)
+    pinned = _signed_size(_audit(request), size)
+    tree_size = size if size is not None else pinned.size
+    if tree_size > views.tracking.tracked(CATALOG)[1]:
+        raise InvalidInput("size", "the views have not reached that size yet; retry shortly")
+    return views, pinned, tree_size
+
+
 @router.get(
     "/tools/{slug}/score-proof",
     summary="A tool's figures at a log size, the leaves they rest on, and their checkpoint",
@@ -345,11 +358,7 @@ def score_proof(
     request: Request, slug: str, size: Size = None, min_position: MinPosition = None
 ) -> Response:
     rules.slug(slug)
-    views = views_at(request, min_position)
-    pinned = _signed_size(_audit(request), size)
-    tree_size = size if size is not None else pinned.size
-    if tree_size > views.tracking.tracked(CATALOG)[1]:
-        raise InvalidInput("size", "the views have not reached that size yet; retry shortly")
+    views, pinned, tree_size = _views_at_size(request, size, min_position)
     basis = score_basis(views.tool_points(CATALOG, slug, tree_size))
     if basis.last is None:
         raise UnknownTool(slug)
@@ -373,11 +382,7 @@ def scores(
 ) -> Response:
     """What an auditor compares with its replay, for the tools of one page: as
     `/tools/{slug}?as_of=` (status, panel) and `/tools/{slug}/score-proof` answer per tool."""
-    views = views_at(request, min_position)
-    pinned = _signed_size(_audit(request), size)
-    tree_size = size if size is not None else pinned.size
-    if tree_size > views.tracking.tracked(CATALOG)[1]:
-        raise InvalidInput("size", "the views have not reached that size yet; retry shortly")
+    views, pinned, tree_size = _views_at_size(request, size, min_position)
     cursor = Cursor.decode(after, tree_size) if after is not None else None
     page = score_page(views.db, tree_size, cursor, limit)
     if size is not None:
