@@ -110,9 +110,12 @@ def _corrupt(line: bytes, how: int, at: int) -> bytes:
     at %= max(1, len(line) - 1)
     if how == 0:
         return line[:at] + bytes([line[at] ^ 0x20]) + line[at + 1 :]
+    try:
+        found = json.loads(line)
+    except ValueError:  # an earlier edit broke it already
+        how = 1
     if how == 1:
         return line[:at] + b"\n"
-    found = json.loads(line)
     name = ["leaf_hash", "event", "leaf_index"][how - 2]
     if how == 4:
         found[name] = str(found.get(name))
