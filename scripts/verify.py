@@ -1835,7 +1835,7 @@ def verify_url(args: argparse.Namespace, report: Report) -> None:
     signed = [(cp.size, cp.root) for cp in [*checkpoints, *known]]
     sample = sample_leaves(latest.size)
     lines = service.lines(latest.size, args.page)
-    kept = check_leaves(lines, signed, report, replay, sample, args.workers)
+    kept = check_leaves(lines, signed, report, replay, sample, args.workers or 2)
     bad = report.first_bad
     if bad is not None and bad.index not in kept:
         got = service.json("/v1/audit/proofs/inclusion", {"index": bad.index, "size": latest.size})
@@ -1864,7 +1864,7 @@ def verify_export(args: argparse.Namespace, report: Report) -> None:
         report.say("checkpoint", f"size {latest.size}, signed {latest.time}, signature valid")
         replay = Replay()
         signed = [(cp.size, cp.root) for cp in [latest, *known]]
-        check_leaves(f, signed, report, replay, set(), args.workers)
+        check_leaves(f, signed, report, replay, set(), args.workers or 1)
         if f.readline():
             report.warnings.append(f"lines after leaf {latest.size - 1} were not checked")
     report.summary = "signature, leaves and roots check; figures replayed above"
@@ -2005,8 +2005,9 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         choices=(1, 2),
-        default=2,
-        help="processes: 2 hashes the leaves in a second one while this one replays",
+        help="processes: 2 hashes the leaves in a second one while this one replays (default: "
+        "2 for a URL, whose lines come while the service works; 1 for --export, CPU-bound, "
+        "where a second process gains only on an idle core: docs/scaling.md)",
     )
     parser.add_argument("--leaf-worker", action="store_true", help=argparse.SUPPRESS)
     return parser
