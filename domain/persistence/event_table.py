@@ -17,6 +17,12 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresRecorder
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
+
+from domain.persistence.round_trip import one_round_trip
+
+Row = tuple[Any, ...]
+"""(originator id, version, topic, state), as the event table holds them."""
 
 
 class EventTable:
@@ -66,26 +72,33 @@ class EventTable:
         retried like eventsourcing's own reads (10 attempts, 0.2 s apart)."""
         if not ids:
             return {}
-        with self.datastore.transaction(commit=False) as cursor:
-            if self.postgres:
-                self._prepare(cursor)
-                cursor.execute(*self.postgres_statement(ids, after))
-            else:
-                marks = ",".join("?" * len(ids))
-                cursor.execute(
-                    f"SELECT originator_id, originator_version, topic, state FROM {self.table} "  # noqa: S608 - the recorder's table name
-                    f"WHERE originator_id IN ({marks}) ORDER BY originator_version",
-                    [i.hex for i in ids],
-                )
-            rows = cursor.fetchall()
+        rows = self._postgres_rows(ids, after) if self.postgres else self._sqlite_rows(ids)
         found: dict[UUID, list[Any]] = {}
-        for row in rows:
-            originator = row["originator_id"]
+        for originator, version, topic, state in rows:
             if not isinstance(originator, UUID):
                 originator = UUID(originator)
-            version = row["originator_version"]
             if version <= after.get(originator, 0):
                 continue
-            stored = StoredEvent(originator, version, row["topic"], bytes(row["state"]))
+            stored = StoredEvent(originator, version, topic, bytes(state))
             found.setdefault(originator, []).append(self.mapper.to_domain_event(stored))
         return found
+
+    def _postgres_rows(self, ids: Collection[UUID], after: dict[UUID, int]) -> list[Row]:
+        """No JIT, then the read: one round trip (domain/persistence/round_trip.py)."""
+        with self.datastore.get_connection() as conn:
+            cursor = conn.cursor(row_factory=tuple_row)
+            with one_round_trip(conn, commit=False):
+                conn.execute("SET LOCAL jit = off")
+                cursor.execute(*self.postgres_statement(ids, after))
+            rows: list[Row] = cursor.fetchall()
+            return rows
+
+    def _sqlite_rows(self, ids: Collection[UUID]) -> list[Row]:
+        with self.datastore.transaction(commit=False) as cursor:
+            marks = ",".join("?" * len(ids))
+            cursor.execute(
+                f"SELECT originator_id, originator_version, topic, state FROM {self.table} "  # noqa: S608 - the recorder's table name
+                f"WHERE originator_id IN ({marks}) ORDER BY originator_version",
+                [i.hex for i in ids],
+            )
+            return [tuple(row) for row in cursor.fetchall()]

@@ -6,8 +6,8 @@ stored in between must refuse it. Checking the tool again before the save only n
 window; these recorders close it by reading the expected aggregates' last versions INSIDE the
 insert transaction, once the store's one write lock is held (SQLite's database write lock;
 on PostgreSQL the EXCLUSIVE table lock eventsourcing takes so that commits follow notification
-ids), and raise `RecordConflictError` when one has moved, which rolls the save back; the
-caller's retry reads afresh and refuses. Under READ COMMITTED that read sees every write
+ids), and raise `RecordConflictError` when one has moved: nothing of the save is stored, and
+the caller's retry reads afresh and refuses. Under READ COMMITTED that read sees every write
 committed before the lock was granted, and none can commit until ours has: a save is ordered
 either before the delisting or not at all."""
 
@@ -17,12 +17,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ProgrammingError, RecordConflictError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    RecordConflictError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg import Cursor
-from psycopg.rows import DictRow
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
+
+from domain.persistence.liveness import install as install_liveness_check
+from domain.persistence.round_trip import one_round_trip
 
 Expected = Mapping[UUID, int]
 """Aggregate id → the version the decision read; the save conflicts unless each still ends there."""
@@ -48,32 +56,71 @@ class ConditionalSQLiteRecorder(SQLiteApplicationRecorder):
 
 
 class ConditionalPostgresRecorder(PostgresApplicationRecorder):
+    """A save is ONE round trip: BEGIN, the table lock, NOTIFY, the INSERT and COMMIT go to the
+    server in one pipeline (eventsourcing's save syncs around its transaction and after the
+    INSERT: five round trips, each waiting for the server to be scheduled on a busy machine).
+    The version check is part of the INSERT: it inserts nothing unless every expected
+    aggregate still ends at its version (a look-up of the primary key's last entry per id,
+    whatever the planner knows), and a save that inserted nothing conflicts. The statement's
+    snapshot is taken once the table lock is granted, as a separate SELECT's was. The pool's
+    pre-ping pings only a connection with something to read (domain/persistence/liveness.py)."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        install_liveness_check(datastore)
+        table = SQL("{schema}.{table}").format(
+            schema=Identifier(datastore.schema), table=Identifier(self.events_table_name)
+        )
+        self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
+        self.conditional_insert = SQL(
+            "INSERT INTO {table} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state "
+            "FROM unnest(%s::{schema}.{event}[]) WHERE NOT EXISTS ("
+            "SELECT 1 FROM unnest(%s::uuid[], %s::bigint[]) AS x(id, version) "
+            "WHERE x.version IS DISTINCT FROM (SELECT originator_version FROM {table} "
+            "WHERE originator_id = x.id ORDER BY originator_version DESC LIMIT 1)) "
+            "RETURNING notification_id"
+        ).format(
+            table=table,
+            schema=Identifier(datastore.schema),
+            event=Identifier(self.stored_event_type_name),
+        )
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        if kwargs.get("expected_versions") and self.datastore.enable_db_functions:
-            raise ProgrammingError("conditional saves need POSTGRES_ENABLE_DB_FUNCTIONS off")
-        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-        return ids
-
-    def _insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
         expected: Expected = kwargs.get("expected_versions") or {}
-        if expected and stored_events:
-            self._lock_table(curs)  # taken again, at no cost, before the inserts
-            curs.execute(
-                SQL(
-                    "SELECT originator_id, MAX(originator_version) AS version "
-                    "FROM {schema}.{table} WHERE originator_id = ANY(%s) GROUP BY originator_id"
-                ).format(
-                    schema=Identifier(self.datastore.schema),
-                    table=Identifier(self.events_table_name),
-                ),
-                (list(expected),),
-            )
-            _check(expected, {row["originator_id"]: row["version"] for row in curs.fetchall()})
-        super()._insert_events(curs, stored_events, **kwargs)
+        if self.datastore.enable_db_functions:
+            if expected:
+                raise ProgrammingError("conditional saves need POSTGRES_ENABLE_DB_FUNCTIONS off")
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
+        if not stored_events:
+            return None
+        inserted: list[int] = self._insert_conditionally(stored_events, expected)
+        return inserted
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as eventsourcing's
+    def _insert_conditionally(
+        self, stored_events: Sequence[StoredEvent], expected: Expected
+    ) -> list[int]:
+        rows = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        with self.datastore.get_connection() as conn:
+            inserted = conn.cursor()
+            with one_round_trip(conn, commit=True):
+                for statement in self.lock_table_statements:
+                    conn.execute(statement, prepare=True)
+                conn.execute(self._notify)
+                inserted.execute(
+                    self.conditional_insert, (rows, list(expected), list(expected.values()))
+                )
+            ids = [row["notification_id"] for row in inserted.fetchall()]
+        if len(ids) < len(stored_events):  # the check held them back: nothing was stored
+            raise RecordConflictError(f"changed since read: one of {', '.join(map(str, expected))}")
+        return ids
 
 
 def _check(expected: Expected, found: Mapping[UUID, int]) -> None:
