@@ -87,7 +87,7 @@ class EventTable:
         """No JIT, then the read: one round trip (domain/persistence/round_trip.py)."""
         with self.datastore.get_connection() as conn:
             cursor = conn.cursor(row_factory=tuple_row)
-            with one_round_trip(conn, commit=False):
+            with one_round_trip(conn):
                 conn.execute("SET LOCAL jit = off")
                 cursor.execute(*self.postgres_statement(ids, after))
             rows: list[Row] = cursor.fetchall()

@@ -72,19 +72,16 @@ class ConditionalPostgresRecorder(PostgresApplicationRecorder):
             schema=Identifier(datastore.schema), table=Identifier(self.events_table_name)
         )
         self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
+        # Columns as arrays in binary: psycopg dumps an array of the composite stored event
+        # as text, element by element in Python (a quarter of the vote writer's time).
         self.conditional_insert = SQL(
             "INSERT INTO {table} (originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state "
-            "FROM unnest(%s::{schema}.{event}[]) WHERE NOT EXISTS ("
-            "SELECT 1 FROM unnest(%s::uuid[], %s::bigint[]) AS x(id, version) "
+            "SELECT * FROM unnest(%b::{id}[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "WHERE NOT EXISTS (SELECT 1 FROM unnest(%b::{id}[], %b::bigint[]) AS x(id, version) "
             "WHERE x.version IS DISTINCT FROM (SELECT originator_version FROM {table} "
             "WHERE originator_id = x.id ORDER BY originator_version DESC LIMIT 1)) "
             "RETURNING notification_id"
-        ).format(
-            table=table,
-            schema=Identifier(datastore.schema),
-            event=Identifier(self.stored_event_type_name),
-        )
+        ).format(table=table, id=Identifier(datastore.originator_id_type))
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -104,19 +101,21 @@ class ConditionalPostgresRecorder(PostgresApplicationRecorder):
     def _insert_conditionally(
         self, stored_events: Sequence[StoredEvent], expected: Expected
     ) -> list[int]:
-        rows = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in stored_events
-        ]
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+            list(expected),
+            list(expected.values()),
+        )
         with self.datastore.get_connection() as conn:
             inserted = conn.cursor()
-            with one_round_trip(conn, commit=True):
+            with one_round_trip(conn):
                 for statement in self.lock_table_statements:
                     conn.execute(statement, prepare=True)
                 conn.execute(self._notify)
-                inserted.execute(
-                    self.conditional_insert, (rows, list(expected), list(expected.values()))
-                )
+                inserted.execute(self.conditional_insert, columns)
             ids = [row["notification_id"] for row in inserted.fetchall()]
         if len(ids) < len(stored_events):  # the check held them back: nothing was stored
             raise RecordConflictError(f"changed since read: one of {', '.join(map(str, expected))}")

@@ -79,10 +79,12 @@ def test_the_conditional_insert_checks_versions_by_index(ledger: Ledger, batch: 
     """The save's check of the tools a batch read (up to one a vote) looks up each id's last
     version in the primary key's index, once for the whole INSERT, and is not compiled."""
     recorder: Any = ledger.recorder
-    rows = [recorder.construct_pg_stored_event(uuid4(), 1, "t", b"{}") for _ in range(batch)]
+    events = ([uuid4() for _ in range(batch)], [1] * batch, ["t"] * batch, [b"{}"] * batch)
     ids = [uuid4() for _ in range(batch)]
     with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute(sql.SQL("EXPLAIN ") + recorder.conditional_insert, (rows, ids, [1] * batch))
+        cursor.execute(
+            sql.SQL("EXPLAIN ") + recorder.conditional_insert, (*events, ids, [1] * batch)
+        )
         found = "\n".join(row["QUERY PLAN"] for row in cursor.fetchall())
     assert "Seq Scan on ledger_events" not in found, found
     assert "Index Only Scan Backward using ledger_events_pkey" in found, found

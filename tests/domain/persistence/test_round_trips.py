@@ -101,7 +101,7 @@ def test_a_failed_statement_rolls_the_whole_transaction_back(postgres_url: str) 
         conn.execute("CREATE TABLE t (k int PRIMARY KEY)")
 
         def insert_twice() -> None:
-            with one_round_trip(conn, commit=True):
+            with one_round_trip(conn):
                 conn.execute("INSERT INTO t VALUES (1)")
                 conn.execute("INSERT INTO t VALUES (1)")
 
