@@ -193,14 +193,14 @@ class GroupCommit:
             _deliver(batch)
 
     def _write_together(self, batch: list[_Vote]) -> None:
-        refusals, ballots, tools = self._load(batch)
+        keys = [ballot_id(vote.slug, vote.voter) for vote in batch]  # a uuid5 each: once
+        refusals, ballots, tools = self._load(batch, keys)
         decided: list[tuple[_Vote, str, UUID, int, rules.Decision | None]] = []
-        for vote in batch:
+        for vote, key in zip(batch, keys, strict=True):
             refusal = refusals.get(vote.slug)
             if refusal is not None:
                 vote.done.set_exception(refusal)
                 continue
-            key = ballot_id(vote.slug, vote.voter)
             try:
                 ballot, outcome = Ballot.decide(ballots.get(key), *vote.vote)
             except LedgerError as error:
@@ -225,11 +225,11 @@ class GroupCommit:
             observe(len(recordings))
 
     def _load(
-        self, batch: list[_Vote]
+        self, batch: list[_Vote], keys: list[UUID]
     ) -> tuple[dict[str, LedgerError], dict[UUID, Ballot | None], dict[str, UUID]]:
         """Why votes on each tool of the batch are refused (unknown, delisted; absent: not
-        refused), the stored ballots the batch votes on, and each slug's tool id: all read in
-        one query. Tools are kept between batches and brought up to date by that query; the
+        refused), the stored ballots the batch votes on (`keys`: each vote's ballot id), and
+        each slug's tool id: all read in one query. Tools are kept between batches and brought up to date by that query; the
         save is conditional on the versions read (a delisting stored meanwhile by any process
         makes it conflict, and each vote is then decided alone, on the tool as it is now)."""
         refusals: dict[str, LedgerError] = {}
@@ -239,8 +239,8 @@ class GroupCommit:
                 tools[slug] = tool_id(rules.slug(slug))
             except LedgerError as error:
                 refusals[slug] = error
-        keys = {ballot_id(v.slug, v.voter) for v in batch if v.slug in tools}
-        wanted = keys | set(tools.values())
+        wanted_ballots = {key for v, key in zip(batch, keys, strict=True) if v.slug in tools}
+        wanted = wanted_ballots | set(tools.values())
         known = {i: self._tools[i] for i in tools.values() if i in self._tools}
         found = self._read(wanted, known)
         for slug, key in tools.items():
@@ -251,7 +251,7 @@ class GroupCommit:
             self._tools[key] = tool
             if tool.delisted:
                 refusals[slug] = ToolDelisted(slug)
-        return refusals, {key: found.get(key) for key in keys}, tools
+        return refusals, {key: found.get(key) for key in wanted_ballots}, tools
 
     def _write_alone(self, vote: _Vote) -> None:
         try:
