@@ -229,9 +229,10 @@ class GroupCommit:
     ) -> tuple[dict[str, LedgerError], dict[UUID, Ballot | None], dict[str, UUID]]:
         """Why votes on each tool of the batch are refused (unknown, delisted; absent: not
         refused), the stored ballots the batch votes on (`keys`: each vote's ballot id), and
-        each slug's tool id: all read in one query. Tools are kept between batches and brought up to date by that query; the
-        save is conditional on the versions read (a delisting stored meanwhile by any process
-        makes it conflict, and each vote is then decided alone, on the tool as it is now)."""
+        each slug's tool id: all read in one query. Tools are kept between batches and brought
+        up to date by that query; the save is conditional on the versions read (a delisting
+        stored meanwhile by any process makes it conflict, and each vote is then decided
+        alone, on the tool as it is now)."""
         refusals: dict[str, LedgerError] = {}
         tools: dict[str, UUID] = {}
         for slug in {vote.slug for vote in batch}:
