@@ -5,7 +5,8 @@ those rows back on every commit was most of a commit's time inside the store's o
 (issue 17: 1.8 ms for a batch touching 6 tools, 11 ms touching 70, far more for a rebuild page
 touching thousands). The projection that writes a generation is its only writer, so it keeps
 what it wrote: a tool's last row is read from the table at most once, and each touched row is
-written once per batch, from memory."""
+written once per batch, from memory. The same writer also keeps each tool's community score as
+it committed it, so a commit sets that column only when it moved (see `PointTails.scores`)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ class PointTails:
         self.rows: dict[str, Row | None] = {}
         self.read = 0
         """How many tools' last rows were read from the table (each at most once)."""
+        self.scores: dict[str, int] = {}
+        """Each tool's `view_tools.community_pct` as committed (absent: unknown). SQLite
+        rewrites the entries of every index on a column an UPDATE sets, moved or not: two score
+        indexes, whose pages a commit touching many tools would otherwise nearly all write."""
 
     def unknown(self, slugs: Iterable[str]) -> list[str]:
         return [slug for slug in slugs if slug not in self.rows]
@@ -121,6 +126,8 @@ class PointTails:
             tails[slug] = last if last is not None and last.count < POINTS_PER_ROW else None
         return rows, tails
 
-    def commit(self, tails: Mapping[str, Row | None]) -> None:
-        """What `pack` left, once its rows committed (a failed commit leaves what was)."""
+    def commit(self, tails: Mapping[str, Row | None], scores: Mapping[str, int]) -> None:
+        """What `pack` left and the scores written, once they committed (a failed commit
+        leaves what was)."""
         self.rows.update(tails)
+        self.scores.update(scores)

@@ -64,6 +64,9 @@ CATALOG_INDEXES = (
 )
 """Tables of the one-row-per-point layout: found at start, they are dropped and the catalog is
 rebuilt from the events."""
+FULL_ROW = f"count >= {POINTS_PER_ROW}"
+"""The rows of view_tool_points that take no more points (the index on their times holds only
+those; a literal, so that both stores' planners match it to the index's predicate)."""
 SORT_KEY_COLUMNS = {"view_tools": "community_pct", "view_comparisons": "right_tool"}
 """A column each table gained with its sort keys: a table without it is dropped at start and
 the catalog rebuilt from the events, which writes the keys."""
@@ -98,8 +101,12 @@ def catalog_ddl(named: Callable[[str], str], blob: str, text: str) -> list[str]:
         f"first_size BIGINT NOT NULL, last_size BIGINT NOT NULL, count INTEGER NOT NULL, "
         f"min_at TEXT NOT NULL, max_at TEXT NOT NULL, points {blob} NOT NULL, "
         "PRIMARY KEY (tool, first_size))",
-        f"CREATE INDEX IF NOT EXISTS {named('view_tool_points_at')} "
-        f"ON {named('view_tool_points')} (tool, max_at, min_at)",
+        # Full rows only: a commit tops up each touched tool's last row, and an index on its
+        # times would move with it (a page per touched tool); tool_at_time reads that row by
+        # its key instead. Only a tool's last row has room (PointTails.pack).
+        f"DROP INDEX IF EXISTS {named('view_tool_points_at')}",
+        f"CREATE INDEX IF NOT EXISTS {named('view_tool_points_full_at')} "
+        f"ON {named('view_tool_points')} (tool, max_at, min_at) WHERE {FULL_ROW}",
         f"CREATE TABLE IF NOT EXISTS {named('view_tool_versions')} (tool TEXT NOT NULL, "
         f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",
         # Keyed by actor then position: an editor's newest actions are one index range,
@@ -252,6 +259,10 @@ class ViewStore:
                     if doc["slug"] in edited
                 ],
             )
+            # Its community score only when it moved from what this writer last committed
+            # (tails.scores), for the same reason: two more indexes.
+            scores = {doc["slug"]: found.community_pct for doc, found in columns}
+            ballots_only = [(doc, found) for doc, found in columns if doc["slug"] not in edited]
             c.executemany(
                 self.db.sql(
                     f"UPDATE {t('view_tools')} SET position = ?, community_pct = ?, doc = ? "  # noqa: S608 - our names
@@ -259,8 +270,18 @@ class ViewStore:
                 ),
                 [
                     (doc["position"], found.community_pct, tools[doc["slug"]], doc["slug"])
-                    for doc, found in columns
-                    if doc["slug"] not in edited
+                    for doc, found in ballots_only
+                    if tails.scores.get(doc["slug"]) != found.community_pct
+                ],
+            )
+            c.executemany(
+                self.db.sql(
+                    f"UPDATE {t('view_tools')} SET position = ?, doc = ? WHERE slug = ?"  # noqa: S608 - our names
+                ),
+                [
+                    (doc["position"], tools[doc["slug"]], doc["slug"])
+                    for doc, found in ballots_only
+                    if tails.scores.get(doc["slug"]) == found.community_pct
                 ],
             )
             upsert_comparison = self.db.sql(
@@ -313,7 +334,7 @@ class ViewStore:
             c.executemany(
                 insert_action, [(a["actor"], a["position"], orjson.dumps(a)) for a in batch.actions]
             )
-        tails.commit(left)
+        tails.commit(left, scores)
         return tools
 
     def _append_points(
@@ -472,20 +493,23 @@ class ViewStore:
 
     def tool_at_time(self, slug: str, at: str) -> dict[str, Any] | None:
         """The tool's document after the last event on it recorded at or before `at` (the
-        latest time, then the largest size). Candidates: the row with the latest `max_at` at or
-        before `at` (one index look-up), and the rows whose span of times holds `at`
-        (timestamps follow log order closely, so these are few; finding them walks the covering
-        index entries of the rows after `at`, never the rows themselves)."""
+        latest time, then the largest size). Candidates: the tool's last row (by its key: it
+        may still take points, so the index on times leaves it out), the full row with the
+        latest `max_at` at or before `at` (one index look-up), and the full rows whose span of
+        times holds `at` (timestamps follow log order closely, so these are few; finding them
+        walks the covering index entries of the rows after `at`, never the rows themselves)."""
         bound = sortable(at)
         with self.db.transaction(commit=False) as c:
             c.execute(
                 self.db.sql(
-                    "SELECT points FROM view_tool_points WHERE tool = ? AND max_at > ? "
-                    "AND min_at <= ? UNION ALL SELECT points FROM (SELECT points "
-                    "FROM view_tool_points WHERE tool = ? AND max_at <= ? "
-                    "ORDER BY max_at DESC, first_size DESC LIMIT 1) AS latest"
+                    "SELECT points FROM view_tool_points WHERE tool = ? AND max_at > ? "  # noqa: S608 - literals
+                    f"AND min_at <= ? AND {FULL_ROW} UNION ALL SELECT points FROM (SELECT points "
+                    f"FROM view_tool_points WHERE tool = ? AND max_at <= ? AND {FULL_ROW} "
+                    "ORDER BY max_at DESC, first_size DESC LIMIT 1) AS latest "
+                    "UNION ALL SELECT points FROM (SELECT points FROM view_tool_points "
+                    "WHERE tool = ? ORDER BY first_size DESC LIMIT 1) AS last"
                 ),
-                (slug, bound, bound, slug, bound),
+                (slug, bound, bound, slug, bound, slug),
             )
             candidates = [
                 (moment, p[0], p)
