@@ -66,7 +66,8 @@ CATALOG_INDEXES = (
 rebuilt from the events."""
 FULL_ROW = f"count >= {POINTS_PER_ROW}"
 """The rows of view_tool_points that take no more points (the index on their times holds only
-those; a literal, so that both stores' planners match it to the index's predicate)."""
+those; a literal, so that both stores' planners match it to the index's predicate). A change of
+POINTS_PER_ROW needs a new name for that index."""
 SORT_KEY_COLUMNS = {"view_tools": "community_pct", "view_comparisons": "right_tool"}
 """A column each table gained with its sort keys: a table without it is dropped at start and
 the catalog rebuilt from the events, which writes the keys."""

@@ -1,5 +1,5 @@
-"""The timeline rows a catalog projection commits (`view_tool_points`, packed 64 points to a
-row): a follower keeps the last row of each tool it wrote in memory, reads a tool's last row
+"""The timeline rows a catalog projection commits (`view_tool_points`, packed POINTS_PER_ROW
+points to a row): a follower keeps the last row of each tool it wrote in memory, reads a tool's last row
 from the table at most once, and writes each touched row once per batch; whatever the batch
 boundaries, the rows are the ones a rebuild from zero writes, on both stores."""
 
