@@ -1,12 +1,13 @@
 """The last `view_tool_points` row of each tool, as a catalog projection last committed it.
 
-Timeline points are packed POINTS_PER_ROW to a row, so a commit tops up each touched tool's last row. Reading
-those rows back on every commit was most of a commit's time inside the store's one write lock
-(issue 17: 1.8 ms for a batch touching 6 tools, 11 ms touching 70, far more for a rebuild page
-touching thousands). The projection that writes a generation is its only writer, so it keeps
-what it wrote: a tool's last row is read from the table at most once, and each touched row is
-written once per batch, from memory. The same writer also keeps each tool's community score as
-it committed it, so a commit sets that column only when it moved (see `PointTails.scores`)."""
+Timeline points are packed POINTS_PER_ROW to a row, so a commit tops up each touched tool's last
+row. Reading those rows back on every commit was most of a commit's time inside the store's one
+write lock (issue 17: 1.8 ms for a batch touching 6 tools, 11 ms touching 70, far more for a
+rebuild page touching thousands). The projection that writes a generation is its only writer, so
+it keeps what it wrote: a tool's last row is read from the table at most once, and each touched
+row is written once per batch, from memory. The same writer also keeps each tool's community
+score as it committed it, so a commit sets that column only when it moved (see
+`PointTails.scores`)."""
 
 from __future__ import annotations
 

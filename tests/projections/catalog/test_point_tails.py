@@ -1,6 +1,6 @@
 """The timeline rows a catalog projection commits (`view_tool_points`, packed POINTS_PER_ROW
-points to a row): a follower keeps the last row of each tool it wrote in memory, reads a tool's last row
-from the table at most once, and writes each touched row once per batch; whatever the batch
+points to a row): a follower keeps the last row of each tool it wrote in memory, reads a tool's
+last row from the table at most once, and writes each touched row once per batch; whatever the batch
 boundaries, the rows are the ones a rebuild from zero writes, on both stores."""
 
 from __future__ import annotations
@@ -37,13 +37,7 @@ COLUMNS = ("tool", "first_size", "last_size", "count", "min_at", "max_at", "poin
 
 def point_rows(runtime: Runtime) -> list[tuple[Any, ...]]:
     """Every row's values (by column name: PostgreSQL rows iterate over their keys)."""
-    rows = runtime.views.db.fetch(
-        f"SELECT {', '.join(COLUMNS)} FROM view_tool_points ORDER BY tool, first_size"  # noqa: S608 - literals
-    )
-    return [
-        tuple(bytes(v) if isinstance(v, memoryview) else v for v in (r[k] for k in COLUMNS))
-        for r in rows
-    ]
+    return rows_of(runtime, "view_tool_points", COLUMNS, "tool, first_size")
 
 
 TOOL_COLUMNS = (
@@ -60,11 +54,17 @@ TOOL_COLUMNS = (
 
 def tool_rows(runtime: Runtime) -> list[tuple[Any, ...]]:
     """Every `view_tools` row's values, sort columns included."""
+    return rows_of(runtime, "view_tools", TOOL_COLUMNS, "slug")
+
+
+def rows_of(
+    runtime: Runtime, table: str, columns: tuple[str, ...], order: str
+) -> list[tuple[Any, ...]]:
     rows = runtime.views.db.fetch(
-        f"SELECT {', '.join(TOOL_COLUMNS)} FROM view_tools ORDER BY slug"  # noqa: S608 - literals
+        f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"  # noqa: S608 - literals
     )
     return [
-        tuple(bytes(v) if isinstance(v, memoryview) else v for v in (r[k] for k in TOOL_COLUMNS))
+        tuple(bytes(v) if isinstance(v, memoryview) else v for v in (r[k] for k in columns))
         for r in rows
     ]
 
