@@ -43,8 +43,15 @@ SKIP_POSTGRES = os.environ.get("VERDICT_SKIP_POSTGRES") == "1"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without PostgreSQL, its tests are left out. With it, they form one pytest-xdist group
+    (`--dist loadgroup`, scripts/test), so they run on one worker, one at a time, as in a serial
+    run: two at once (servers with several workers and pools each) can exhaust a default
+    server's 100 connections, and the SQLite half keeps the other worker busy meanwhile."""
     if SKIP_POSTGRES:
         items[:] = [i for i in items if "postgres" not in i.keywords]
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(pytest.mark.xdist_group("postgres"))
 
 
 def _admin_url(dbname: str) -> str:
