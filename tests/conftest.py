@@ -6,6 +6,7 @@ VERDICT_SKIP_POSTGRES=1 leaves them out."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,7 +64,14 @@ def fresh_postgres_database() -> Iterator[str]:
     """A new PostgreSQL database (its URL), dropped afterwards, whatever happened."""
     name = f"verdict_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        for attempt in range(5):
+            try:
+                admin.execute(f'CREATE DATABASE "{name}"')
+                break
+            except psycopg.errors.ObjectInUse:  # another session is connected to template1
+                if attempt == 4:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     try:
         yield _admin_url(name)
     finally:
