@@ -1,5 +1,10 @@
 """Plain SQL on the ledger's own database, for the tables that are not events (views, keys).
-Uses eventsourcing's connection pool, so one process holds one pool per store."""
+Uses eventsourcing's connection pool, so one process holds one pool per store.
+
+A read of one statement runs in autocommit on PostgreSQL (the pool's connections are): one
+round trip, where a transaction made it three (BEGIN, SELECT, ROLLBACK), each waiting for the
+server's process to be scheduled on a busy machine. One statement sees one snapshot anyway; a
+read of several statements that must agree opens `transaction`."""
 
 from __future__ import annotations
 
@@ -28,15 +33,26 @@ class Database:
         with self.datastore.transaction(commit=commit) as cursor:
             yield cursor
 
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A cursor for one statement: autocommit on PostgreSQL, a transaction on SQLite
+        (in process, it costs no round trip)."""
+        if self.is_postgres:
+            with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+                yield cursor
+        else:
+            with self.transaction(commit=False) as cursor:
+                yield cursor
+
     def fetch(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self.transaction(commit=False) as c:
+        with self._reading() as c:
             c.execute(self.sql(statement), params)
             return list(c.fetchall())
 
     def fetch_tuples(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """`fetch`, rows as plain tuples: for the hot paths, where looking columns up by name
         costs more than the query (a replay reads millions of rows)."""
-        with self.transaction(commit=False) as c:
+        with self._reading() as c:
             if self.is_postgres:
                 c.row_factory = tuple_row
                 c.execute(self.sql(statement), params)
