@@ -11,7 +11,8 @@ second of each, and the peak RSS of that process alone (`wait4`), also per live 
 community totals the service publishes: what the replay must hold in memory). CPU seconds say
 more than wall-clock on a shared machine; both are printed. `--verify` (repeatable) times other
 copies of the verifier too, e.g. main's (`git show main:scripts/verify.py > /tmp/v.py`), in the
-same run against the same server: the baseline of a ratio."""
+same run against the same server: the baseline of a ratio. Over HTTP the server's CPU seconds
+during each run (its process tree, from /proc) are printed too, per event audited."""
 
 from __future__ import annotations
 
@@ -121,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                     results["export" + label] = got
                 if "http" not in skip:
                     http = (url, "--no-state", "--timeout", "300", *extra)
-                    results["http" + label] = timed_verify(*http, verify=verify)
+                    before = server.cpu_seconds()
+                    got = timed_verify(*http, verify=verify)
+                    got["server_cpu_seconds"] = server.cpu_seconds() - before
+                    results["http" + label] = got
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     print(f"{db.name}: {results['live_ballots']:,} live ballots")
@@ -135,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['peak_rss_bytes'] / max(1, results['live_ballots']):.0f} bytes/live ballot  "
                 f"{'OK' if r['ok'] else 'FAILED: ' + r['verdict']}"
             )
+            if "server_cpu_seconds" in r:
+                print(
+                    f"  {'':31}server {r['server_cpu_seconds']:.1f} s CPU = "
+                    f"{r['server_cpu_seconds'] / r['events'] * 1e6:.1f} µs per event"
+                )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

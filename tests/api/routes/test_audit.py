@@ -272,3 +272,44 @@ def test_score_pages_answer_what_the_per_tool_routes_answer(client: TestClient) 
         refused = client.get("/v1/audit/scores", params=bad)
         assert refused.status_code == 422
         assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_export_splices_stored_states_as_the_decoded_records_show_them(
+    client: TestClient, settings: Settings
+) -> None:
+    """The export (stored state spliced in) says what /v1/audit/leaves says (decoded and
+    encoded again), on one line per leaf, for states that parse, one spread over lines, and
+    ones that do not parse or lack their timestamp (shown raw)."""
+    vote(client, "smollm3", "skip")
+    size = signed_size(client, 42)
+    table = EventTable(settings)
+    edits = {
+        3: b"{not json",
+        5: b'{"tool": "smollm3"}',
+        7: orjson.dumps(orjson.loads(table.state(8)), option=orjson.OPT_INDENT_2),
+        9: b"[1, 2]",
+    }
+    positions = [leaf["event"]["position"] for leaf in _leaves(client, range(size), size)]
+    for index, state in edits.items():
+        table.set_state(positions[index], state)
+    lines = client.get("/v1/audit/events", params={"after": 0, "limit": size}).content
+    exported = [orjson.loads(line) for line in lines.split(b"\n")[:-1]]
+    assert len(exported) == size
+    decoded = _leaves(client, range(size), size)
+    assert exported == [
+        {k: v for k, v in r.items() if k not in ("position", "proof")} for r in decoded
+    ]
+    assert [i for i, line in enumerate(exported) if "state_unreadable" in line["event"]] == [
+        3,
+        5,
+        9,
+    ]
+    assert exported[7]["event"]["state"] == orjson.loads(edits[7])
+
+
+def _leaves(client: TestClient, indexes: range, size: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(indexes), MAX_LEAVES):
+        params = {"index": list(indexes[start : start + MAX_LEAVES]), "size": size}
+        found += client.get("/v1/audit/leaves", params=params).json()["leaves"]
+    return found
