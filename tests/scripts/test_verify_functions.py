@@ -59,6 +59,39 @@ def test_canonical_bytes_equal_the_services(value: Any) -> None:
     assert verify.canonical_json(value) == canonical_json(value)
 
 
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    )
+)
+def test_canonical_bytes_equal_json_dumps(value: Any) -> None:
+    """The once-built C encoder gives json.dumps's bytes (sorted, compact, UTF-8), floats too."""
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert verify.canonical_json(value) == expected.encode()
+
+
+@given(
+    st.one_of(
+        st.text(),
+        st.tuples(
+            st.sampled_from(["", " ", "\n", "\t\r", "x"]),
+            json_values.map(json.dumps),
+            st.sampled_from(["", "\n", " \r\n", " x", "{}"]),
+        ).map("".join),
+    )
+)
+def test_decode_line_answers_as_the_full_decoder(text: str) -> None:
+    """decode_line gives _DECODE's value, and refuses (ValueError) what it refuses."""
+    try:
+        expected = repr(verify._DECODE(text))
+    except ValueError:
+        with pytest.raises(ValueError, match=r"\w"):
+            verify.decode_line(text)
+        return
+    assert repr(verify.decode_line(text)) == expected
+
+
 @given(leaf_data)
 def test_roots_equal_the_services(data: list[bytes]) -> None:
     """Leaf hashes, the recursive root and the streaming compact range all agree with
