@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import PYTHON, ROOT, UNLIMITED, Command, serve
+from bench import PYTHON, ROOT, UNLIMITED, Command, Server, serve
 
 VERIFY = ROOT / "scripts" / "verify.py"
 
@@ -72,6 +72,22 @@ def timed_verify(*args: str, verify: Path = VERIFY) -> dict[str, Any]:
     }
 
 
+def timed_http(server: Server, verify: Path, extra: tuple[str, ...]) -> dict[str, Any]:
+    """timed_verify of the server's URL, with the server's own CPU seconds meanwhile."""
+    url = f"http://127.0.0.1:{server.port}"
+    before = server.cpu_seconds()
+    got = timed_verify(url, "--no-state", "--timeout", "300", *extra, verify=verify)
+    got["server_cpu_seconds"] = server.cpu_seconds() - before
+    return got
+
+
+FROM_TREE = (
+    "import os, runpy, sys; root = sys.argv.pop(1); os.chdir(root); sys.path.insert(0, root); "
+    "runpy.run_module('api.server.cli', run_name='__main__', alter_sys=True)"
+)
+"""`python -c FROM_TREE DIR ARGS`: `verdict ARGS` with the code of checkout DIR."""
+
+
 def live_ballots(port: int) -> int:
     """Ballots counted in the community tallies the service publishes, every tool."""
     total, path = 0, "/v1/tools?include_delisted=true&limit=100"
@@ -94,7 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         "--verify", type=Path, action="append", default=[], help="another verify.py to time"
     )
     parser.add_argument(
-        "--workers", default="2", help="this verify.py's --workers, each timed (e.g. 1,2)"
+        "--workers",
+        default="2",
+        help="this verify.py's --workers, each timed (e.g. 1,2; '' for its defaults)",
+    )
+    parser.add_argument(
+        "--served-from",
+        type=Path,
+        help="also serve the ledger from this checkout (e.g. a worktree of main) and time its "
+        "verify.py over HTTP against it: the server's baseline, in the same run",
     )
     args = parser.parse_args(argv)
     skip = set(args.skip.split(","))
@@ -113,19 +137,23 @@ def main(argv: list[str] | None = None) -> int:
         with serve("verify-speed", command, run_dir) as server:
             ballots = live_ballots(server.port)
             results["live_ballots"] = ballots
-            url = f"http://127.0.0.1:{server.port}"
-            runs = [(f" w{n}", VERIFY, ("--workers", n)) for n in args.workers.split(",")]
+            runs = [
+                (f" w{n}" if n else "", VERIFY, ("--workers", n) if n else ())
+                for n in args.workers.split(",")
+            ]
             runs += [(f" {p.name}", p, ()) for p in args.verify]
             for label, verify, extra in runs:
                 if "export" not in skip:
                     got = timed_verify("--export", str(export(db)), *extra, verify=verify)
                     results["export" + label] = got
                 if "http" not in skip:
-                    http = (url, "--no-state", "--timeout", "300", *extra)
-                    before = server.cpu_seconds()
-                    got = timed_verify(*http, verify=verify)
-                    got["server_cpu_seconds"] = server.cpu_seconds() - before
-                    results["http" + label] = got
+                    results["http" + label] = timed_http(server, verify, extra)
+        if args.served_from and "http" not in skip:
+            tree = args.served_from.resolve()
+            baseline = Command([PYTHON, "-c", FROM_TREE, str(tree), "serve"], env)
+            with serve("verify-speed-baseline", baseline, run_dir) as server:
+                verify = tree / "scripts" / "verify.py"
+                results["http served from " + tree.name] = timed_http(server, verify, ())
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     print(f"{db.name}: {results['live_ballots']:,} live ballots")
