@@ -12,7 +12,9 @@ community totals the service publishes: what the replay must hold in memory). CP
 more than wall-clock on a shared machine; both are printed. `--verify` (repeatable) times other
 copies of the verifier too, e.g. main's (`git show main:scripts/verify.py > /tmp/v.py`), in the
 same run against the same server: the baseline of a ratio. Over HTTP the server's CPU seconds
-during each run (its process tree, from /proc) are printed too, per event audited."""
+during each run (its process tree, from /proc) are printed too, per event audited;
+`--served-from DIR` also serves the ledger from checkout DIR (e.g. a worktree of main) and times
+DIR's verifier against it: the server's baseline in the same run."""
 
 from __future__ import annotations
 
