@@ -22,6 +22,7 @@ from projections.catalog.fold import (
 )
 from projections.catalog.paging import SORT_COLUMNS, Key, Order, tool_columns
 from projections.catalog.sortable import sortable
+from projections.catalog.staged import StagedTails
 from projections.catalog.tails import POINTS_PER_ROW, PointTails, Row
 from projections.database import Database
 from projections.following.generations import GenerationTable, Layout, Slot
@@ -872,7 +873,7 @@ class CatalogProjection:
     def beside(self) -> CatalogProjection:
         """The projection of the generation a rebuild fills (resumed if one is under way for
         this version), beside the serving tables."""
-        return CatalogProjection(self.views, self.views.generations.begin(self.views.layout))
+        return CatalogBuild(self.views, self.views.generations.begin(self.views.layout))
 
     def check(self, log_end: Callable[[], int]) -> None:
         """Nothing to check before a switch: every catalog row is derived."""
@@ -886,3 +887,38 @@ class CatalogProjection:
 
     def _publish(self, tools: dict[str, bytes]) -> None:
         self.snapshot = CatalogSnapshot(self.catalog.position, self.catalog.size, tools)
+
+
+BUILD_EVENTS_PER_TOOL = 32
+"""A rebuild commits once it has folded this many events per tool since its last commit (or at
+the end of the log). A commit writes every tool the events touched, each document and last
+timeline row once, so committing per page made a rebuild's cost per event grow with the catalog
+(issue 17: 109 µs an event at 5,000 tools, 14 µs at 6); per tool it stays a fixed share."""
+
+
+class CatalogBuild(CatalogProjection):
+    """The catalog projection filling a generation for a rebuild: its timeline rows are packed
+    as pages fold (StagedTails), it asks to commit only every BUILD_EVENTS_PER_TOOL events per
+    tool (`due`), and it publishes no snapshot (nothing reads one of a generation being built;
+    the projection that serves it reloads after the switch)."""
+
+    tails: StagedTails
+
+    def apply_all(self, events: Sequence[LedgerEvent]) -> None:
+        self.catalog.apply_all(events)
+        self.catalog.new_timeline = self.tails.stage(self.catalog.new_timeline)
+
+    def due(self) -> bool:
+        """Whether what it folded since its last commit is worth a commit now."""
+        folded = self.catalog.size - self.committed_size
+        return folded >= BUILD_EVENTS_PER_TOOL * max(1, len(self.catalog.tools))
+
+    def commit(self, expected: int) -> None:
+        self.views.commit_catalog(self.slot, expected, self.catalog, self.tails)
+        self.committed_size = self.catalog.size
+
+    def reload(self) -> None:
+        self.catalog = self.views.load_catalog(self.slot)
+        self.tails = StagedTails(fresh=self.catalog.size == 0)
+        self.committed_size = self.catalog.size
+        self._publish({})
