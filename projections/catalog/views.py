@@ -870,7 +870,7 @@ class CatalogProjection:
     def moved(self) -> bool:
         return self.follows_serving and self.views.generations.moved(self.slot)
 
-    def beside(self) -> CatalogProjection:
+    def beside(self) -> CatalogBuild:
         """The projection of the generation a rebuild fills (resumed if one is under way for
         this version), beside the serving tables."""
         return CatalogBuild(self.views, self.views.generations.begin(self.views.layout))
@@ -894,13 +894,16 @@ BUILD_EVENTS_PER_TOOL = 32
 the end of the log). A commit writes every tool the events touched, each document and last
 timeline row once, so committing per page made a rebuild's cost per event grow with the catalog
 (issue 17: 109 µs an event at 5,000 tools, 14 µs at 6); per tool it stays a fixed share."""
+BUILD_MOST_VERSIONS = 1000
+"""... or once it holds this many editorial versions (whole documents, the bulk of what a
+rebuild holds between commits: a catalog's first events list its tools and fill their panels)."""
 
 
 class CatalogBuild(CatalogProjection):
-    """The catalog projection filling a generation for a rebuild: its timeline rows are packed
-    as pages fold (StagedTails), it asks to commit only every BUILD_EVENTS_PER_TOOL events per
-    tool (`due`), and it publishes no snapshot (nothing reads one of a generation being built;
-    the projection that serves it reloads after the switch)."""
+    """The catalog projection filling a generation for a rebuild: its timeline rows are filled
+    in memory as pages fold (StagedTails), it asks to commit only every BUILD_EVENTS_PER_TOOL
+    events per tool (`due`), and it publishes no snapshot (nothing reads one of a generation
+    being built; the projection that serves it reloads after the switch)."""
 
     tails: StagedTails
 
@@ -911,7 +914,11 @@ class CatalogBuild(CatalogProjection):
     def due(self) -> bool:
         """Whether what it folded since its last commit is worth a commit now."""
         folded = self.catalog.size - self.committed_size
-        return folded >= BUILD_EVENTS_PER_TOOL * max(1, len(self.catalog.tools))
+        catalog = self.catalog
+        return (
+            folded >= BUILD_EVENTS_PER_TOOL * max(1, len(catalog.tools))
+            or len(catalog.new_versions) >= BUILD_MOST_VERSIONS
+        )
 
     def commit(self, expected: int) -> None:
         self.views.commit_catalog(self.slot, expected, self.catalog, self.tails)
