@@ -140,8 +140,9 @@ def read(db: Path) -> dict[str, Any]:
 def _cpu_seconds() -> float:
     """CPU time of this process and of its finished children: on a shared machine, the figure
     that moves least with the load (a wall-clock rate also counts the waits for a core)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
     )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
