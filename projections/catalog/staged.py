@@ -74,7 +74,9 @@ class StagedTails(PointTails):
         """Rows filled since the last commit."""
 
     def unknown(self, slugs: Iterable[str]) -> list[str]:
-        return [] if self.fresh else super().unknown(slugs)
+        if self.fresh:
+            return []
+        return [s for s in super().unknown(slugs) if s not in self.filling]
 
     def stage(self, timeline: Mapping[str, list[Point]]) -> dict[str, list[Point]]:
         """Add the points of every tool whose last row is known to its rows in memory; returns
@@ -109,7 +111,9 @@ class StagedTails(PointTails):
         return rest
 
     def pack(self, timeline: Mapping[str, list[Point]]) -> tuple[list[Row], dict[str, Row | None]]:
-        rows, left = super().pack(timeline)
+        """Every row filled since the last commit, once: `timeline`'s points staged first (the
+        commit has read the last rows of their tools), so they go on their tools' rows."""
+        rows, left = super().pack(self.stage(timeline))
         filled = [f.row() for f in self.filling.values() if f.dirty]
         return [*self.full, *filled, *rows], left
 

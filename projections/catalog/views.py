@@ -889,14 +889,18 @@ class CatalogProjection:
         self.snapshot = CatalogSnapshot(self.catalog.position, self.catalog.size, tools)
 
 
-BUILD_EVENTS_PER_TOOL = 32
+BUILD_EVENTS_PER_TOOL = 64
 """A rebuild commits once it has folded this many events per tool since its last commit (or at
 the end of the log). A commit writes every tool the events touched, each document and last
 timeline row once, so committing per page made a rebuild's cost per event grow with the catalog
 (issue 17: 109 µs an event at 5,000 tools, 14 µs at 6); per tool it stays a fixed share."""
-BUILD_MOST_VERSIONS = 1000
+BUILD_MOST_VERSIONS = 5000
 """... or once it holds this many editorial versions (whole documents, the bulk of what a
 rebuild holds between commits: a catalog's first events list its tools and fill their panels)."""
+STAGE_EVENTS_PER_TOOL = 8
+"""Timeline points are moved into rows in memory (StagedTails.stage) once this many events per
+tool have folded since the last move: each move costs something per tool it touches, so at
+catalog size it waits for several points a tool rather than going page by page."""
 
 
 class CatalogBuild(CatalogProjection):
@@ -908,8 +912,11 @@ class CatalogBuild(CatalogProjection):
     tails: StagedTails
 
     def apply_all(self, events: Sequence[LedgerEvent]) -> None:
-        self.catalog.apply_all(events)
-        self.catalog.new_timeline = self.tails.stage(self.catalog.new_timeline)
+        catalog = self.catalog
+        catalog.apply_all(events)
+        if catalog.size - self.staged_size >= STAGE_EVENTS_PER_TOOL * max(1, len(catalog.tools)):
+            catalog.new_timeline = self.tails.stage(catalog.new_timeline)
+            self.staged_size = catalog.size
 
     def due(self) -> bool:
         """Whether what it folded since its last commit is worth a commit now."""
@@ -922,10 +929,10 @@ class CatalogBuild(CatalogProjection):
 
     def commit(self, expected: int) -> None:
         self.views.commit_catalog(self.slot, expected, self.catalog, self.tails)
-        self.committed_size = self.catalog.size
+        self.committed_size = self.staged_size = self.catalog.size
 
     def reload(self) -> None:
         self.catalog = self.views.load_catalog(self.slot)
         self.tails = StagedTails(fresh=self.catalog.size == 0)
-        self.committed_size = self.catalog.size
+        self.committed_size = self.staged_size = self.catalog.size
         self._publish({})
