@@ -889,7 +889,7 @@ class CatalogProjection:
         self.snapshot = CatalogSnapshot(self.catalog.position, self.catalog.size, tools)
 
 
-BUILD_EVENTS_PER_TOOL = 64
+BUILD_EVENTS_PER_TOOL = 128
 """A rebuild commits once it has folded this many events per tool since its last commit (or at
 the end of the log). A commit writes every tool the events touched, each document and last
 timeline row once, so committing per page made a rebuild's cost per event grow with the catalog

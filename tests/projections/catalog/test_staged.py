@@ -103,7 +103,7 @@ def test_a_rebuild_at_catalog_size_commits_per_tool_not_per_page(runtime: Runtim
     """With more events than BUILD_EVENTS_PER_TOOL per tool, pages of 10 events: the rebuild
     commits once per BUILD_EVENTS_PER_TOOL events per tool, and once more at the end."""
     tools = len(TOOLS) + len(LISTED)
-    vote_at_random(runtime, random.Random(7), 3 * BUILD_EVENTS_PER_TOOL * tools)
+    vote_at_random(runtime, random.Random(7), 2 * BUILD_EVENTS_PER_TOOL * tools)
     events = runtime.ledger.recorder.max_notification_id() or 0
     build = CatalogProjection(runtime.views).beside()
     commits: list[int] = []
