@@ -910,6 +910,10 @@ class CatalogBuild(CatalogProjection):
     being built; the projection that serves it reloads after the switch)."""
 
     tails: StagedTails
+    committed_size: int
+    """The catalog's size at its last commit (or load)."""
+    staged_size: int
+    """... and when its timeline points last moved into rows."""
 
     def apply_all(self, events: Sequence[LedgerEvent]) -> None:
         catalog = self.catalog
