@@ -23,7 +23,6 @@ from projections.catalog.tails import POINTS_PER_ROW, PointTails, Row
 class _Filling:
     """A tool's last row while it has room: its points as JSON array elements, unjoined."""
 
-    tool: str
     first_size: int
     last_size: int
     count: int
@@ -36,7 +35,6 @@ class _Filling:
     @classmethod
     def of(cls, row: Row) -> _Filling:
         return cls(
-            row.tool,
             row.first_size,
             row.last_size,
             row.count,
@@ -54,10 +52,10 @@ class _Filling:
         self.last_size = points[-1][0] + 1
         self.dirty = True
 
-    def row(self) -> Row:
+    def row(self, tool: str) -> Row:
         points = b"[" + b",".join(self.parts) + b"]"
         return Row(
-            self.tool, self.first_size, self.last_size, self.count, self.min_at, self.max_at, points
+            tool, self.first_size, self.last_size, self.count, self.min_at, self.max_at, points
         )
 
 
@@ -96,13 +94,13 @@ class StagedTails(PointTails):
                 if filling is None:
                     taken = points[start : start + POINTS_PER_ROW]
                     low, high = time_span(taken)
-                    filling = _Filling(slug, taken[0][0] + 1, 0, 0, low, high)
+                    filling = _Filling(taken[0][0] + 1, 0, 0, low, high)
                 else:
                     taken = points[start : start + POINTS_PER_ROW - filling.count]
                 filling.add(taken)
                 start += len(taken)
                 if filling.count >= POINTS_PER_ROW:
-                    self.full.append(filling.row())
+                    self.full.append(filling.row(slug))
                     filling = None
             if filling is None:
                 self.rows[slug] = None  # full: its next point begins a row
@@ -114,7 +112,7 @@ class StagedTails(PointTails):
         """Every row filled since the last commit, once: `timeline`'s points staged first (the
         commit has read the last rows of their tools), so they go on their tools' rows."""
         rows, left = super().pack(self.stage(timeline))
-        filled = [f.row() for f in self.filling.values() if f.dirty]
+        filled = [f.row(slug) for slug, f in self.filling.items() if f.dirty]
         return [*self.full, *filled, *rows], left
 
     def commit(self, tails: Mapping[str, Row | None]) -> None:
