@@ -115,8 +115,8 @@ class StagedTails(PointTails):
         filled = [f.row(slug) for slug, f in self.filling.items() if f.dirty]
         return [*self.full, *filled, *rows], left
 
-    def commit(self, tails: Mapping[str, Row | None]) -> None:
-        super().commit(tails)
+    def commit(self, tails: Mapping[str, Row | None], scores: Mapping[str, int]) -> None:
+        super().commit(tails, scores)
         self.full = []
         for filling in self.filling.values():
             filling.dirty = False
