@@ -1,8 +1,10 @@
 """Rebuild a projection from the first event beside the serving one, then switch (blue/green).
 
 A rebuild fills a new generation of the projection's tables (projections/following/
-generations.py) page by page, one commit per page, so memory stays bounded by the page and a
-rebuild killed at any point resumes from its last commit. Readers meanwhile get the serving
+generations.py) page by page, committing whenever the projection says a commit is due (the
+catalog: every few dozen events per tool, so a commit's writes per tool are a fixed share of
+the work at any catalog size), so memory stays bounded and a rebuild killed at any point
+resumes from its last commit. Readers meanwhile get the serving
 generation, untouched (a live follower keeps it current). Once the new generation has read the
 log to its end, is at or past the serving position and has passed its checks (the audit log:
 every stored checkpoint), one transaction makes it the serving one and drops the old tables."""
@@ -29,6 +31,10 @@ class Building(Projection, Protocol):
     """A projection filling a generation that does not serve yet."""
 
     slot: Slot
+
+    def due(self) -> bool:
+        """Whether to commit what it folded since its last commit before the end of the log
+        (a commit costs what it writes, and some projections write less by waiting)."""
 
     def check(self, log_end: Callable[[], int]) -> None:
         """Raise if what it built must not serve (e.g. a checkpoint it does not reproduce)."""
@@ -97,27 +103,36 @@ def build_and_switch(
     serving once it has read the log to its end (a short page) and is at or past the serving
     position; returns the position each switched at. One whose generation another process
     switched or replaced meanwhile is left to it. A failed check (CheckpointMismatch) drops
-    that generation and is raised: the serving one stays as it was. Returns early, switching
-    nothing more, once `stopped()`."""
+    that generation and is raised: the serving one stays as it was. Each build commits when
+    it is `due()` and at the end of the log, so a rebuild killed (or `stopped()`) between
+    commits resumes from the last one. Returns early, switching nothing more, once
+    `stopped()`."""
     reader = EventReader(recorder)
     pending = list(builds)
+    committed = {b.name: b.position for b in builds}
+    """Where each build last committed: it folds on in memory until `due()` or the log's end."""
     switched: dict[str, int] = {}
     while pending and not stopped():
         after = min(b.position for b in pending)
         page = reader.page(after, page_size)
+        end = len(page) < page_size
         for build in list(pending):
-            fresh = [e for e in page if e.position > build.position]
-            if not fresh:
-                continue
-            expected = build.position
-            try:
+            fresh = page
+            if page and page[0].position <= build.position:
+                fresh = [e for e in page if e.position > build.position]
+            if fresh:
                 build.apply_all(fresh)
-                build.commit(expected)
+            if build.position == committed[build.name] or not (end or build.due()):
+                continue
+            try:
+                build.commit(committed[build.name])
+                committed[build.name] = build.position
             except StaleGeneration:
                 log.info("%s: generation %d finished elsewhere", build.name, build.slot.generation)
                 pending.remove(build)
             except StaleProjection:  # another process builds it too: go on from its commit
                 build.reload()
+                committed[build.name] = build.position
         if page and progress is not None:
             progress(len(page))
         if len(page) < page_size:

@@ -40,7 +40,9 @@ What it measures, and how:
   `verdict rebuild --jobs 2` does (the audit log in a second process), beside the raw read
   rate of the same events (sqlite3 + orjson.loads: the ceiling) and the library's own
   read-and-decode rate; the rebuild's peak RSS at a tenth of the events and at all of them
-  shows whether its memory is bounded.
+  shows whether its memory is bounded. Then a copy of the cached catalog-size ledger (the
+  catalog section's, `--tools`, `--catalog-events`) is rebuilt the same way: its time per
+  event ÷ the demo ledger's (issue 17: at most 1.5x), in wall-clock and CPU time.
 
 Reading the table: a ratio compares figures of this same run (absolute figures move with the
 machine's load; `loadavg_*` in the JSON says how busy it was); `target` repeats issue 6's goal
@@ -108,6 +110,7 @@ TARGETS = {
     "ledger_vs_unpromised_postgres": 0.9,
     "read_p99_ms": 20.0,
     "rebuild_vs_raw": 0.5,
+    "rebuild_catalog_vs_demo": 1.5,
     "rss_ratio": 1.2,
 }
 
@@ -702,8 +705,12 @@ def replay(command: str, db: Path, *extra: str) -> dict[str, Any]:
     return answer
 
 
-def measure_rebuild(events: int, cache: Path, run_dir: Path) -> dict[str, Any]:
-    """Rebuild rates at `events`, the read ceilings, and peak RSS at a tenth and at all."""
+def measure_rebuild(
+    events: int, cache: Path, catalog: Backend, tools: int, catalog_events: int
+) -> dict[str, Any]:
+    """Rebuild rates at `events`, the read ceilings, and peak RSS at a tenth and at all; then
+    the rebuild of the catalog-size ledger (`tools`, `catalog_events`) beside it."""
+    run_dir = catalog.run_dir
     cache.mkdir(parents=True, exist_ok=True)
     sizes = sorted({max(1, events // 10), events})
     figures: dict[str, Any] = {"events": events, "rss_kib": {}}
@@ -743,7 +750,41 @@ def measure_rebuild(events: int, cache: Path, run_dir: Path) -> dict[str, Any]:
     figures["vs_raw"] = {k: v / raw_rate for k, v in figures["rates"].items()}
     small, large = figures["rss_kib"][str(sizes[0])], figures["rss_kib"][str(sizes[-1])]
     figures["rss_ratio"] = large / small
+    figures["catalog_size"] = rebuild_at_catalog_size(
+        catalog, tools, catalog_events, cache, rebuilt
+    )
     return figures
+
+
+def rebuild_at_catalog_size(
+    backend: Backend, tools: int, events: int, cache: Path, demo: dict[str, Any]
+) -> dict[str, Any]:
+    """`verdict rebuild` of a copy of the cached catalog-size ledger (scripts/bench/
+    scale_ledger.py), and its time per event ÷ that of `demo` (the demo catalog's rebuild of
+    this run): issue 17 wants the cost of an event not to grow with the catalog. Also in CPU
+    time, which moves less with the machine's load."""
+    from catalog_size import build
+
+    built = build(backend, tools, events, cache)
+    with backend.database("rebuild-catalog", file=Path(built["path"])) as url:
+        result = replay("rebuild", Path(url.removeprefix("sqlite:///")))
+
+    def per_event(run: dict[str, Any], key: str) -> float:
+        return float(run[key]) / run["events"] * 1e6
+
+    wall, cpu = per_event(result, "total_seconds"), per_event(result, "cpu_seconds")
+    return {
+        "tools": tools,
+        "events": result["events"],
+        "build": built,
+        "rebuild": result,
+        "us_per_event": wall,
+        "cpu_us_per_event": cpu,
+        "demo_us_per_event": per_event(demo, "total_seconds"),
+        "demo_cpu_us_per_event": per_event(demo, "cpu_seconds"),
+        "vs_demo": wall / per_event(demo, "total_seconds"),
+        "cpu_vs_demo": cpu / per_event(demo, "cpu_seconds"),
+    }
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -766,6 +807,9 @@ def summarise(report: dict[str, Any]) -> None:
         best = max(rebuild["vs_raw"]["rebuild_total"], rebuild["vs_raw"].get("rebuild_jobs2", 0))
         checks["rebuild_vs_raw"] = best >= TARGETS["rebuild_vs_raw"]
         checks["rss_ratio"] = rebuild["rss_ratio"] <= TARGETS["rss_ratio"]
+        if "catalog_size" in rebuild:
+            vs_demo = rebuild["catalog_size"]["vs_demo"]
+            checks["rebuild_catalog_vs_demo"] = vs_demo <= TARGETS["rebuild_catalog_vs_demo"]
     if "catalog" in report:
         import catalog_size
 
@@ -882,6 +926,17 @@ def _rebuild_lines(rebuild: dict[str, Any], checks: dict[str, Any]) -> list[str]
         f"  peak RSS of the rebuild: {rss}; ratio {rebuild['rss_ratio']:.2f}x"
         f"   target ≤{TARGETS['rss_ratio']:g}x {_mark(checks.get('rss_ratio'))}"
     )
+    sized = rebuild.get("catalog_size")
+    if sized is not None:
+        lines += [
+            f"  rebuild per event, {sized['tools']:,} tools ({sized['events']:,} events): "
+            f"{sized['us_per_event']:.1f} µs (CPU {sized['cpu_us_per_event']:.1f}) vs "
+            f"{sized['demo_us_per_event']:.1f} µs (CPU {sized['demo_cpu_us_per_event']:.1f}) "
+            "at 6 tools",
+            f"  rebuild per event, catalog ÷ demo{sized['vs_demo']:>22.2f}x (CPU "
+            f"{sized['cpu_vs_demo']:.2f}x)   target ≤{TARGETS['rebuild_catalog_vs_demo']:g}x "
+            f"{_mark(checks.get('rebuild_catalog_vs_demo'))}",
+        ]
     return lines
 
 
@@ -999,7 +1054,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
         if "rebuild" not in skip:
             _progress(f"rebuild of {args.events:,} events")
-            report["rebuild"] = measure_rebuild(args.events, args.cache, run_dir)
+            sqlite = Backend("sqlite", args.postgres_url, run_dir, args.workers)
+            report["rebuild"] = measure_rebuild(
+                args.events, args.cache, sqlite, args.tools, args.catalog_events
+            )
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     report["setup"]["seconds"] = time.monotonic() - started

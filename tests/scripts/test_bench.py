@@ -71,9 +71,16 @@ def _positive(value: Any) -> bool:
 
 @pytest.mark.slow
 def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
-    """SQLite only, 2 s per service, 5k events: every figure is present, positive and sane."""
+    """SQLite only, 2 s per service, 5k events (and a 30-tool ledger of 3k events to rebuild):
+    every figure is present, positive and sane."""
     report = _tiny_bench(
-        tmp_path, "--events=5000", "--kill-after=1.5", "--skip=catalog", timeout=120
+        tmp_path,
+        "--events=5000",
+        "--kill-after=1.5",
+        "--skip=catalog",
+        "--tools=30",
+        "--catalog-events=3000",
+        timeout=150,
     )
     runs = report["votes"]["sqlite"]
     for service in ("ledger", "unpromised", "naive", "crud"):
@@ -95,8 +102,14 @@ def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
     assert rebuild["rebuild_jobs2"]["jobs"] == 2
     assert rebuild["rebuild_jobs2"]["mismatched_checkpoints"] == 0
     assert _positive(rebuild["rss_ratio"])
+    sized = rebuild["catalog_size"]
+    assert (sized["tools"], sized["events"]) == (30, 3000)
+    assert sized["rebuild"]["mismatched_checkpoints"] == 0
+    assert _positive(sized["vs_demo"]) and _positive(sized["cpu_vs_demo"])
     checks = {"ledger_vs_naive_sqlite", "ledger_vs_unpromised_sqlite", "kill9_sqlite", "rss_ratio"}
-    _assert_reported(tmp_path, report, checks, "durable votes/s", "peak RSS", "promises ÷ none")
+    checks.add("rebuild_catalog_vs_demo")
+    rows = ("durable votes/s", "peak RSS", "promises ÷ none", "catalog ÷ demo")
+    _assert_reported(tmp_path, report, checks, *rows)
 
 
 @pytest.mark.slow
