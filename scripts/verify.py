@@ -1896,7 +1896,7 @@ def verify_url(args: argparse.Namespace, report: Report) -> None:
     signed = [(cp.size, cp.root) for cp in [*checkpoints, *known]]
     sample = sample_leaves(latest.size)
     lines = service.lines(latest.size, args.page)
-    kept = check_leaves(lines, signed, report, replay, sample, args.workers or 2)
+    kept = check_leaves(lines, signed, report, replay, sample, args.workers or 1)
     bad = report.first_bad
     if bad is not None and bad.index not in kept:
         got = service.json("/v1/audit/proofs/inclusion", {"index": bad.index, "size": latest.size})
@@ -2066,9 +2066,9 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         choices=(1, 2),
-        help="processes: 2 hashes the leaves in a second one while this one replays (default: "
-        "2 for a URL, whose lines come while the service works; 1 for --export, CPU-bound, "
-        "where a second process gains only on an idle core: docs/scaling.md)",
+        help="processes: 2 hashes the leaves in a second one while this one replays (default "
+        "1: on an idle 2-core machine one process was faster from an export and over HTTP, "
+        "docs/scaling.md)",
     )
     parser.add_argument("--leaf-worker", action="store_true", help=argparse.SUPPRESS)
     return parser
