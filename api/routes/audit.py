@@ -44,9 +44,9 @@ LeafPosition = Annotated[
     int | None, Query(ge=1, le=MAX_INT, description="Or: the event's log position")
 ]
 MAX_LEAVES = 64
+"""Leaves one `/audit/leaves` request may name: a score proof's leaves come a page at a time."""
 MAX_SCORE_TOOLS = 100
 """Tools one `/audit/scores` page holds at most (it ends sooner at MAX_BALLOTS ballots)."""
-"""Leaves one `/audit/leaves` request may name: a score proof's leaves come a page at a time."""
 LeafIndexes = Annotated[
     list[Annotated[int, Field(ge=0, le=MAX_INT)]],
     Query(
