@@ -5,7 +5,9 @@ VERDICT_SKIP_POSTGRES=1 leaves them out."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,16 +45,27 @@ POSTGRES_ADMIN_URL = os.environ.get(
 SKIP_POSTGRES = os.environ.get("VERDICT_SKIP_POSTGRES") == "1"
 
 
+@pytest.fixture(autouse=True)
+def postgres_tests_one_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under pytest-xdist (scripts/test), a PostgreSQL test holds a lock shared by the run's
+    workers from before its database is made until after it is dropped, so those tests run one
+    at a time, as in a serial run, while the SQLite half keeps the other worker busy: two at
+    once (servers with several workers and pools each) can exhaust a default server's 100
+    connections, and the crash drill restarts the server. (xdist's own `loadgroup` did not
+    group marked tests with this pytest.) Another run has another lock file."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None or "postgres" not in request.node.keywords:
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / f"verdict-tests-postgres-{run}.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without PostgreSQL, its tests are left out. With it, they form one pytest-xdist group
-    (`--dist loadgroup`, scripts/test), so they run on one worker, one at a time, as in a serial
-    run: two at once (servers with several workers and pools each) can exhaust a default
-    server's 100 connections, and the SQLite half keeps the other worker busy meanwhile."""
     if SKIP_POSTGRES:
         items[:] = [i for i in items if "postgres" not in i.keywords]
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(pytest.mark.xdist_group("postgres"))
 
 
 def _admin_url(dbname: str) -> str:
