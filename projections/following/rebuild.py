@@ -111,17 +111,21 @@ def build_and_switch(
     pending = list(builds)
     committed = {b.name: b.position for b in builds}
     """Where each build last committed: it folds on in memory until `due()` or the log's end."""
+    idle = dict.fromkeys(committed, 0)
+    """Refused switches in a row of a build that neither folded nor committed since the last."""
     switched: dict[str, int] = {}
     while pending and not stopped():
         after = min(b.position for b in pending)
         page = reader.page(after, page_size)
         end = len(page) < page_size
+        moved: set[str] = set()
         for build in list(pending):
             fresh = page
             if page and page[0].position <= build.position:
                 fresh = [e for e in page if e.position > build.position]
             if fresh:
                 build.apply_all(fresh)
+                moved.add(build.name)
             if build.position == committed[build.name] or not (end or build.due()):
                 continue
             try:
@@ -135,7 +139,7 @@ def build_and_switch(
                 committed[build.name] = build.position
         if page and progress is not None:
             progress(len(page))
-        if len(page) < page_size:
+        if end:
             for build in list(pending):
                 build.caught_up()
                 try:
@@ -156,7 +160,38 @@ def build_and_switch(
                     )
                     switched[build.name] = build.position
                     pending.remove(build)
+                elif build.name in moved:  # events came meanwhile: the next page has them
+                    idle[build.name] = 0
+                else:
+                    _refused_idle(build, idle)
+                    committed[build.name] = build.position
     return switched
+
+
+MOST_IDLE_REFUSALS = 3
+"""Switches refused in a row, with nothing folded or committed in between, before a build gives
+up (SwitchRefused): at the end of the log, with its folds committed, a build is at or past the
+serving position, so one refusal means something changed meanwhile (a checkpoint signed, events
+the next page reads) and several mean the next round will not differ."""
+
+
+class SwitchRefused(RuntimeError):
+    """A build at the end of the log whose switch was refused again and again: a bug, raised
+    rather than asking the same question for ever."""
+
+
+def _refused_idle(build: Building, idle: dict[str, int]) -> None:
+    """A switch refused although the build read the log to its end and had nothing to commit:
+    its tables may hold less than it folded in memory (e.g. handed over with folds it never
+    committed), so it reloads its last commit and folds on from there; raises SwitchRefused
+    after MOST_IDLE_REFUSALS of those in a row."""
+    idle[build.name] += 1
+    if idle[build.name] > MOST_IDLE_REFUSALS:
+        raise SwitchRefused(
+            f"{build.name}: generation {build.slot.generation} at position {build.position} "
+            f"was refused the switch {idle[build.name]} times at the end of the log"
+        )
+    build.reload()
 
 
 class RebuildThread(DaemonLoop):

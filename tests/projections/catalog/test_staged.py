@@ -68,7 +68,7 @@ def vote_at_random(runtime: Runtime, rng: random.Random, votes: int) -> None:
             runtime.ledger.vote(rng.choice(LISTED), f"voter:first{i}", "ship")
 
 
-@hypothesis_settings(max_examples=6, deadline=None, derandomize=True)
+@hypothesis_settings(max_examples=6, deadline=None)
 @given(data=st.data())
 def test_a_rebuild_that_commits_when_it_likes_writes_a_followers_rows(
     runtime: Runtime, data: st.DataObject

@@ -19,9 +19,10 @@ from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.audit.log import AUDIT, AuditProjection, CheckpointMismatch
 from projections.catalog.poller import CatalogPoller
-from projections.catalog.views import CATALOG, CatalogProjection
+from projections.catalog.views import CATALOG, CatalogBuild, CatalogProjection
+from projections.following.event_reader import EventReader
 from projections.following.follower import Follower
-from projections.following.rebuild import build_and_switch, rebuild_together
+from projections.following.rebuild import SwitchRefused, build_and_switch, rebuild_together
 from tests.api.server.test_rebuilding import snapshot
 from tests.builders import restarted
 
@@ -226,3 +227,38 @@ def test_checkpoints_and_cosignatures_are_history_a_rebuild_keeps(runtime: Runti
     assert all(before.values())
     rebuild_together(runtime.ledger.recorder, runtime.projections(), page_size=9)
     assert rows() == before
+
+
+def test_a_build_holding_folds_past_its_commit_still_switches(runtime: Runtime) -> None:
+    """A build handed over with the whole log folded in memory but not committed (its tables
+    behind the serving ones): `build_and_switch` commits or refolds it and switches, rather
+    than asking the switch again and again (it once spun on the end of the log for minutes)."""
+    recorder = runtime.ledger.recorder
+    for i in range(30):
+        runtime.ledger.vote("smollm3", f"voter:h{i}", "ship")
+    Follower(recorder, CatalogProjection(runtime.views), page_size=10).catch_up()
+    building = CatalogProjection(runtime.views).beside()
+    building.apply_all(EventReader(recorder).page(building.position, 10_000))
+    rounds = 0
+
+    def bounded() -> bool:
+        nonlocal rounds
+        rounds += 1
+        return rounds > 50
+
+    end = recorder.max_notification_id()
+    assert build_and_switch(recorder, [building], page_size=10, stopped=bounded) == {CATALOG: end}
+    assert runtime.views.position(CATALOG) == end
+
+
+def test_a_switch_refused_again_and_again_at_the_end_of_the_log_raises(runtime: Runtime) -> None:
+    """A build whose switch is refused every time, with nothing left to fold or commit, raises
+    SwitchRefused after a few rounds instead of asking for ever."""
+
+    class NeverSwitches(CatalogBuild):
+        def switch(self) -> bool | None:
+            return False
+
+    slot = CatalogProjection(runtime.views).beside().slot
+    with pytest.raises(SwitchRefused):
+        build_and_switch(runtime.ledger.recorder, [NeverSwitches(runtime.views, slot)])
