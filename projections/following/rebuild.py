@@ -126,6 +126,7 @@ def build_and_switch(
             if fresh:
                 build.apply_all(fresh)
                 moved.add(build.name)
+                idle[build.name] = 0
             if build.position == committed[build.name] or not (end or build.due()):
                 continue
             try:
@@ -160,17 +161,15 @@ def build_and_switch(
                     )
                     switched[build.name] = build.position
                     pending.remove(build)
-                elif build.name in moved:  # events came meanwhile: the next page has them
-                    idle[build.name] = 0
-                else:
+                elif build.name not in moved:  # else events came meanwhile: the next page has them
                     _refused_idle(build, idle)
                     committed[build.name] = build.position
     return switched
 
 
 MOST_IDLE_REFUSALS = 3
-"""Switches refused in a row, with nothing folded or committed in between, before a build gives
-up (SwitchRefused): at the end of the log, with its folds committed, a build is at or past the
+"""Switches a build may be refused in a row with nothing folded in between; the next one raises
+SwitchRefused: at the end of the log, with its folds committed, a build is at or past the
 serving position, so one refusal means something changed meanwhile (a checkpoint signed, events
 the next page reads) and several mean the next round will not differ."""
 
@@ -184,7 +183,7 @@ def _refused_idle(build: Building, idle: dict[str, int]) -> None:
     """A switch refused although the build read the log to its end and had nothing to commit:
     its tables may hold less than it folded in memory (e.g. handed over with folds it never
     committed), so it reloads its last commit and folds on from there; raises SwitchRefused
-    after MOST_IDLE_REFUSALS of those in a row."""
+    once there are more than MOST_IDLE_REFUSALS of those in a row."""
     idle[build.name] += 1
     if idle[build.name] > MOST_IDLE_REFUSALS:
         raise SwitchRefused(
@@ -233,6 +232,6 @@ class RebuildThread(DaemonLoop):
                 delay = self.retry.next()
                 log.warning("%s rebuild: database error, retrying in %.1fs: %s", name, delay, error)
                 self._stop.wait(delay)
-            except RefusedGeneration as error:
+            except (RefusedGeneration, SwitchRefused) as error:
                 log.error("%s rebuild refused, the serving views stay: %s", name, error)
                 return
