@@ -235,7 +235,7 @@ class ViewStore:
         documents = [tool.document() for tool in batch.tools]
         tools = {doc["slug"]: orjson.dumps(doc) for doc in documents}
         t = slot.table
-        with self.db.transaction(commit=True) as c:
+        with self.db.derived_commit() as c:
             self.generations.advance(
                 c, self.tracking, slot, expected, catalog.position, catalog.size
             )
