@@ -1733,9 +1733,9 @@ class Service:
             with self.open(
                 "/v1/audit/events", {"after": after, "limit": min(page, size - after)}
             ) as r:
-                for line in _split_lines(r):
-                    got += 1
-                    yield line
+                for lines in _split_lines(r):
+                    got += len(lines)
+                    yield from lines
             if got == 0:
                 return
             after += got
@@ -1831,10 +1831,10 @@ class Service:
             params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(following).query))
 
 
-def _split_lines(response: Any) -> Iterator[bytes]:
+def _split_lines(response: Any) -> Iterator[list[bytes]]:
     """The lines of an answer read in READ_BLOCK blocks, without their newlines (and the last
-    one, if it has none). A line's pieces are joined once, when its newline comes, so a long
-    line costs its length; past MAX_LINE bytes it is Unavailable, not held."""
+    one, if it has none), a list per block. A line's pieces are joined once, when its newline
+    comes, so a long line costs its length; past MAX_LINE bytes it is Unavailable, not held."""
     pieces: list[bytes] = []
     held = 0
     while block := response.read(READ_BLOCK):
@@ -1851,9 +1851,9 @@ def _split_lines(response: Any) -> Iterator[bytes]:
                 raise Unavailable(f"GET /v1/audit/events: a line longer than {MAX_LINE} bytes")
         rest = lines.pop()
         pieces, held = ([rest], len(rest)) if rest else ([], 0)
-        yield from lines
+        yield lines
     if pieces:
-        yield b"".join(pieces)
+        yield [b"".join(pieces)]
 
 
 def _ballot_count(entry: dict[str, Any]) -> int:
