@@ -20,8 +20,10 @@ What it checks, following docs/audit.md and nothing else:
    Checkpoints kept from an earlier audit (`--known`) must still be prefixes of the log: a
    second tree of the same size is a FORK.
 4. Figures: it replays the events to recount every tool's panel verdicts and community ballots
-   and compares them with what the API publishes as of the checkpoint's size (`as_of`) and with
-   the tool's score proof.
+   and compares them, for every tool, with the score pages at the checkpoint's size
+   (`/v1/audit/scores`: status, panel and score proof, one request per page of tools), and for
+   the first, the last and a random sample of the tools (TOOL_SAMPLE in all) with the tool's
+   own page as of that size (`/v1/tools/{slug}?as_of=`: status, panel, community).
 5. Witnesses (`--witness`, `--quorum`): the checkpoint counts only with K valid C2SP
    cosignature/v1 lines by distinct witnesses given (default: all of them).
 6. Memory (`--state`): the newest checkpoint verified is kept in a file per origin (under
@@ -51,6 +53,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -79,6 +82,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 EXPORT_FORMAT = "verdict-ledger-export/1"
 PAGE = 10_000
 READ_BLOCK = 1 << 16
+MAX_LINE = 16 << 20
+"""Bytes an export line may hold: an event is at most a request body (16 KiB by default,
+VERDICT_MAX_BODY_BYTES), its line a few times that; a line past this is refused, not held."""
+TOOL_SAMPLE = 50
+"""Tools whose own page (`?as_of=`) is compared too: one GET each, the rest by score pages."""
 TIMEOUT = 30.0
 UNAVAILABLE_ATTEMPTS = 10
 """Tries of a request the service answers 503 (e.g. while its database restarts), each after
@@ -895,19 +903,10 @@ class Ballots:
         self._words = array("Q", bytes(8 * self._MIN_SLOTS))
         self._used = 0
 
-    def key(self, slug: str, voter: str) -> int:
-        return self.key_of(self.prefix(slug), voter)
-
     def prefix(self, slug: str) -> Any:
         """The keyed hash fed a tool's part of the name: a tool's ballots copy it."""
         named = f"{len(slug)}:{slug}".encode()  # the length keeps the two names apart
         return hashlib.blake2b(named, digest_size=8, key=self._secret)
-
-    @staticmethod
-    def key_of(prefix: Any, voter: str) -> int:
-        hasher = prefix.copy()
-        hasher.update(voter.encode())
-        return int.from_bytes(hasher.digest(), "little") | 1  # never 0, the empty slot's key
 
     def _slot(self, key: int) -> int:
         keys, mask = self._keys, len(self._keys) - 1
@@ -918,17 +917,12 @@ class Ballots:
                 return slot
             slot = (slot + 1) & mask
 
-    def get(self, key: int) -> int:
-        """The ballot's word, 0 if it was never cast."""
-        return self._words[self._slot(key)]
-
     def find_voter(self, prefix: Any, voter: str) -> tuple[int, int, int]:
-        """(key, slot, word) of the voter's ballot on the tool of `prefix` (key_of, then its
-        slot): put_at that slot, before any other put. One call, as the replay asks once per
-        ballot event."""
+        """(key, slot, word) of the voter's ballot on the tool of `prefix`: put_at that slot,
+        before any other put. One call, as the replay asks once per ballot event."""
         hasher = prefix.copy()
         hasher.update(voter.encode())
-        key = int.from_bytes(hasher.digest(), "little") | 1
+        key = int.from_bytes(hasher.digest(), "little") | 1  # never 0, the empty slot's key
         keys, mask = self._keys, len(self._keys) - 1
         slot = key & mask
         while True:
@@ -936,9 +930,6 @@ class Ballots:
             if found == key or found == 0:
                 return key, slot, self._words[slot]
             slot = (slot + 1) & mask
-
-    def put(self, key: int, word: int) -> None:
-        self.put_at(self._slot(key), key, word)
 
     def put_at(self, slot: int, key: int, word: int) -> None:
         if self._keys[slot] == 0:
@@ -959,6 +950,11 @@ class Ballots:
 
     def live_words(self) -> Iterator[int]:
         return (word for word in self._words if word & self.LIVE)
+
+
+CHOICE_OF: tuple[str | None, ...] = (None, None, "skip", "ship")
+"""The choice a ballot word holds, by its LIVE and SHIP bits (None: no current ballot); a tuple
+read, as the replay asks once per ballot event."""
 
 
 @dataclass
@@ -1061,7 +1057,7 @@ class Replay:
             self.problems.append(f"leaf {leaf}: {kind} by {voter!r}, voided on {slug!r}")
             return
         key, slot, word = self.ballots.find_voter(tool.prefix, voter)
-        current = None if not word & Ballots.LIVE else "ship" if word & Ballots.SHIP else "skip"
+        current = CHOICE_OF[word & 3]
         if kind == "Ballot.Cast":
             if current is not None:
                 self.problems.append(f"leaf {leaf}: {kind} while {voter!r} has a ballot")
@@ -1081,12 +1077,6 @@ class Replay:
             if choice != "ship" and choice != "skip":
                 self._decision(leaf, choice)
             self._set(slot, key, tool, current, choice, leaf)
-
-    def _current(self, word: int) -> str | None:
-        """The choice a ballot word holds, None for no current ballot."""
-        if not word & Ballots.LIVE:
-            return None
-        return "ship" if word & Ballots.SHIP else "skip"
 
     def _set(
         self,
@@ -1116,7 +1106,7 @@ class Replay:
         if not isinstance(voter, str):
             raise TypeError(f"voter {voter!r} is not a name")
         key, slot, word = self.ballots.find_voter(tool.prefix, voter)
-        current = self._current(word)
+        current = CHOICE_OF[word & 3]
         if kind == "Ballot.Voided":
             if current is None or current != state["previous"]:
                 self.problems.append(
@@ -1426,31 +1416,44 @@ def _leaf_check_beside(
     assert worker.stdin is not None
     assert worker.stdout is not None
     try:
-        header = {"signed": [[n, root.hex()] for n, root in signed], "sample": sorted(sample)}
-        worker.stdin.write(json.dumps(header).encode() + b"\n")
-        batch: list[bytes] = []
-        apply = replay.apply
-        for index, raw in enumerate(lines):
-            batch.append(raw if raw.endswith(b"\n") else raw + b"\n")
-            if len(batch) == WORKER_BATCH:
-                worker.stdin.write(b"".join(batch))
-                batch.clear()
-            event = replayable(raw)
-            if event is not None:
-                apply(index, event)
-        worker.stdin.write(b"".join(batch))
-        worker.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # the worker is gone: its exit code says why
+            _feed(worker.stdin, lines, signed, sample, replay)
         answer = worker.stdout.read()
     except BaseException:
         worker.kill()  # the audit stops here: the worker's answer would not be read
         raise
     finally:
-        worker.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # lost with the worker, which is reported
+            worker.stdin.close()
         worker.wait()
         worker.stdout.close()
     if worker.returncode != 0:
         raise Unavailable(f"the leaf worker process failed (exit {worker.returncode})")
     return LeafCheck.from_json(answer)
+
+
+def _feed(
+    pipe: Any,
+    lines: Iterable[bytes],
+    signed: Sequence[tuple[int, bytes]],
+    sample: set[int],
+    replay: Replay,
+) -> None:
+    """The worker's header and every line, in batches, replaying each here on the way."""
+    header = {"signed": [[n, root.hex()] for n, root in signed], "sample": sorted(sample)}
+    pipe.write(json.dumps(header).encode() + b"\n")
+    batch: list[bytes] = []
+    apply = replay.apply
+    for index, raw in enumerate(lines):
+        batch.append(raw if raw.endswith(b"\n") else raw + b"\n")
+        if len(batch) == WORKER_BATCH:
+            pipe.write(b"".join(batch))
+            batch.clear()
+        event = replayable(raw)
+        if event is not None:
+            apply(index, event)
+    pipe.write(b"".join(batch))
+    pipe.close()
 
 
 def leaf_worker() -> int:
@@ -1464,10 +1467,19 @@ def leaf_worker() -> int:
     return 0
 
 
-def compare_figures(replay: Replay, service: Service, report: Report, latest: Checkpoint) -> None:
-    """Each tool's status, panel and score proof as the API publishes them at the checkpoint's
-    size (`/v1/audit/scores`, one request per page of tools), against the replay; and no tool
-    published that no event listed."""
+def compare_figures(
+    replay: Replay,
+    service: Service,
+    report: Report,
+    latest: Checkpoint,
+    rng: random.Random | None = None,
+) -> None:
+    """Each tool's status, panel and score proof as the score pages publish them at the
+    checkpoint's size (`/v1/audit/scores`, one request per page of tools), against the replay;
+    no tool published that no event listed; and the tool's own page (`/v1/tools/{slug}?as_of=`)
+    of the first, the last and a random sample of the tools, so a service cannot answer the
+    audit's pages honestly and show other figures on the tools' (`rng` picks the sample: a
+    fresh one per run, which the service cannot foresee)."""
     size, matched, note = latest.size, 0, note_text(latest.note)
     published: set[str] = set()
     for found in service.scores(size):
@@ -1496,12 +1508,57 @@ def compare_figures(replay: Replay, service: Service, report: Report, latest: Ch
         unknown = slug not in replay.tools and slug not in published
         if unknown and service.tool(path, {"as_of": size}) is not None:
             report.failures.append(f"tool {slug!r} is published at size {size}; no event lists it")
+    sampled = sample_tools(sorted(replay.tools), rng or random.Random())
+    pages = sum(_compare_tool_page(replay, service, report, slug, size) for slug in sampled)
     report.say(
         "figures",
-        f"{len(replay.tools)} tools replayed; {matched} match the API (as_of={size} and "
-        f"score proof) exactly{_voided(replay)}",
+        f"{len(replay.tools)} tools replayed; {matched} match the score pages (status, panel "
+        f"and score proof at size {size}) exactly; {pages}/{len(sampled)} tool pages "
+        f"(?as_of={size}: first, last and a random sample) match too{_voided(replay)}",
     )
     say_surfaces(replay, report)
+
+
+def sample_tools(slugs: Sequence[str], rng: random.Random, n: int = TOOL_SAMPLE) -> list[str]:
+    """The first and last of `slugs` and a random n - 2 of the rest (all of them, if fewer)."""
+    if len(slugs) <= n:
+        return list(slugs)
+    inner = rng.sample(range(1, len(slugs) - 1), n - 2)
+    return [slugs[i] for i in [0, *sorted(inner), len(slugs) - 1]]
+
+
+def _compare_tool_page(
+    replay: Replay, service: Service, report: Report, slug: str, size: int
+) -> bool:
+    """The tool's own page as of `size` against the replay: whether it matches."""
+    doc = service.tool(f"/v1/tools/{urllib.parse.quote(slug)}", {"as_of": size})
+    if not isinstance(doc, dict):
+        report.failures.append(f"tool {slug!r}: its page does not know it at size {size}")
+        return False
+    tool = replay.tools[slug]
+    panel = doc.get("panel") or {}
+    comparisons = [
+        ("status", tool.status, doc.get("status")),
+        ("panel", tool.panel(), _figures(panel)),
+        (
+            "verdicts",
+            [{"seat": s, "decision": d, "position": p} for s, (_, p, d) in tool.seats.items()],
+            [
+                {k: v.get(k) for k in ("seat", "decision", "position")}
+                for v in panel.get("verdicts") or []
+                if isinstance(v, dict)
+            ],
+        ),
+        ("community", tool.community(), _community(doc.get("community"))),
+    ]
+    wrong = [
+        f"tool {slug!r}: its page (as_of={size}) publishes {name} {_short(theirs)}, "
+        f"replay gives {_short(mine)}"
+        for name, mine, theirs in comparisons
+        if mine != theirs
+    ]
+    report.failures += wrong
+    return not wrong
 
 
 def _comparisons(
@@ -1676,15 +1733,9 @@ class Service:
             with self.open(
                 "/v1/audit/events", {"after": after, "limit": min(page, size - after)}
             ) as r:
-                rest = b""
-                while block := r.read(READ_BLOCK):
-                    lines = (rest + block).split(b"\n")
-                    rest = lines.pop()
+                for lines in _split_lines(r):
                     got += len(lines)
                     yield from lines
-                if rest:
-                    got += 1
-                    yield rest
             if got == 0:
                 return
             after += got
@@ -1706,18 +1757,37 @@ class Service:
     def scores(self, size: int) -> Iterator[ScoreEntry]:
         """Each tool's entry of `/v1/audit/scores` at `size` with its page's checkpoint note,
         page by page in slug order; a tool whose ballots span pages comes once, its ballots
-        joined. Pages out of slug order, or whose cursors loop, are Unavailable."""
+        joined. The pages must make progress within what a tree of `size` leaves can hold:
+        each later part of a tool adds ballots, and there are no more tools, nor ballots, than
+        leaves. Pages out of slug order, whose cursors loop, or that do not make progress are
+        Unavailable (a service could otherwise send one tool for ever with fresh cursors)."""
         params: dict[str, Any] = {"size": size}
         cursors: set[str] = set()
         held: ScoreEntry | None = None
+        tools = ballots = 0
         while True:
             page = self._scores_page(params)
             note = (page.get("checkpoint") or {}).get("note")
             for entry in page["tools"]:
+                ballots += _ballot_count(entry)
+                if ballots > size:
+                    raise Unavailable(
+                        f"GET /v1/audit/scores: more ballots than the {size} leaves signed"
+                    )
                 if held is not None and held.entry.get("tool") == entry.get("tool"):
+                    if not _ballot_count(entry):
+                        raise Unavailable(
+                            f"GET /v1/audit/scores: tool {entry.get('tool')!r} continues on a "
+                            "page with no ballots of it"
+                        )
                     held.parts_agree &= _join_ballots(held.entry, entry)
                     held.notes.add(note_text(note))
                     continue
+                tools += 1
+                if tools > size:
+                    raise Unavailable(
+                        f"GET /v1/audit/scores: more tools than the {size} leaves signed"
+                    )
                 if held is not None:
                     if str(entry.get("tool")) <= str(held.entry.get("tool")):
                         raise Unavailable("GET /v1/audit/scores: its pages are not in slug order")
@@ -1759,6 +1829,37 @@ class Service:
             if len(set(slugs)) < len(slugs):  # a list that loops would never end
                 raise Unavailable("GET /v1/tools: its pages list a tool twice")
             params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(following).query))
+
+
+def _split_lines(response: Any) -> Iterator[list[bytes]]:
+    """The lines of an answer read in READ_BLOCK blocks, without their newlines (and the last
+    one, if it has none), a list per block. A line's pieces are joined once, when its newline
+    comes, so a long line costs its length; past MAX_LINE bytes it is Unavailable, not held."""
+    pieces: list[bytes] = []
+    held = 0
+    while block := response.read(READ_BLOCK):
+        lines = block.split(b"\n")
+        if len(lines) == 1:  # no newline: the line goes on
+            pieces.append(block)
+            held += len(block)
+            if held > MAX_LINE:
+                raise Unavailable(f"GET /v1/audit/events: a line longer than {MAX_LINE} bytes")
+            continue
+        if pieces:
+            lines[0] = b"".join(pieces) + lines[0]
+            if len(lines[0]) > MAX_LINE:
+                raise Unavailable(f"GET /v1/audit/events: a line longer than {MAX_LINE} bytes")
+        rest = lines.pop()
+        pieces, held = ([rest], len(rest)) if rest else ([], 0)
+        yield lines
+    if pieces:
+        yield [b"".join(pieces)]
+
+
+def _ballot_count(entry: dict[str, Any]) -> int:
+    """How many ballots a part of a tool's entry carries (0 where it has no list)."""
+    ballots = ((entry.get("score") or {}).get("community") or {}).get("ballots")
+    return len(ballots) if isinstance(ballots, list) else 0
 
 
 def _join_ballots(entry: dict[str, Any], part: dict[str, Any]) -> bool:

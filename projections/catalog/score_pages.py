@@ -2,30 +2,42 @@
 status and panel as its document stood then, and its score proof (the fold of
 projections/catalog/score_proof.py). One request per page of tools instead of two per tool.
 
-Tools come in slug order. A page ends after `limit` tools or once it holds `max_ballots`
-ballots, so an answer stays under 200 KB whatever the tools weigh; a tool with more ballots
-than a page holds continues on the next page (its entry again, with the ballots that follow).
-A page reads its own tools' rows only, in one read transaction."""
+Tools come in slug order. A page ends after `limit` tools or once its ballots and voids fill
+`max_ballots`; a tool with more ballots than a page holds continues on the next page (its entry
+again, with the ballots that follow). A page holds at most `max_ballots` ballots (one at least,
+so the pages always move on). A tool's voids all come on its first part: a page holds more than
+`max_ballots` ballots and voids together only when its last tool brings more voids than the
+room left, and then with one ballot of it at most; so an answer stays under 200 KB unless a tool
+has thousands of voids. A page reads its own tools' rows only, in one read transaction.
+
+Cursors are not signed (they grant nothing): an edited cursor that is still well formed merely
+starts the page elsewhere, as projections/catalog/paging.py's do."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from domain import rules
 from domain.errors import InvalidInput
 from projections.catalog.fold import point_document
 from projections.catalog.paging import cursor_fields, encode_cursor
 from projections.catalog.score_proof import score_basis
+from projections.catalog.views import tool_version
 from projections.database import Database
 
 SCOPE = "audit:scores"
 MAX_BALLOTS = 4_000
-"""Ballots (and voids) on one page: about 40 bytes each as JSON, so 160 KB of the 200 KB."""
+"""Ballots on one page, voids counted against it: about 40 bytes each as JSON, so 160 KB of the
+200 KB."""
 WHOLE = -1
 """A cursor's leaf when the page after it starts with the next tool, not inside one."""
+_LEAF = re.compile(r"-1|[0-9]{1,19}")
+"""A cursor's leaf: WHOLE or a leaf index, ASCII digits only (int() takes other digits too)."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +52,17 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str, size: int) -> Cursor:
-        """The cursor a page gave out at this `size`; InvalidInput for anything else."""
+        """A well-formed cursor of this `size`'s score pages; InvalidInput naming `after` for
+        anything else."""
         scope, at, tie = cursor_fields(text, "after")
-        slug, _, leaf = str(tie).partition(" ")
-        if scope != SCOPE or at != size or not slug or not leaf.lstrip("-").isdigit():
+        slug, _, leaf = tie.partition(" ") if isinstance(tie, str) else ("", "", "")
+        if (
+            scope != SCOPE
+            or type(at) is not int
+            or at != size
+            or not rules.is_slug(slug)
+            or not _LEAF.fullmatch(leaf)
+        ):
             raise InvalidInput("after", "is not a cursor of this size's score pages")
         return cls(slug, int(leaf))
 
@@ -112,9 +131,9 @@ def _tools(
 def _entry(
     db: Database, c: Any, slug: str, packed: list[list[Any]], resume: int, room: int
 ) -> tuple[dict[str, Any], int | None]:
-    """A tool's entry, its ballots after leaf `resume` and at most `room` of them (one at
-    least), and the last ballot's leaf if more follow (else None). Voids come with its first
-    part only."""
+    """A tool's entry, its ballots after leaf `resume`, and the last ballot's leaf if more
+    follow (else None). Its voids come with its first part only, all of them; they take from
+    `room` what ballots may use, one ballot at least."""
     basis = score_basis(point_document(slug, p) for p in packed)
     score = basis.document()
     community = score["community"]
@@ -125,14 +144,7 @@ def _entry(
     cut = ballots[room - 1]["leaf_index"] if len(ballots) > room else None
     community["ballots"] = ballots[:room]
     assert basis.last is not None
-    c.execute(
-        db.sql(
-            "SELECT doc FROM view_tool_versions WHERE tool = ? AND size <= ? "
-            "ORDER BY size DESC LIMIT 1"
-        ),
-        (slug, basis.last["size"]),
-    )
-    version = orjson.loads(c.fetchone()["doc"])
+    version = tool_version(db, c, slug, basis.last["size"])
     panel = version["panel"]
     entry = {
         "tool": slug,

@@ -122,6 +122,20 @@ def catalog_ddl(named: Callable[[str], str], blob: str, text: str) -> list[str]:
     ]
 
 
+def tool_version(db: Database, c: Any, slug: str, size: int) -> dict[str, Any]:
+    """The tool's last editorial version at or below log `size`, read on cursor `c`: every
+    answer "as of" a size (documents, score pages) takes its status and panel from here."""
+    c.execute(
+        db.sql(
+            "SELECT doc FROM view_tool_versions WHERE tool = ? AND size <= ? "
+            "ORDER BY size DESC LIMIT 1"
+        ),
+        (slug, size),
+    )
+    version: dict[str, Any] = orjson.loads(c.fetchone()["doc"])
+    return version
+
+
 class ViewStore:
     """Documents and positions in the ledger's own database (SQLite file or PostgreSQL).
     Queries read the serving generation through the unnumbered SQL views; the projection
@@ -525,15 +539,7 @@ class ViewStore:
 
     def _document_at(self, c: Any, slug: str, packed: Point) -> dict[str, Any]:
         point = point_document(slug, packed)
-        c.execute(
-            self.db.sql(
-                "SELECT doc FROM view_tool_versions WHERE tool = ? AND size <= ? "
-                "ORDER BY size DESC LIMIT 1"
-            ),
-            (slug, point["size"]),
-        )
-        version = orjson.loads(c.fetchone()["doc"])
-        return document_as_of(version, point)
+        return document_as_of(tool_version(self.db, c, slug, point["size"]), point)
 
     def _documents_at(
         self, name: str, join: str, params: Sequence[Any], column: str = "doc"

@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--workers",
-        default="2",
-        help="this verify.py's --workers, each timed (e.g. 1,2; '' for its defaults)",
+        default="1",
+        help="this verify.py's --workers, each timed (e.g. 1,2; '' for its default, one process)",
     )
     parser.add_argument(
         "--served-from",

@@ -50,7 +50,8 @@ def test_passes_on_the_demo_data_and_after_random_votes(served: Served) -> None:
     assert code == 0, out
     assert verdict_line(out).startswith("VERDICT: OK")
     assert "WARNING" not in out
-    assert "6 tools replayed; 6 match the API" in out
+    assert "6 tools replayed; 6 match the score pages" in out
+    assert "6/6 tool pages" in out
     code, out = verify(served.url, "--json")
     report = json.loads(out)
     assert (code, report["ok"], report["failures"]) == (0, True, [])

@@ -9,6 +9,7 @@ import base64
 import contextlib
 import http.server
 import json
+import random
 import sys
 import threading
 import urllib.parse
@@ -296,3 +297,94 @@ def test_score_pages_join_a_tool_split_across_pages() -> None:
         pytest.raises(verify.Unavailable, match="slug order"),
     ):
         list(service.scores(10))
+
+
+class _Endless(_Scores):
+    """/v1/audit/scores that sends tool "b" for ever, each page with a fresh cursor: with one
+    more ballot each (`ballots`) or with none."""
+
+    ballots = True
+
+    def do_GET(self) -> None:
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        n = int(query.get("after", "0"))
+        entry = _entry("b", [n] if self.ballots else [])
+        body = {"tools": [entry], "next": str(n + 1), "checkpoint": {"note": "cp\n\n— sig\n"}}
+        self.send(200, json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("ballots", "refusal"),
+    [(True, "more ballots than the 10 leaves"), (False, "continues on a page with no ballots")],
+)
+def test_score_pages_must_make_progress(ballots: bool, refusal: str) -> None:
+    """One tool sent for ever with fresh cursors ends the audit (Unavailable): a part that
+    adds no ballots at once, one that adds some once there are more ballots than leaves."""
+    with (
+        serving(type("Endless", (_Endless,), {"ballots": ballots})) as service,
+        pytest.raises(verify.Unavailable, match=refusal),
+    ):
+        list(service.scores(10))
+
+
+class _Block:
+    """A response read in the blocks given, as http.client's read(n) gives them."""
+
+    def __init__(self, body: bytes, block: int) -> None:
+        self.body, self.block, self.at = body, block, 0
+
+    def read(self, n: int) -> bytes:
+        got = self.body[self.at : self.at + min(n, self.block)]
+        self.at += len(got)
+        return got
+
+
+def _lines(response: _Block) -> list[bytes]:
+    return [line for lines in verify._split_lines(response) for line in lines]
+
+
+@given(
+    st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=20),
+    st.booleans(),
+    st.integers(1, 50),
+)
+def test_lines_are_cut_as_split_cuts_them(lines: list[bytes], newline: bool, block: int) -> None:
+    """Whatever the blocks, the lines are the body's split at its newlines (the last one kept
+    when it has none, none when the body is empty)."""
+    body = b"\n".join(lines) + (b"\n" if newline and lines else b"")
+    expected = body.split(b"\n")
+    if expected[-1] == b"":
+        expected.pop()
+    assert _lines(_Block(body, block)) == expected
+
+
+def test_a_line_past_the_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line longer than MAX_LINE (one with no newline at all, or one ending past it) is
+    Unavailable, not held whole; a line at the bound passes."""
+    monkeypatch.setattr(verify, "MAX_LINE", 1000)
+    monkeypatch.setattr(verify, "READ_BLOCK", 64)
+    assert _lines(_Block(b"x" * 1000 + b"\ny", 64)) == [b"x" * 1000, b"y"]
+    for body in (b"x" * 5000, b"x" * 1001 + b"\n"):
+        with pytest.raises(verify.Unavailable, match="longer than 1000 bytes"):
+            _lines(_Block(body, 64))
+
+
+def test_a_leaf_worker_that_dies_is_reported_with_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker gone before it read its lines (here `false`, exit 1): the audit stops with
+    the worker's exit code, not a BrokenPipeError from the pipe it left."""
+    monkeypatch.setattr(verify.sys, "executable", "/bin/false")
+    lines = (b'{"leaf_index": %d}' % i + b" " * 200 for i in range(20_000))
+    with pytest.raises(verify.Unavailable, match=r"leaf worker process failed \(exit 1\)"):
+        verify._leaf_check_beside(lines, [(20_000, bytes(32))], set(), verify.Replay())
+
+
+@given(st.integers(0, 200), st.integers(2, 60), st.integers(0, 2**32))
+def test_the_tool_sample_holds_the_ends(count: int, n: int, seed: int) -> None:
+    """At most n tools, in order, none twice, the first and last always among them."""
+    slugs = [f"t{i:03}" for i in range(count)]
+    sampled = verify.sample_tools(slugs, random.Random(seed), n)
+    assert sampled == sorted(set(sampled)) and len(sampled) == min(n, count)
+    if slugs:
+        assert sampled[0] == slugs[0] and sampled[-1] == slugs[-1]
