@@ -7,7 +7,9 @@ to be scheduled on a busy machine. A connection the server closed (a restart, a 
 backend, a crash of the server) always has something to read: the server's FATAL message, or
 the end of the stream. An idle connection in good health has nothing. So the check looks at
 the socket first, and pings only a connection with something waiting; a restart still costs
-no failed request (the pool discards what fails the ping and hands out another)."""
+no failed request (the pool discards what fails the ping and hands out another). It asks
+`poll`, not `select`: `select` refuses a descriptor of 1024 or more, and the pool would take
+that for a failed check on every checkout of a process with that many files open."""
 
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ def check_if_stirred(conn: psycopg.Connection[Any]) -> None:
     """Raise unless `conn` works: broken or closed at once; pinged when it has unread input."""
     if conn.closed or conn.broken:
         raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    if poller.poll(0):
         ConnectionPool.check_connection(conn)
 
 

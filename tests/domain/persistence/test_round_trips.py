@@ -5,6 +5,8 @@ pool's pre-ping included; and what a failed transaction leaves behind."""
 from __future__ import annotations
 
 import logging
+import os
+import resource
 import select
 import time
 from collections.abc import Iterator
@@ -131,6 +133,39 @@ def test_a_connection_the_server_closed_fails_the_check(postgres_url: str) -> No
         deadline = time.monotonic() + 5
         while not select.select([conn.fileno()], [], [], 0.05)[0]:
             assert time.monotonic() < deadline, "the server never closed the connection"
+        with pytest.raises(psycopg.OperationalError):
+            check_if_stirred(conn)
+
+
+@contextmanager
+def descriptors_taken_below(limit: int) -> Iterator[None]:
+    """Hold every free file descriptor below `limit` in the block (the lowest free one is the
+    next opened), so the next one opened is `limit` or more."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < limit + 100:
+        pytest.skip(f"ulimit -n is {soft}: too few to open {limit} descriptors")
+    taken = [os.open(os.devnull, os.O_RDONLY)]
+    try:
+        while taken[-1] < limit - 1:
+            taken.append(os.dup(taken[0]))
+        yield
+    finally:
+        for fd in taken:
+            os.close(fd)
+
+
+def test_a_connection_on_a_descriptor_past_1024_is_checked(postgres_url: str) -> None:
+    """`select` refuses a descriptor of 1024 or more; the check works for any: a live
+    connection passes it, one the server closed fails it."""
+    with descriptors_taken_below(1100), psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert conn.fileno() >= 1024
+        check_if_stirred(conn)
+        [(pid,)] = conn.execute("SELECT pg_backend_pid()").fetchall()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN)
+        assert poller.poll(5000), "the server never closed the connection"
         with pytest.raises(psycopg.OperationalError):
             check_if_stirred(conn)
 
