@@ -4,7 +4,10 @@ Uses eventsourcing's connection pool, so one process holds one pool per store.
 A read of one statement runs in autocommit on PostgreSQL (the pool's connections are): one
 round trip, where a transaction made it three (BEGIN, SELECT, ROLLBACK), each waiting for the
 server's process to be scheduled on a busy machine. One statement sees one snapshot anyway; a
-read of several statements that must agree opens `transaction`."""
+read of several statements that must agree opens `transaction(commit=False)`: on PostgreSQL
+a READ ONLY, REPEATABLE READ transaction (eventsourcing's is READ COMMITTED, where each
+statement has its own snapshot and a commit between two of them tears the read); on SQLite
+its deferred transaction reads one snapshot from its first statement to its end."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresRecorder
+from psycopg import Connection, IsolationLevel
 from psycopg.rows import tuple_row
 
 
@@ -30,8 +34,18 @@ class Database:
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[Any]:
-        with self.datastore.transaction(commit=commit) as cursor:
-            yield cursor
+        """A cursor in one transaction, committed at the end if `commit`; a read (not `commit`)
+        sees one snapshot, see above."""
+        if commit or not self.is_postgres:
+            with self.datastore.transaction(commit=commit) as cursor:
+                yield cursor
+            return
+        with (
+            self.datastore.get_connection() as conn,
+            _one_snapshot(conn),
+            conn.transaction(force_rollback=True),
+        ):
+            yield conn.cursor()
 
     @contextmanager
     def derived_commit(self) -> Iterator[Any]:
@@ -112,3 +126,17 @@ class Database:
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         with self.transaction(commit=True) as c:
             c.execute(self.sql(statement), params)
+
+
+@contextmanager
+def _one_snapshot(conn: Connection[Any]) -> Iterator[None]:
+    """The transactions `conn` begins in the block are READ ONLY, REPEATABLE READ: psycopg
+    puts both in its BEGIN, so they cost no round trip. The pooled connection gets its own
+    settings back after (a broken one is thrown away by the pool, and refuses the change)."""
+    isolation, read_only = conn.isolation_level, conn.read_only
+    conn.isolation_level, conn.read_only = IsolationLevel.REPEATABLE_READ, True
+    try:
+        yield
+    finally:
+        if not conn.broken:
+            conn.isolation_level, conn.read_only = isolation, read_only
