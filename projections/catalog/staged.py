@@ -1,10 +1,11 @@
 """A rebuild's timeline rows, filled in memory as its pages fold and written when it commits.
 
-A rebuild commits rarely (projections/following/rebuild.py: once it has folded a few dozen
-events per tool), and between commits each tool's last row is filled in memory: the points of
-each page are serialised once and appended as bytes (~100 a point, not tuples), so a page costs
-what it adds, never a rewrite of each touched tool's row. A commit then writes every row filled
-since the last one, once. The rows are byte for byte those PointTails writes for a follower
+A rebuild commits rarely (projections/catalog/views.py: once it has folded
+BUILD_EVENTS_PER_TOOL, 128, events per tool, so what it holds is bounded per tool, not in all),
+and between commits each tool's last row is filled in memory: the points of each page are
+serialised once and appended as bytes (~100 a point, not tuples), so a page costs what it adds,
+never a rewrite of each touched tool's row. A commit then writes every row filled since the
+last one, once. The rows are byte for byte those PointTails writes for a follower
 (tests/projections/catalog/test_staged.py holds the two equal)."""
 
 from __future__ import annotations

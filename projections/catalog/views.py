@@ -901,7 +901,9 @@ BUILD_EVENTS_PER_TOOL = 128
 """A rebuild commits once it has folded this many events per tool since its last commit (or at
 the end of the log). A commit writes every tool the events touched, each document and last
 timeline row once, so committing per page made a rebuild's cost per event grow with the catalog
-(issue 17: 109 µs an event at 5,000 tools, 14 µs at 6); per tool it stays a fixed share."""
+(issue 17: 109 µs an event at 5,000 tools, 14 µs at 6); per tool it stays a fixed share. So
+between commits a build holds up to this many timeline points a tool (StagedTails, ~100 bytes
+each): its memory is bounded per tool, not in all; it grows with the number of tools."""
 BUILD_MOST_VERSIONS = 5000
 """... or once it holds this many editorial versions (whole documents, the bulk of what a
 rebuild holds between commits: a catalog's first events list its tools and fill their panels)."""

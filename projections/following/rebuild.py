@@ -2,8 +2,9 @@
 
 A rebuild fills a new generation of the projection's tables (projections/following/
 generations.py) page by page, committing whenever the projection says a commit is due (the
-catalog: every few dozen events per tool, so a commit's writes per tool are a fixed share of
-the work at any catalog size), so memory stays bounded and a rebuild killed at any point
+catalog: every BUILD_EVENTS_PER_TOOL, 128, events per tool, so a commit's writes per tool are
+a fixed share of the work at any catalog size), so what it holds between commits is bounded
+per tool (it grows with the catalog, never with the log) and a rebuild killed at any point
 resumes from its last commit. Readers meanwhile get the serving
 generation, untouched (a live follower keeps it current). Once the new generation has read the
 log to its end, is at or past the serving position and has passed its checks (the audit log:
