@@ -110,11 +110,14 @@ class StagedTails(PointTails):
         return rest
 
     def pack(self, timeline: Mapping[str, list[Point]]) -> tuple[list[Row], dict[str, Row | None]]:
-        """Every row filled since the last commit, once: `timeline`'s points staged first (the
-        commit has read the last rows of their tools), so they go on their tools' rows."""
-        rows, left = super().pack(self.stage(timeline))
+        """Every row filled since the last commit, once: `timeline`'s points staged first, so
+        they go on their tools' rows. The commit has read the last row of every tool `unknown`
+        named, so `stage` leaves nothing and there is nothing for PointTails to pack; what the
+        rows leave is in `filling` and `rows` already, so nothing is left for `commit` either."""
+        rest = self.stage(timeline)
+        assert not rest, f"packed before their last rows were read: {sorted(rest)}"
         filled = [f.row(slug) for slug, f in self.filling.items() if f.dirty]
-        return [*self.full, *filled, *rows], left
+        return [*self.full, *filled], {}
 
     def commit(self, tails: Mapping[str, Row | None], scores: Mapping[str, int]) -> None:
         super().commit(tails, scores)
