@@ -67,8 +67,14 @@ CATALOG_INDEXES = (
 rebuilt from the events."""
 FULL_ROW = f"count >= {POINTS_PER_ROW}"
 """The rows of view_tool_points that take no more points (the index on their times holds only
-those; a literal, so that both stores' planners match it to the index's predicate). A change of
-POINTS_PER_ROW needs a new name for that index."""
+those; a literal, so that both stores' planners match it to the index's predicate)."""
+FULL_AT_INDEX = f"view_tool_points_full{POINTS_PER_ROW}_at"
+"""That index, named from POINTS_PER_ROW as its predicate is: a generation made under another
+row size keeps its index of that size, and gets one of this size beside it at start."""
+RETIRED_POINT_INDEXES = ("view_tool_points_at", "view_tool_points_full_at")
+"""Indexes on timeline times that a generation may still hold, dropped at start: the one on
+every row, and the one on full rows before its name held the row size. A change of
+POINTS_PER_ROW adds FULL_AT_INDEX's present name here."""
 SORT_KEY_COLUMNS = {"view_tools": "community_pct", "view_comparisons": "right_tool"}
 """A column each table gained with its sort keys: a table without it is dropped at start and
 the catalog rebuilt from the events, which writes the keys."""
@@ -106,8 +112,8 @@ def catalog_ddl(named: Callable[[str], str], blob: str, text: str) -> list[str]:
         # Full rows only: a commit tops up each touched tool's last row, and an index on its
         # times would move with it (a page per touched tool); tool_at_time reads that row by
         # its key instead. Only a tool's last row has room (PointTails.pack).
-        f"DROP INDEX IF EXISTS {named('view_tool_points_at')}",
-        f"CREATE INDEX IF NOT EXISTS {named('view_tool_points_full_at')} "
+        *(f"DROP INDEX IF EXISTS {named(index)}" for index in RETIRED_POINT_INDEXES),
+        f"CREATE INDEX IF NOT EXISTS {named(FULL_AT_INDEX)} "
         f"ON {named('view_tool_points')} (tool, max_at, min_at) WHERE {FULL_ROW}",
         f"CREATE TABLE IF NOT EXISTS {named('view_tool_versions')} (tool TEXT NOT NULL, "
         f"size BIGINT NOT NULL, doc {blob} NOT NULL, PRIMARY KEY (tool, size))",

@@ -12,12 +12,20 @@ from domain.application import Ledger
 from domain.settings import Settings
 from projections.catalog.fold import Catalog, point_document
 from projections.catalog.paging import Order
-from projections.catalog.views import CATALOG, POINTS_PER_ROW, CatalogProjection, ViewStore
+from projections.catalog.views import (
+    CATALOG,
+    FULL_AT_INDEX,
+    FULL_ROW,
+    POINTS_PER_ROW,
+    CatalogProjection,
+    ViewStore,
+)
 from projections.following.follower import Follower
 from projections.following.rebuild import rebuild
 from projections.following.tracking import StaleProjection
 from tests.builders import EDITOR, list_tools, restarted, vote_in_random_commits
 from tests.projections.catalog.test_point_tails import point_rows
+from tests.projections.catalog.test_poller import indexes
 
 
 def tool_doc(views: ViewStore, slug: str) -> dict:
@@ -219,3 +227,27 @@ def test_a_catalog_without_sort_keys_is_rebuilt_at_start(settings: Settings) -> 
         assert tool_doc(runtime.views, "beta") == live
         page = runtime.views.tools_page(CATALOG, Order.COMMUNITY)
         assert [orjson.loads(d)["slug"] for d in page.docs] == ["beta", "alpha"]
+
+
+def test_the_index_on_full_rows_is_named_from_the_row_size(settings: Settings) -> None:
+    """The partial index on full rows' times carries POINTS_PER_ROW in its name, as in its
+    predicate; a generation holding the index of the name before is given the new one at
+    start, and the old one is dropped."""
+    assert str(POINTS_PER_ROW) in FULL_AT_INDEX
+    runtime = open_runtime(settings)
+    try:
+        g = runtime.views.generations.serving(CATALOG).generation
+        runtime.views.db.execute(f"DROP INDEX {FULL_AT_INDEX}_g{g}")
+        runtime.views.db.execute(
+            f"CREATE INDEX view_tool_points_full_at_g{g} ON view_tool_points_g{g} "
+            f"(tool, max_at, min_at) WHERE {FULL_ROW}"
+        )
+    finally:
+        runtime.close()
+    runtime = open_runtime(settings)
+    try:
+        found = indexes(runtime)
+        assert f"{FULL_AT_INDEX}_g{g}" in found
+        assert f"view_tool_points_full_at_g{g}" not in found
+    finally:
+        runtime.close()
