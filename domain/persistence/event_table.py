@@ -21,6 +21,11 @@ from psycopg.rows import tuple_row
 
 from domain.persistence.round_trip import one_round_trip
 
+NO_JIT = "SET LOCAL jit = off"
+"""Run before the read, in its transaction (the plan `explain` shows, and `events`): without
+statistics its estimated cost is far above `jit_above_cost`, and compiling took ~0.9 s for a
+read that runs in milliseconds."""
+
 Row = tuple[Any, ...]
 """(originator id, version, topic, state), as the event table holds them."""
 
@@ -36,7 +41,7 @@ class EventTable:
         # OFFSET 0) filters on both key columns for its one id, so the index is the only
         # sensible plan whatever the planner knows; `= ANY(array)` or a plain join on
         # unnest() are costed from statistics, and without them a full batch of ids was
-        # planned as a sequential scan of the whole table (and compiled by JIT, _prepare).
+        # planned as a sequential scan of the whole table (and compiled by JIT, NO_JIT).
         self._postgres_select = (
             "SELECT e.originator_id, e.originator_version, e.topic, e.state "  # noqa: S608 - the recorder's table name
             "FROM unnest(%s::uuid[], %s::bigint[]) AS q(id, after) CROSS JOIN LATERAL ("
@@ -56,14 +61,9 @@ class EventTable:
         """PostgreSQL's plan for `events(ids, after)`, as `events` runs it (for the tests)."""
         statement, params = self.postgres_statement(ids, after)
         with self.datastore.transaction(commit=False) as cursor:
-            self._prepare(cursor)
+            cursor.execute(NO_JIT)
             cursor.execute("EXPLAIN " + statement, params)
             return "\n".join(row["QUERY PLAN"] for row in cursor.fetchall())
-
-    def _prepare(self, cursor: Any) -> None:
-        """No JIT for this read: without statistics its estimated cost is far above
-        `jit_above_cost`, and compiling took ~0.9 s for a read that runs in milliseconds."""
-        cursor.execute("SET LOCAL jit = off")
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the recorder's
     def events(self, ids: Collection[UUID], after: dict[UUID, int]) -> dict[UUID, list[Any]]:
@@ -88,7 +88,7 @@ class EventTable:
         with self.datastore.get_connection() as conn:
             cursor = conn.cursor(row_factory=tuple_row)
             with one_round_trip(conn):
-                conn.execute("SET LOCAL jit = off")
+                conn.execute(NO_JIT)
                 cursor.execute(*self.postgres_statement(ids, after))
             rows: list[Row] = cursor.fetchall()
             return rows
