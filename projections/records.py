@@ -15,6 +15,15 @@ from uuid import UUID
 import orjson
 
 
+def dashed(originator_id: str) -> str:
+    """An originator id given as 32 hex digits (SQLite keeps them so) in its canonical dashed
+    form, as PostgreSQL gives it; string slicing, a few times cheaper than a UUID."""
+    h = originator_id
+    if len(h) == 32:
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return h
+
+
 class StoredNotification(Protocol):
     @property
     def id(self) -> int: ...
@@ -57,16 +66,14 @@ class LedgerEvent(NamedTuple):
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[Any]]) -> list[LedgerEvent]:
         """Decode stored rows `(position, originator_id, version, topic, state)`: the one
-        decoder, written as one loop because a replay runs it millions of times. An originator
-        id given as 32 hex digits (SQLite keeps them so) is written in its canonical dashed form."""
+        decoder, written as one loop because a replay runs it millions of times. Originator
+        ids are `dashed`."""
         loads, make, kinds = orjson.loads, tuple.__new__, _KINDS
         events: list[LedgerEvent] = []
         append = events.append
         for position, originator_id, version, topic, state in rows:
             data = loads(state)
-            h = originator_id
-            if len(h) == 32:
-                h = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            h = dashed(originator_id)
             kind = kinds.get(topic) or _kind(topic)
             append(
                 make(cls, (position, topic, kind, h, version, data["timestamp"]["_data_"], data))

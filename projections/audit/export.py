@@ -18,7 +18,8 @@ from eventsourcing.persistence import ApplicationRecorder
 
 from projections.audit.log import AuditStore, Leaf
 from projections.database import Database
-from projections.records import LedgerEvent, StoredNotification
+from projections.following.event_reader import select_stored
+from projections.records import LedgerEvent, StoredNotification, dashed
 
 PAGE = 10_000
 """Leaves per range read of the store: one statement for the leaves, one for their events."""
@@ -98,18 +99,13 @@ _EVENT = b'{"originator_id":%b,"originator_version":%d,"position":%d,"state":%b,
 
 
 class _EventRows:
-    """The stored rows of a range of log positions, straight from eventsourcing's table (as
-    projections/following/event_reader.py reads them), each as its exported event's bytes."""
+    """The stored rows of a range of log positions, straight from eventsourcing's table (by
+    EventReader's statement), each as its exported event's bytes."""
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
         self.db = Database(recorder)
-        table: str = recorder.events_table_name  # type: ignore[attr-defined]  # both name one
-        key = "notification_id" if self.db.is_postgres else "rowid"
-        originator = "CAST(originator_id AS TEXT)" if self.db.is_postgres else "originator_id"
-        self._range = self.db.sql(
-            f"SELECT {key}, {originator}, originator_version, topic, state "  # noqa: S608 - names from the recorder
-            f"FROM {table} WHERE {key} >= ? AND {key} <= ? ORDER BY {key}"
-        )
+        select, key = select_stored(self.db, recorder)
+        self._range = self.db.sql(f"{select} WHERE {key} >= ? AND {key} <= ? ORDER BY {key}")
         self._topics: dict[str, bytes] = {}
 
     def between(self, first: int, last: int) -> dict[int, bytes]:
@@ -120,9 +116,7 @@ class _EventRows:
             self._range, (first, last)
         ):
             state = bytes(state)
-            h = originator_id
-            if len(h) == 32:
-                h = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            h = dashed(originator_id)
             try:
                 data = loads(state)
                 data["timestamp"]["_data_"]
