@@ -14,16 +14,14 @@ scans of the imports cost a quarter of the time."""
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from api.bootstrap import PROJECTIONS, Runtime, open_runtime
-from api.server.collector import settle_garbage_collector
+from api.server.collector import collector_paused, settle_garbage_collector
 from domain.settings import Settings
 from projections.following.rebuild import rebuild, rebuild_together
 
@@ -97,19 +95,6 @@ def rebuild_one(settings: Settings, name: str) -> Rebuilt:
         return Rebuilt(name, position, time.perf_counter() - started)
     finally:
         runtime.close()
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a replay runs, then on again. A replay makes next
-    to no garbage cycles (a collection after 150,000 events at 5,000 tools found 70
-    objects), and at catalog size the collector's scans of what the folds hold were ~12 % of
-    the rebuild's CPU time (`verdict rebuild` of scripts/bench/replay.py, same window)."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def default_jobs() -> int:
