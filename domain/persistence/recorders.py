@@ -114,6 +114,8 @@ class ConditionalPostgresRecorder(PostgresApplicationRecorder):
             with one_round_trip(conn):
                 for statement in self.lock_table_statements:
                     conn.execute(statement, prepare=True)
+                # A refused save commits this too: its followers read one empty page, rarely;
+                # not notifying would cost every save a check inside the store's write lock.
                 conn.execute(self._notify)
                 inserted.execute(self.conditional_insert, columns)
             ids = [row["notification_id"] for row in inserted.fetchall()]
