@@ -31,13 +31,16 @@ def b64(text: str) -> bytes:
 
 
 def signed_size(client: TestClient, at_least: int) -> int:
-    """Wait (bounded) until the log has signed a checkpoint of at least `at_least` events."""
+    """Wait (bounded) until the log has signed a checkpoint of at least `at_least` events and
+    the catalog views hold that many (the audit log may sign before the catalog commits: a
+    score route then answers 422, retry shortly)."""
     deadline = time.monotonic() + 10
     while True:
         response = client.get("/v1/audit/checkpoint")
         if response.status_code == 200:
             size = parse_checkpoint(response.text.split("\n\n")[0] + "\n").size
-            if size >= at_least:
+            reached = client.get("/v1/audit/scores", params={"size": size, "limit": 1})
+            if size >= at_least and reached.status_code == 200:
                 return size
         assert time.monotonic() < deadline, "no checkpoint covers the writes in 10 s"
         time.sleep(0.02)
