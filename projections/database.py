@@ -48,31 +48,6 @@ class Database:
             yield conn.cursor()
 
     @contextmanager
-    def derived_commit(self) -> Iterator[Any]:
-        """A transaction that commits without waiting for the disk: for tables derived from
-        the log whose position moves in the same transaction (views), so a crash can lose only
-        their last commits, which their follower redoes from the log. Never for events.
-        (A write lock held through an fsync held up the vote writer for every view commit.)
-        PostgreSQL: synchronous_commit off for this transaction; SQLite (WAL): synchronous
-        NORMAL on this connection until it commits, as it was afterwards. Either way the log
-        keeps its order, so a view can never survive a crash that the events it folded did not."""
-        if self.is_postgres:
-            with self.datastore.transaction(commit=True) as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-                yield cursor
-            return
-        with self.datastore.get_connection(commit=True) as connection:
-            pragma = connection.cursor()
-            pragma.execute("PRAGMA synchronous")
-            (was,) = pragma.fetchone()
-            pragma.execute("PRAGMA synchronous = NORMAL")
-            try:
-                with connection.transaction(commit=True) as cursor:
-                    yield cursor
-            finally:
-                pragma.execute(f"PRAGMA synchronous = {int(was)}")
-
-    @contextmanager
     def _reading(self) -> Iterator[Any]:
         """A cursor for one statement: autocommit on PostgreSQL, a transaction on SQLite
         (in process, it costs no round trip)."""

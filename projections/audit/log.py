@@ -255,17 +255,11 @@ class AuditStore:
     ) -> None:
         """New leaves (log positions and leaf hashes of leaf indexes `first` onwards), nodes
         and (maybe) a checkpoint, with the new position, in one transaction. The leaves extend
-        the last, partial chunk (its row is rewritten whole) and fill new ones. The tree is
-        derived from the log, so it commits without waiting for the disk (Database.
-        derived_commit); a commit with a checkpoint waits, since the signed note may be served
-        as soon as it is stored."""
+        the last, partial chunk (its row is rewritten whole) and fill new ones."""
         size = first + len(positions)
         assert self.slot is not None, "commit to a generation: AuditStore.at(slot)"
         chunks, nodes_table = self.slot.table("audit_leaf_chunks"), self.slot.table("audit_nodes")
-        transaction = (
-            self.db.derived_commit() if checkpoint is None else self.db.transaction(commit=True)
-        )
-        with transaction as c:
+        with self.db.transaction(commit=True) as c:
             self.generations.advance(c, self.tracking, self.slot, expected, position, size)
             rows: list[tuple[int, int, bytes, bytes]] = []
             start = 0

@@ -249,15 +249,13 @@ class ViewStore:
         """Write what changed in `catalog` into `slot`'s tables and move its position from
         `expected` to the catalog's, atomically; returns the tool documents written. `tails`:
         the last timeline rows of `slot` as its one writer last committed them, kept up to
-        date (without it, they are read from the table). A derived commit (Database.
-        derived_commit): at 5,000 tools the fsync under SQLite's one write lock cost the vote
-        writer a quarter of its rate (scripts/bench/catalog_costs.py: 0.58x to 0.81x)."""
+        date (without it, they are read from the table)."""
         tails = PointTails() if tails is None else tails
         batch = catalog.drain()
         documents = [tool.document() for tool in batch.tools]
         tools = {doc["slug"]: orjson.dumps(doc) for doc in documents}
         t = slot.table
-        with self.db.derived_commit() as c:
+        with self.db.transaction(commit=True) as c:
             self.generations.advance(
                 c, self.tracking, slot, expected, catalog.position, catalog.size
             )
