@@ -71,6 +71,7 @@ import urllib.parse
 import urllib.request
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1726,19 +1727,38 @@ class Service:
     def lines(self, size: int, page: int = PAGE) -> Iterator[bytes]:
         """The export of leaves 0 .. size - 1, one request per page, read in blocks of
         READ_BLOCK bytes cut at their newlines: reading a chunked answer line by line cost more
-        than checking the line, and a whole page held at once cost 10 bytes per live ballot."""
+        than checking the line, and a whole page held at once cost 10 bytes per live ballot.
+        The next page is asked for while this one is read (a thread waits for its first
+        byte): the server takes ~70 ms to begin a page of 10,000 leaves at 1.5M events, a
+        fifth of an HTTP audit's time when the two took turns. A page that comes back with
+        another count drops the request made ahead, unread, and goes on from where it ended
+        (nothing: the end)."""
+
+        def ask(after: int) -> Future[Any]:
+            return ahead.submit(
+                self.open, "/v1/audit/events", {"after": after, "limit": min(page, size - after)}
+            )
+
         after = 0
-        while after < size:
-            got = 0
-            with self.open(
-                "/v1/audit/events", {"after": after, "limit": min(page, size - after)}
-            ) as r:
-                for lines in _split_lines(r):
-                    got += len(lines)
-                    yield from lines
-            if got == 0:
-                return
-            after += got
+        with ThreadPoolExecutor(1, thread_name_prefix="verify-next-page") as ahead:
+            asked = ask(0) if size > 0 else None
+            while asked is not None:
+                limit = min(page, size - after)
+                following = ask(after + limit) if after + limit < size else None
+                got, read = 0, False
+                try:
+                    with asked.result() as r:
+                        for lines in _split_lines(r):
+                            got += len(lines)
+                            yield from lines
+                    read = True
+                finally:
+                    if following is not None and (not read or got != limit):
+                        _drop(following)
+                if got == 0:
+                    return
+                after += got
+                asked = following if got == limit else ask(after) if after < size else None
 
     def tool(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """A tool document, None if unknown (404); waits up to 5 s for the views (422)."""
@@ -1829,6 +1849,13 @@ class Service:
             if len(set(slugs)) < len(slugs):  # a list that loops would never end
                 raise Unavailable("GET /v1/tools: its pages list a tool twice")
             params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(following).query))
+
+
+def _drop(asked: Future[Any]) -> None:
+    """Close the answer of a request made ahead and not needed (or its failure: it was never
+    read, so it says nothing about the log)."""
+    with contextlib.suppress(Unavailable):
+        asked.result().close()
 
 
 def _split_lines(response: Any) -> Iterator[list[bytes]]:

@@ -14,7 +14,7 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given
@@ -388,3 +388,48 @@ def test_the_tool_sample_holds_the_ends(count: int, n: int, seed: int) -> None:
     assert sampled == sorted(set(sampled)) and len(sampled) == min(n, count)
     if slugs:
         assert sampled[0] == slugs[0] and sampled[-1] == slugs[-1]
+
+
+class _Export(_Quiet):
+    """/v1/audit/events of a log of `log` leaves (line i is b"leaf i"), pages cut at `most`
+    lines whatever the limit asked (a server may answer less), every request counted."""
+
+    log = 0
+    most = 1_000_000
+    asked: ClassVar[list[tuple[int, int]]] = []
+
+    def do_GET(self) -> None:
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        after, limit = int(query["after"]), int(query["limit"])
+        self.asked.append((after, limit))
+        end = min(self.log, after + limit, after + self.most)
+        self.send(200, b"".join(b"leaf %d\n" % i for i in range(after, end)))
+
+
+@pytest.fixture(scope="module")
+def export_service() -> Iterator[tuple[type[_Export], Any]]:
+    """One export service for every example (a server's shutdown waits out its poll)."""
+    handler = type("Export", (_Export,), {"asked": []})
+    with serving(handler) as service:
+        yield handler, service
+
+
+@given(
+    log=st.integers(0, 60),
+    size=st.integers(0, 60),
+    page=st.integers(1, 25),
+    most=st.integers(1, 30),
+)
+def test_export_pages_asked_ahead_give_every_leaf_once_in_order(
+    export_service: tuple[type[_Export], Any], log: int, size: int, page: int, most: int
+) -> None:
+    """Service.lines asks for the next page while it reads one: whatever the page size, the
+    log's length and how short the server cuts its pages, it yields leaves 0 .. size - 1 (as
+    many as the log has) in order, each once, and stops at the first empty page."""
+    handler, service = export_service
+    handler.log, handler.most = log, most
+    handler.asked.clear()
+    got = list(service.lines(size, page=page))
+    assert got == [b"leaf %d" % i for i in range(min(log, size))]
+    assert all(limit <= page for _, limit in handler.asked)
+    assert len(handler.asked) <= 2 * (size // max(1, min(page, most)) + 2)
