@@ -377,7 +377,8 @@ class AuditProjection:
             self.slot = self.stores.generations.serving(AUDIT)
         self.store = self.stores.at(self.slot)
         position, size = self.store.tracking.tracked(self.slot.tracking)
-        self._position = position
+        self._position = self.committed = position
+        """`committed`: the position its tables hold (a rebuild folds on past it in memory)."""
         self.tree = merkle.CompactRange.resume(size, self.store)
         latest = self.store.latest_checkpoint()
         self._signed_size = latest.size if latest else 0
@@ -404,6 +405,7 @@ class AuditProjection:
         self.store.commit(
             expected, self._position, first, self._positions, self._hashes, nodes, checkpoint
         )
+        self.committed = self._position
         self._positions, self._hashes = [], []
         self._signed(checkpoint)
 

@@ -924,8 +924,10 @@ class CatalogBuild(CatalogProjection):
     being built; the projection that serves it reloads after the switch)."""
 
     tails: StagedTails
+    committed: int
+    """The catalog's position at its last commit (or load): what its tables hold."""
     committed_size: int
-    """The catalog's size at its last commit (or load)."""
+    """... and its size."""
     staged_size: int
     """... and when its timeline points last moved into rows."""
 
@@ -948,9 +950,11 @@ class CatalogBuild(CatalogProjection):
     def commit(self, expected: int) -> None:
         self.views.commit_catalog(self.slot, expected, self.catalog, self.tails)
         self.committed_size = self.staged_size = self.catalog.size
+        self.committed = self.catalog.position
 
     def reload(self) -> None:
         self.catalog = self.views.load_catalog(self.slot)
         self.tails = StagedTails(fresh=self.catalog.size == 0)
         self.committed_size = self.staged_size = self.catalog.size
+        self.committed = self.catalog.position
         self._publish({})

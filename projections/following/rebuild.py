@@ -32,6 +32,9 @@ class Building(Projection, Protocol):
     """A projection filling a generation that does not serve yet."""
 
     slot: Slot
+    committed: int
+    """The log position its tables hold: where it last committed (or loaded). It folds on in
+    memory past it until `due()` or the end of the log."""
 
     def due(self) -> bool:
         """Whether to commit what it folded since its last commit before the end of the log
@@ -110,9 +113,7 @@ def build_and_switch(
     `stopped()`."""
     reader = EventReader(recorder)
     pending = list(builds)
-    committed = {b.name: b.position for b in builds}
-    """Where each build last committed: it folds on in memory until `due()` or the log's end."""
-    idle = dict.fromkeys(committed, 0)
+    idle = {b.name: 0 for b in builds}
     """Refused switches in a row of a build that neither folded nor committed since the last."""
     switched: dict[str, int] = {}
     while pending and not stopped():
@@ -128,17 +129,15 @@ def build_and_switch(
                 build.apply_all(fresh)
                 moved.add(build.name)
                 idle[build.name] = 0
-            if build.position == committed[build.name] or not (end or build.due()):
+            if build.position == build.committed or not (end or build.due()):
                 continue
             try:
-                build.commit(committed[build.name])
-                committed[build.name] = build.position
+                build.commit(build.committed)
             except StaleGeneration:
                 log.info("%s: generation %d finished elsewhere", build.name, build.slot.generation)
                 pending.remove(build)
             except StaleProjection:  # another process builds it too: go on from its commit
                 build.reload()
-                committed[build.name] = build.position
         if page and progress is not None:
             progress(len(page))
         if end:
@@ -163,8 +162,13 @@ def build_and_switch(
                     switched[build.name] = build.position
                     pending.remove(build)
                 elif build.name not in moved:  # else events came meanwhile: the next page has them
-                    _refused_idle(build, idle)
-                    committed[build.name] = build.position
+                    idle[build.name] += 1
+                    if idle[build.name] > MOST_IDLE_REFUSALS:
+                        raise SwitchRefused(
+                            f"{build.name}: generation {build.slot.generation} at position "
+                            f"{build.position} was refused the switch {idle[build.name]} times "
+                            "at the end of the log"
+                        )
     return switched
 
 
@@ -178,20 +182,6 @@ the next page reads) and several mean the next round will not differ."""
 class SwitchRefused(RuntimeError):
     """A build at the end of the log whose switch was refused again and again: a bug, raised
     rather than asking the same question for ever."""
-
-
-def _refused_idle(build: Building, idle: dict[str, int]) -> None:
-    """A switch refused although the build read the log to its end and had nothing to commit:
-    its tables may hold less than it folded in memory (e.g. handed over with folds it never
-    committed), so it reloads its last commit and folds on from there; raises SwitchRefused
-    once there are more than MOST_IDLE_REFUSALS of those in a row."""
-    idle[build.name] += 1
-    if idle[build.name] > MOST_IDLE_REFUSALS:
-        raise SwitchRefused(
-            f"{build.name}: generation {build.slot.generation} at position {build.position} "
-            f"was refused the switch {idle[build.name]} times at the end of the log"
-        )
-    build.reload()
 
 
 class RebuildThread(DaemonLoop):

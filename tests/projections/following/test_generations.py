@@ -231,8 +231,8 @@ def test_checkpoints_and_cosignatures_are_history_a_rebuild_keeps(runtime: Runti
 
 def test_a_build_holding_folds_past_its_commit_still_switches(runtime: Runtime) -> None:
     """A build handed over with the whole log folded in memory but not committed (its tables
-    behind the serving ones): `build_and_switch` commits or refolds it and switches, rather
-    than asking the switch again and again (it once spun on the end of the log for minutes)."""
+    behind the serving ones): `build_and_switch` commits it from its last commit and switches,
+    rather than asking the switch again and again (it once spun on the end of the log)."""
     recorder = runtime.ledger.recorder
     for i in range(30):
         runtime.ledger.vote("smollm3", f"voter:h{i}", "ship")
