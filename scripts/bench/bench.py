@@ -171,24 +171,31 @@ class Server:
                     process.wait()
 
 
+def proc_stat(stat: Path) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds) from a /proc `stat` file of a process or a
+    thread; None if it ended while we looked."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu_of_tree(root: int) -> float:
     """CPU seconds of `root` and every live descendant (uvicorn's worker processes)."""
     parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
+    seconds: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while we looked
-        pid = int(stat.parent.name)
-        parents[pid] = int(fields[1])
-        ticks[pid] = int(fields[11]) + int(fields[12])
+        found = proc_stat(stat)
+        if found is not None:
+            pid = int(stat.parent.name)
+            parents[pid], seconds[pid] = found
     tree, grew = {root}, True
     while grew:
         more = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= more
         grew = bool(more)
-    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+    return sum(seconds.get(pid, 0.0) for pid in tree)
 
 
 @contextmanager

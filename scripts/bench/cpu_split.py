@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench import ROOT, SLUGS, Backend, Load, run_load
+from bench import ROOT, SLUGS, Backend, Load, proc_stat, run_load
 from catalog_size import build, catalog_slugs, start
 
 DEFAULT_TOOLS = 5000
@@ -36,28 +36,26 @@ DEFAULT_EVENTS = 1_500_000
 
 def thread_cpu(pid: int) -> dict[int, float]:
     """CPU seconds of each live thread of `pid` (user + system)."""
-    found: dict[int, float] = {}
-    for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended while we looked
-        found[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return found
+    found = {
+        int(task.name): proc_stat(task / "stat")
+        for task in Path(f"/proc/{pid}/task").glob("[0-9]*")
+    }
+    return {tid: stat[1] for tid, stat in found.items() if stat is not None}
 
 
 def processes_of(root: int) -> dict[int, str]:
     """`root` and its children, each with its command line's last words (what it runs)."""
     found = {root: "api"}
     for stat in Path("/proc").glob("[0-9]*/stat"):
+        parent = proc_stat(stat)
+        if parent is None or parent[0] != root:
+            continue
         try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
             argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
         except OSError:
-            continue
-        if parent == root:
-            words = [w.decode() for w in argv if w]
-            found[int(stat.parent.name)] = " ".join(words[words.index("project") :][:2])
+            continue  # it ended while we looked
+        words = [w.decode() for w in argv if w]
+        found[int(stat.parent.name)] = " ".join(words[words.index("project") :][:2])
     return found
 
 
