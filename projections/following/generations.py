@@ -54,7 +54,7 @@ class StaleGeneration(StaleProjection):
 
 
 class RefusedGeneration(RuntimeError):
-    """What a rebuild built failed its check before the switch: it is dropped, never served."""
+    """What a rebuild built failed its check before the switch: it is retired, never served."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +200,7 @@ class GenerationTable:
     def begin(self, layout: Layout) -> Slot:
         """The generation to build for the running version: the one being built already if it
         was begun for this version (a rebuild resumes where it committed), else a new one with
-        empty tables (one begun for another version is dropped)."""
+        empty tables (one begun for another version is retired, then swept)."""
         with self.db.transaction(commit=True) as c:
             self._take_write_lock(c, layout.name)
             found = self._read(c, layout.name, lock=True)

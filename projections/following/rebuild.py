@@ -8,7 +8,8 @@ per tool (it grows with the catalog, never with the log) and a rebuild killed at
 resumes from its last commit. Readers meanwhile get the serving
 generation, untouched (a live follower keeps it current). Once the new generation has read the
 log to its end, is at or past the serving position and has passed its checks (the audit log:
-every stored checkpoint), one transaction makes it the serving one and drops the old tables."""
+every stored checkpoint), one transaction makes it the serving one and retires the old tables,
+which the janitor then empties and drops in short transactions (GenerationTable.sweep)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ class Building(Projection, Protocol):
         """Serve it now if caught up: True, False (not yet), None (no longer being built)."""
 
     def abandon(self) -> None:
-        """Drop its tables: its check failed."""
+        """Retire its tables (the janitor drops them): its check failed."""
 
 
 class Rebuildable(Projection, Protocol):
@@ -106,7 +107,7 @@ def build_and_switch(
     """Fold the log into each building generation from where it committed, and switch each to
     serving once it has read the log to its end (a short page) and is at or past the serving
     position; returns the position each switched at. One whose generation another process
-    switched or replaced meanwhile is left to it. A failed check (CheckpointMismatch) drops
+    switched or replaced meanwhile is left to it. A failed check (CheckpointMismatch) retires
     that generation and is raised: the serving one stays as it was. Each build commits when
     it is `due()` and at the end of the log, so a rebuild killed (or `stopped()`) between
     commits resumes from the last one. Returns early, switching nothing more, once

@@ -212,7 +212,7 @@ def test_a_checkpoint_beyond_the_log_refuses_the_rebuild(runtime: Runtime) -> No
 
 
 def test_checkpoints_and_cosignatures_are_history_a_rebuild_keeps(runtime: Runtime) -> None:
-    """The switch drops derived tables only: every checkpoint and every witness's cosignature
+    """The switch retires derived tables only: every checkpoint and every witness's cosignature
     and state are the same rows after a rebuild."""
     latest = runtime.audit.latest_checkpoint()
     assert latest is not None
