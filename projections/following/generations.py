@@ -45,8 +45,8 @@ lock for milliseconds (a catalog row is a few hundred bytes to a few KB, plus it
 entries); a guess, not measured yet on a big ledger."""
 
 SWEEP_PAUSE_SECONDS = 0.005
-"""The janitor's pause between its SQLite transactions, so a writer waiting for the lock (its
-busy handler retries every few ms) gets it rather than the janitor's next transaction."""
+"""The janitor's least pause between its SQLite transactions, so a writer waiting for the lock
+(its busy handler retries every 1 to 100 ms) gets it rather than the janitor's next one."""
 
 
 class StaleGeneration(StaleProjection):
@@ -319,10 +319,13 @@ class GenerationTable:
 
     def sweep(self, layout: Layout, *, rows: int = SWEEP_ROWS) -> None:
         """The janitor: empty and drop every retired generation's tables of `layout`, each
-        step its own short transaction (`sweeping`), pausing between them on SQLite."""
+        step its own short transaction (`sweeping`). On SQLite it pauses after each step as
+        long as the step took, so a writer waiting for the lock finds it free half the time."""
+        started = time.monotonic()
         for _ in self.sweeping(layout, rows=rows):
-            if not self.db.is_postgres:
-                time.sleep(SWEEP_PAUSE_SECONDS)
+            if not self.db.is_postgres:  # at most half the time holding the write lock
+                time.sleep(max(SWEEP_PAUSE_SECONDS, time.monotonic() - started))
+            started = time.monotonic()
 
     def sweeping(self, layout: Layout, *, rows: int = SWEEP_ROWS) -> Iterator[None]:
         """The janitor's steps, yielding after each one's commit. SQLite: each deletes at most
@@ -332,7 +335,7 @@ class GenerationTable:
         (only a reader's transaction begun before the switch still holds it), so it runs in its
         own transaction too. The last step removes the mark. Every step re-checks, in its
         transaction, that the generation is still retired and neither serving nor building,
-        which also means no view points to it (the views are the serving generation's)."""
+        and that no view reads the table; the mark goes only once every table has."""
         with self.db.transaction(commit=False) as c:
             marked = self._retired(c, layout.name)
         for generation in marked:
@@ -344,7 +347,8 @@ class GenerationTable:
                         break
             with self.db.transaction(commit=True) as c:
                 self._take_write_lock(c, layout.name)
-                if self._still_retired(c, layout.name, generation):
+                left = [t for t in layout.tables if self._is_table(c, slot.table(t))]
+                if not left and self._still_retired(c, layout.name, generation):
                     c.execute(
                         self.db.sql("DELETE FROM view_retired WHERE name = ? AND generation = ?"),
                         (layout.name, generation),
@@ -360,6 +364,9 @@ class GenerationTable:
                 return None
             if not self._is_table(c, table):
                 return None
+            if self._viewed(c, table):
+                log.error("%s is retired but a view reads it: left as it is", table)
+                return None
             if not self.db.is_postgres:
                 c.execute(
                     f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} LIMIT ?)",  # noqa: S608 - our names
@@ -369,6 +376,22 @@ class GenerationTable:
                     return False
             c.execute(f"DROP TABLE {table}")  # empty on SQLite: it frees a root page or two
             return True
+
+    def _viewed(self, c: Any, table: str) -> bool:
+        """Whether a SQL view reads `table` (none should: the views are the serving
+        generation's; PostgreSQL would refuse the DROP, SQLite would let it break the view)."""
+        if self.db.is_postgres:
+            c.execute(
+                "SELECT 1 FROM information_schema.view_table_usage "
+                "WHERE view_schema = current_schema() AND table_name = %s",
+                (table,),
+            )
+        else:  # our views are `CREATE VIEW v AS SELECT * FROM table` (_point_views)
+            c.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'view' AND sql LIKE ? ESCAPE '\\'",
+                ("% FROM " + table.replace("_", "\\_"),),
+            )
+        return c.fetchone() is not None
 
     def _still_retired(self, c: Any, name: str, generation: int) -> bool:
         """Marked retired, and neither the serving nor the building generation."""
