@@ -357,7 +357,8 @@ class GenerationTable:
 
     def _sweep_step(self, slot: Slot, table: str, rows: int) -> bool | None:
         """One janitor transaction on retired `table`: True if it dropped it, False if it
-        deleted rows (more may be left), None if there was nothing to do."""
+        deleted rows (more may be left), None if there was nothing to do. Two processes may
+        sweep at once (each start sweeps): hence IF EXISTS, for one whose DROP waited."""
         with self.db.transaction(commit=True) as c:
             self._take_write_lock(c, slot.name)
             if not self._still_retired(c, slot.name, slot.generation):
@@ -374,7 +375,7 @@ class GenerationTable:
                 )
                 if c.sqlite_cursor.rowcount:
                     return False
-            c.execute(f"DROP TABLE {table}")  # empty on SQLite: it frees a root page or two
+            c.execute(f"DROP TABLE IF EXISTS {table}")  # empty on SQLite: a root page or two
             return True
 
     def _viewed(self, c: Any, table: str) -> bool:
