@@ -8,7 +8,10 @@ again, with the ballots that follow). A page holds at most `max_ballots` ballots
 so the pages always move on). A tool's voids all come on its first part: a page holds more than
 `max_ballots` ballots and voids together only when its last tool brings more voids than the
 room left, and then with one ballot of it at most; so an answer stays under 200 KB unless a tool
-has thousands of voids. A page reads its own tools' rows only, in one read transaction.
+has thousands of voids. A page reads its own tools' rows only, in one read transaction; a page
+that resumes a tool reads its points from the row holding the first one past the cursor on
+(and its seats from the verdict history), so paging a tool of n ballots reads its rows once
+over all its pages (one row more per page), not once per page from its first row.
 
 Cursors are not signed (they grant nothing): an edited cursor that is still well formed merely
 starts the page elsewhere, as projections/catalog/paging.py's do."""
@@ -101,7 +104,9 @@ def _tools(
     db: Database, c: Any, size: int, after: Cursor | None, batch: int
 ) -> Iterator[tuple[str, list[list[Any]]]]:
     """The tools past the cursor in slug order, `batch` slugs read at a time, each with its
-    packed timeline points below `size` (tools listed later have none and are left out)."""
+    packed timeline points below `size` (tools listed later have none and are left out). The
+    tool a cursor resumes comes with its points from the row holding the first leaf past the
+    cursor's on (see `_points`)."""
     slug, bound = "", ">="
     if after is not None:  # inside a tool, the page resumes it; else it starts at the next
         slug, bound = after.slug, ">" if after.leaf == WHOLE else ">="
@@ -112,20 +117,61 @@ def _tools(
         )
         slugs = [row["slug"] for row in c.fetchall()]
         for slug in slugs:
-            c.execute(
-                db.sql(
-                    "SELECT points FROM view_tool_points WHERE tool = ? AND first_size <= ? "
-                    "ORDER BY first_size"
-                ),
-                (slug, size),
-            )
-            rows = c.fetchall()
-            packed = [p for row in rows for p in orjson.loads(row["points"]) if p[0] < size]
+            resume = after.leaf if after is not None and slug == after.slug else WHOLE
+            packed = _points(db, c, slug, size, resume)
             if packed:
                 yield slug, packed
         if len(slugs) < batch:
             return
         bound = ">"
+
+
+def _points(db: Database, c: Any, slug: str, size: int, resume: int) -> list[list[Any]]:
+    """The tool's packed points below `size`: all of them (`resume` WHOLE), or those of the
+    row holding its first point past leaf `resume` and of the rows after it, which hold every
+    point past `resume` and the last one below `size`. One index range on (tool, first_size)
+    from that row (a row's first_size is its first point's leaf + 1; the last row starting at
+    or below min(resume + 2, size), else the tool's first), so a page resuming a tool does not
+    read what came before, however long the tool."""
+    if resume == WHOLE:
+        c.execute(
+            db.sql(
+                "SELECT points FROM view_tool_points WHERE tool = ? AND first_size <= ? "
+                "ORDER BY first_size"
+            ),
+            (slug, size),
+        )
+    else:
+        c.execute(
+            db.sql(
+                "SELECT points FROM view_tool_points WHERE tool = ? AND first_size >= "
+                "COALESCE((SELECT MAX(first_size) FROM view_tool_points WHERE tool = ? "
+                "AND first_size <= ?), 0) AND first_size <= ? ORDER BY first_size"
+            ),
+            (slug, slug, min(resume + 2, size), size),
+        )
+    return [p for row in c.fetchall() for p in orjson.loads(row["points"]) if p[0] < size]
+
+
+def _seats(db: Database, c: Any, slug: str, position: int) -> dict[str, tuple[int, str]]:
+    """`ScoreBasis.seats` of the tool up to its point at log `position`, from its verdicts'
+    history (one row per panel event, the same events as its panel points), for a page that
+    folds only the points past a cursor."""
+    c.execute(
+        db.sql(
+            "SELECT doc FROM view_verdict_history WHERE tool = ? AND position <= ? "
+            "ORDER BY position"
+        ),
+        (slug, position),
+    )
+    seats: dict[str, tuple[int, str]] = {}
+    for row in c.fetchall():
+        entry = orjson.loads(row["doc"])
+        if entry["change"] == "retracted":
+            seats.pop(entry["seat"], None)
+        else:
+            seats[entry["seat"]] = (entry["leaf_index"], entry["decision"])
+    return seats
 
 
 def _entry(
@@ -134,7 +180,15 @@ def _entry(
     """A tool's entry, its ballots after leaf `resume`, and the last ballot's leaf if more
     follow (else None). Its voids come with its first part only, all of them; they take from
     `room` what ballots may use, one ballot at least."""
-    basis = score_basis(point_document(slug, p) for p in packed)
+    if resume == WHOLE:
+        basis = score_basis(point_document(slug, p) for p in packed)
+    else:
+        # `packed` starts at the row holding the first point past `resume`: the ballots past
+        # it are those of a fold of the points past it (a voter's current ballot rests on the
+        # last point naming them); the seats come from the history instead.
+        basis = score_basis(point_document(slug, p) for p in packed if p[0] > resume)
+        basis.last = point_document(slug, packed[-1])
+        basis.seats = _seats(db, c, slug, basis.last["position"])
     score = basis.document()
     community = score["community"]
     ballots = [b for b in community["ballots"] if b["leaf_index"] > resume]

@@ -102,7 +102,8 @@ def expected_page(
     room = budget
     for whole in entries:
         slug = whole["tool"]
-        if after is not None and (slug < after.slug or (slug == after.slug and after.leaf == WHOLE)):
+        passed = after is not None and (slug, after.leaf != WHOLE) < (after.slug, True)
+        if passed:  # before the cursor's tool, or that tool when the cursor is past it whole
             continue
         if len(page) == limit or (room <= 0 and page):
             return ScorePage(page, Cursor(page[-1]["tool"], WHOLE))
@@ -208,9 +209,9 @@ class _Counting:
 def test_a_continuation_reads_from_the_cursors_row_on(ledger: Ledger) -> None:
     """One tool of 10 rows' worth of ballots, paged one ballot at a time at its full size: each
     continuation page reads the row holding the first leaf past its cursor's and the rows
-    after it, never the rows before, so the rows it reads fall as the cursor moves on (at the old code's re-read
-    from the tool's first point, they stayed at every row). The pages still join into the
-    whole tool's ballots."""
+    after it, never the rows before, so the rows it reads fall as the cursor moves on (the old
+    code re-read every row from the tool's first point). The pages still join into the whole
+    tool's ballots."""
     list_tools(ledger, "alpha")
     for i in range(10 * POINTS_PER_ROW - 1):  # with the listing, 10 full rows
         ledger.vote("alpha", f"voter:{i}", "ship")
