@@ -1676,6 +1676,13 @@ class Unavailable(Exception):
         self.status = status
 
 
+class BadAnswer(Exception):
+    """What the source under audit sent whole is not what an honest ledger sends (a score page
+    of the wrong shape, pages that loop or do not progress, a body that is not JSON, a line
+    past MAX_LINE): a lie or a broken ledger, so the audit ends with a FAILED verdict (exit 1)
+    naming it. Unavailable is for what did not arrive."""
+
+
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any) -> None:
         return None  # only the URL given: a redirect is reported, never followed
@@ -2036,7 +2043,13 @@ def verify_url(args: argparse.Namespace, report: Report) -> None:
 
 def verify_export(args: argparse.Namespace, report: Report) -> None:
     with open(args.export, "rb") as f:
-        header = json.loads(f.readline())
+        first = f.readline(MAX_LINE + 1)
+        if len(first) > MAX_LINE and not first.endswith(b"\n"):
+            raise Unavailable(
+                f"{args.export} is not a {EXPORT_FORMAT} file: its first line is longer than "
+                f"{MAX_LINE} bytes"
+            )
+        header = json.loads(first)
         if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
             raise Unavailable(f"{args.export} is not a {EXPORT_FORMAT} file")
         key = load_key(args.public_key, str(header.get("verifier_key") or ""), report)
@@ -2053,8 +2066,8 @@ def verify_export(args: argparse.Namespace, report: Report) -> None:
         report.say("checkpoint", f"size {latest.size}, signed {latest.time}, signature valid")
         replay = Replay()
         signed = [(cp.size, cp.root) for cp in [latest, *known]]
-        check_leaves(f, signed, report, replay, set(), args.workers or 1)
-        if f.readline():
+        check_leaves(export_lines(f, args.export), signed, report, replay, set(), args.workers or 1)
+        if f.read(1):
             report.warnings.append(f"lines after leaf {latest.size - 1} were not checked")
     report.summary = "signature, leaves and roots check; figures replayed above"
     report.failures += [f"replay: {problem}" for problem in replay.problems]
@@ -2068,6 +2081,22 @@ def verify_export(args: argparse.Namespace, report: Report) -> None:
             f"ship ({_pct(community['ship_pct'])})"
         )
     say_surfaces(replay, report)
+
+
+def export_lines(f: Any, name: str) -> Iterator[bytes]:
+    """The lines of an export file after its header, each with its newline, read at most
+    MAX_LINE + 1 bytes at a time: a line longer than MAX_LINE (as over HTTP, `_split_lines`)
+    is BadAnswer naming its line number and leaf, never held whole."""
+    readline, cap = f.readline, MAX_LINE + 1
+    for number in itertools.count(2):
+        line = readline(cap)
+        if not line:
+            return
+        if len(line) == cap and line[-1] != 10:  # no newline within the cap: it goes on
+            raise BadAnswer(
+                f"{name}: line {number} (leaf {number - 2}) is longer than {MAX_LINE} bytes"
+            )
+        yield line
 
 
 def verify_tlog_proof(args: argparse.Namespace, report: Report) -> None:
@@ -2243,7 +2272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(args, report)
         if report.state_path and report.checkpoint and not report.all_failures():
             remember(report.state_path, report.checkpoint, report)
-    except Untrusted as e:
+    except (Untrusted, BadAnswer) as e:
         report.failures.append(str(e))
     except (Unavailable, OSError, ValueError, KeyError, TypeError) as e:
         print(f"verify.py: error: cannot complete the audit: {e!r}", file=sys.stderr)

@@ -104,6 +104,28 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "cannot complete the audit" in out
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_line_past_max_line_fails_the_audit_at_its_number(
+    export: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    """As over HTTP, an export line longer than MAX_LINE is refused, not read whole: leaf 3's
+    line padded with JSON whitespace past the bound (a line that decodes as before) is a
+    FAILED verdict naming line 5 and leaf 3; padded up to the bound exactly, it passes."""
+    verifier = load_verifier()
+    monkeypatch.setattr(verifier, "MAX_LINE", 2000)
+    lines = export.read_bytes().splitlines(keepends=True)
+    for length, ok in ((2000, True), (2001, False)):
+        padded = lines[4].rstrip(b"\n").ljust(length) + b"\n"
+        export.write_bytes(b"".join([*lines[:4], padded, *lines[5:]]))
+        code = verifier.main(["--export", str(export), "--json", "--workers", workers])
+        report = json.loads(capsys.readouterr().out)
+        assert (code, report["ok"]) == ((0, True) if ok else (1, False)), report
+        if not ok:
+            assert report["failures"] == [f"{export}: line 5 (leaf 3) is longer than 2000 bytes"], (
+                report
+            )
+
+
 def _corrupt(line: bytes, how: int, at: int) -> bytes:
     """One of the ways an export line goes wrong: a byte changed, the line cut, or a field of
     its JSON dropped or retyped."""

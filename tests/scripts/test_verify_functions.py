@@ -8,6 +8,7 @@ import ast
 import base64
 import contextlib
 import http.server
+import io
 import json
 import random
 import sys
@@ -367,6 +368,21 @@ def test_a_line_past_the_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
     for body in (b"x" * 5000, b"x" * 1001 + b"\n"):
         with pytest.raises(verify.Unavailable, match="longer than 1000 bytes"):
             _lines(_Block(body, 64))
+
+
+def test_an_export_line_past_the_bound_is_refused_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export file's lines after its header: a line at MAX_LINE passes with its newline; one
+    past it (here with no newline at all) is BadAnswer naming its line and leaf, and no more
+    than MAX_LINE + 1 bytes of it were read."""
+    monkeypatch.setattr(verify, "MAX_LINE", 1000)
+    good = b"x" * 1000 + b"\n"
+    f = io.BytesIO(good + b"y" * 50_000)
+    lines = verify.export_lines(f, "ledger.ndjson")
+    assert next(lines) == good
+    with pytest.raises(verify.BadAnswer, match=r"^ledger.ndjson: line 3 \(leaf 1\) is longer"):
+        next(lines)
+    assert f.tell() <= len(good) + 1001
+    assert list(verify.export_lines(io.BytesIO(good + b"z"), "f")) == [good, b"z"]
 
 
 def test_a_leaf_worker_that_dies_is_reported_with_its_exit_code(
