@@ -46,7 +46,15 @@ from the bytes it receives. The one thing it must take on faith is the public ke
 is trusting the key the ledger itself served; the same goes for the witnesses' keys.
 
 It ends with one line `VERDICT: OK ...` (exit 0) or `VERDICT: FAILED ...` (exit 1) saying what
-was found; usage and connection errors exit 2, with no verdict."""
+was found. What the source sent whole and is wrong fails the audit, a lie and a broken ledger
+alike: a signature, root, proof or figure that does not check, and also a score page that is
+not JSON or not of the documented shape, score pages that loop or add nothing, an event line
+longer than MAX_LINE (over HTTP or in an export file). Exit 2, with no verdict, is for a usage
+error or an unreadable file of the auditor's, and for an answer that did not arrive: a refused
+or lost connection, a timeout, a body cut short, an HTTP error status (a 503 once its retries
+are spent, a 422 while the views never catch up, any other). Such a refusal proves nothing
+against the ledger, but it is never OK. (Other answers than the score pages and the event
+lines that are not of their shape, e.g. a checkpoint list, still end the run with exit 2.)"""
 
 from __future__ import annotations
 
@@ -56,6 +64,7 @@ import binascii
 import contextlib
 import dataclasses
 import hashlib
+import http.client
 import itertools
 import json
 import math
@@ -85,7 +94,8 @@ PAGE = 10_000
 READ_BLOCK = 1 << 16
 MAX_LINE = 16 << 20
 """Bytes an export line may hold: an event is at most a request body (16 KiB by default,
-VERDICT_MAX_BODY_BYTES), its line a few times that; a line past this is refused, not held."""
+VERDICT_MAX_BODY_BYTES), its line a few times that; a line past this, over HTTP or in an export
+file, is refused unread (BadAnswer: a FAILED verdict), not held."""
 TOOL_SAMPLE = 50
 """Tools whose own page (`?as_of=`) is compared too: one GET each, the rest by score pages."""
 TIMEOUT = 30.0
@@ -1669,7 +1679,10 @@ def check_proofs(
 
 
 class Unavailable(Exception):
-    """The audit cannot be completed (connection, timeout, unexpected answer): exit 2."""
+    """The audit cannot be completed for want of an answer: a connection refused or lost, a
+    timeout, an answer cut short, an HTTP error status (a 503 once its retries are spent, a
+    422 once the views never caught up): exit 2, no verdict. It proves nothing against the
+    ledger, and it is never OK. What did arrive whole and is wrong is BadAnswer."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -1725,8 +1738,15 @@ class Service:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def text(self, path: str, params: dict[str, Any] | None = None) -> str:
+        return self.body(path, params).decode("utf-8")
+
+    def body(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        """The whole body of a 200 answer; Unavailable if it does not arrive whole."""
         with self.open(path, params) as response:
-            return str(response.read().decode("utf-8"))
+            try:
+                return bytes(response.read())
+            except (OSError, http.client.HTTPException) as e:  # cut short, reset, timed out
+                raise Unavailable(f"GET {path}: the answer was lost on the way: {e!r}") from None
 
     def json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return json.loads(self.text(path, params))
@@ -1759,6 +1779,10 @@ class Service:
                             got += len(lines)
                             yield from lines
                     read = True
+                except (OSError, http.client.HTTPException) as e:  # cut short, reset, timed out
+                    raise Unavailable(
+                        f"GET /v1/audit/events: a page lost on the way: {e!r}"
+                    ) from None
                 finally:
                     if following is not None and (not read or got != limit):
                         _drop(following)
@@ -1786,8 +1810,9 @@ class Service:
         page by page in slug order; a tool whose ballots span pages comes once, its ballots
         joined. The pages must make progress within what a tree of `size` leaves can hold:
         each later part of a tool adds ballots, and there are no more tools, nor ballots, than
-        leaves. Pages out of slug order, whose cursors loop, or that do not make progress are
-        Unavailable (a service could otherwise send one tool for ever with fresh cursors)."""
+        leaves. A page of another shape (`_page_shape`), pages out of slug order, whose cursors
+        loop, or that do not make progress are BadAnswer, a FAILED audit (a service could
+        otherwise send one tool for ever with fresh cursors)."""
         params: dict[str, Any] = {"size": size}
         cursors: set[str] = set()
         held: ScoreEntry | None = None
@@ -1798,12 +1823,12 @@ class Service:
             for entry in page["tools"]:
                 ballots += _ballot_count(entry)
                 if ballots > size:
-                    raise Unavailable(
+                    raise BadAnswer(
                         f"GET /v1/audit/scores: more ballots than the {size} leaves signed"
                     )
                 if held is not None and held.entry.get("tool") == entry.get("tool"):
                     if not _ballot_count(entry):
-                        raise Unavailable(
+                        raise BadAnswer(
                             f"GET /v1/audit/scores: tool {entry.get('tool')!r} continues on a "
                             "page with no ballots of it"
                         )
@@ -1812,34 +1837,40 @@ class Service:
                     continue
                 tools += 1
                 if tools > size:
-                    raise Unavailable(
+                    raise BadAnswer(
                         f"GET /v1/audit/scores: more tools than the {size} leaves signed"
                     )
                 if held is not None:
                     if str(entry.get("tool")) <= str(held.entry.get("tool")):
-                        raise Unavailable("GET /v1/audit/scores: its pages are not in slug order")
+                        raise BadAnswer("GET /v1/audit/scores: its pages are not in slug order")
                     yield held
                 held = ScoreEntry(entry, {note_text(note)})
             following = page.get("next")
             if not following or not page["tools"]:
                 break
             if following in cursors:
-                raise Unavailable("GET /v1/audit/scores: its pages loop")
+                raise BadAnswer("GET /v1/audit/scores: its pages loop")
             cursors.add(following)
             params = {"size": size, "after": following}
         if held is not None:
             yield held
 
     def _scores_page(self, params: dict[str, Any]) -> dict[str, Any]:
-        """One page; waits up to 5 s for the views to reach the size (422)."""
+        """One page, its shape checked (`_page_shape`); waits up to 5 s for the views to reach
+        the size (422)."""
         for _ in range(20):
             try:
-                found: dict[str, Any] = self.json("/v1/audit/scores", params)
-                return found
+                raw = self.body("/v1/audit/scores", params)
             except Unavailable as e:
                 if e.status != 422:
                     raise
-            time.sleep(0.25)
+                time.sleep(0.25)
+                continue
+            try:
+                page = json.loads(raw)
+            except ValueError:  # UnicodeDecodeError too
+                raise BadAnswer("GET /v1/audit/scores: a page that is not JSON") from None
+            return _page_shape(page)
         raise Unavailable(f"GET /v1/audit/scores: the views never reached {params}")
 
     def all_slugs(self) -> list[str]:
@@ -1868,7 +1899,8 @@ def _drop(asked: Future[Any]) -> None:
 def _split_lines(response: Any) -> Iterator[list[bytes]]:
     """The lines of an answer read in READ_BLOCK blocks, without their newlines (and the last
     one, if it has none), a list per block. A line's pieces are joined once, when its newline
-    comes, so a long line costs its length; past MAX_LINE bytes it is Unavailable, not held."""
+    comes, so a long line costs its length; past MAX_LINE bytes it is BadAnswer, not held (no
+    event of this ledger comes near: its fields are bounded by domain/rules.py)."""
     pieces: list[bytes] = []
     held = 0
     while block := response.read(READ_BLOCK):
@@ -1877,17 +1909,54 @@ def _split_lines(response: Any) -> Iterator[list[bytes]]:
             pieces.append(block)
             held += len(block)
             if held > MAX_LINE:
-                raise Unavailable(f"GET /v1/audit/events: a line longer than {MAX_LINE} bytes")
+                raise BadAnswer(f"GET /v1/audit/events: a line longer than {MAX_LINE} bytes")
             continue
         if pieces:
             lines[0] = b"".join(pieces) + lines[0]
             if len(lines[0]) > MAX_LINE:
-                raise Unavailable(f"GET /v1/audit/events: a line longer than {MAX_LINE} bytes")
+                raise BadAnswer(f"GET /v1/audit/events: a line longer than {MAX_LINE} bytes")
         rest = lines.pop()
         pieces, held = ([rest], len(rest)) if rest else ([], 0)
         yield lines
     if pieces:
         yield [b"".join(pieces)]
+
+
+_ENTRY_OBJECTS = ("panel", "score", "score.panel", "score.community")
+_ENTRY_LISTS = ("score.community.ballots", "score.community.voids")
+"""What a score page's entry must hold, and of which type, for it to be compared at all: the
+values inside are compared with the replay (a wrong one is a wrong figure)."""
+
+
+def _page_shape(page: Any) -> dict[str, Any]:
+    """A score page of the documented shape (docs/audit.md), else BadAnswer saying where it is
+    not: an object with a list of tool entries, `next` a cursor or null, `checkpoint` an
+    object; each entry with its slug and the objects and lists `_ENTRY_*` name."""
+    what = "GET /v1/audit/scores: a page"
+    if not isinstance(page, dict):
+        raise BadAnswer(f"{what} that is not an object")
+    if not isinstance(page.get("tools"), list):
+        raise BadAnswer(f"{what} whose tools are not a list")
+    if not isinstance(page.get("next"), str | None):
+        raise BadAnswer(f"{what} whose next is not a cursor or null")
+    if not isinstance(page.get("checkpoint"), dict | None):
+        raise BadAnswer(f"{what} whose checkpoint is not an object")
+    for i, entry in enumerate(page["tools"]):
+        if not isinstance(entry, dict):
+            raise BadAnswer(f"{what} whose tool {i} is not an object")
+        slug = entry.get("tool")
+        if not isinstance(slug, str):
+            raise BadAnswer(f"{what} whose tool {i} has no slug")
+        for name, kind, label in [
+            *((name, dict, "object") for name in _ENTRY_OBJECTS),
+            *((name, list, "list") for name in _ENTRY_LISTS),
+        ]:
+            value: Any = entry
+            for key in name.split("."):
+                value = value.get(key) if isinstance(value, dict) else None
+            if not isinstance(value, kind):
+                raise BadAnswer(f"{what} whose tool {i} ({slug!r}) has no {name} {label}")
+    return page
 
 
 def _ballot_count(entry: dict[str, Any]) -> int:
@@ -1903,7 +1972,7 @@ def _join_ballots(entry: dict[str, Any], part: dict[str, Any]) -> bool:
     more = (part.get("score") or {}).get("community") or {}
     ballots, following = held.get("ballots"), more.get("ballots")
     if not isinstance(ballots, list) or not isinstance(following, list):
-        raise Unavailable(f"GET /v1/audit/scores: tool {entry.get('tool')!r} has no ballot list")
+        raise BadAnswer(f"GET /v1/audit/scores: tool {entry.get('tool')!r} has no ballot list")
     ballots += following
     return _without_ballots(part) == _without_ballots(entry)
 
@@ -2176,7 +2245,14 @@ def finish(report: Report, as_json: bool) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="verify.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="verify.py",
+        description=__doc__.split("\n\n")[0],
+        epilog="exit 0: VERDICT: OK. exit 1: VERDICT: FAILED, naming what was found (a lie or a "
+        "broken ledger: what does not check, a score page of the wrong shape or that makes no "
+        "progress, a line past MAX_LINE). exit 2: no verdict (a usage error, an unreadable "
+        "file, or an answer that never arrived: refused, timed out, cut short, an HTTP error).",
+    )
     parser.add_argument("url", nargs="?", help="a running ledger, e.g. http://127.0.0.1:8000")
     parser.add_argument("--export", metavar="FILE", help="verify an export file instead")
     parser.add_argument(

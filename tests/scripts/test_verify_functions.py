@@ -260,7 +260,8 @@ def test_every_slug_is_read_page_by_page(loops: bool) -> None:
 
 def _entry(slug: str, ballots: list[int], ship_pct: int = 50) -> dict[str, Any]:
     community = {"ship_pct": ship_pct, "ballots": [{"leaf_index": i} for i in ballots]}
-    return {"tool": slug, "score": {"community": {**community, "voids": []}}}
+    score = {"panel": {}, "community": {**community, "voids": []}}
+    return {"tool": slug, "panel": {}, "score": score}
 
 
 class _Scores(_Quiet):
@@ -279,7 +280,7 @@ class _Scores(_Quiet):
 def test_score_pages_join_a_tool_split_across_pages() -> None:
     """A tool whose ballots continue on the next page comes once, its ballots joined in order;
     a later part whose figures differ from the first is flagged, and pages out of slug order
-    are Unavailable."""
+    are BadAnswer (a FAILED verdict)."""
     pages = [[_entry("a", [1]), _entry("b", [2, 3])], [_entry("b", [5])], [_entry("c", [])]]
     with serving(type("Scores", (_Scores,), {"pages": pages})) as service:
         found = list(service.scores(10))
@@ -295,7 +296,7 @@ def test_score_pages_join_a_tool_split_across_pages() -> None:
     pages = [[_entry("b", [])], [_entry("a", [])]]
     with (
         serving(type("Scores", (_Scores,), {"pages": pages})) as service,
-        pytest.raises(verify.Unavailable, match="slug order"),
+        pytest.raises(verify.BadAnswer, match="slug order"),
     ):
         list(service.scores(10))
 
@@ -319,11 +320,11 @@ class _Endless(_Scores):
     [(True, "more ballots than the 10 leaves"), (False, "continues on a page with no ballots")],
 )
 def test_score_pages_must_make_progress(ballots: bool, refusal: str) -> None:
-    """One tool sent for ever with fresh cursors ends the audit (Unavailable): a part that
+    """One tool sent for ever with fresh cursors fails the audit (BadAnswer): a part that
     adds no ballots at once, one that adds some once there are more ballots than leaves."""
     with (
         serving(type("Endless", (_Endless,), {"ballots": ballots})) as service,
-        pytest.raises(verify.Unavailable, match=refusal),
+        pytest.raises(verify.BadAnswer, match=refusal),
     ):
         list(service.scores(10))
 
@@ -361,12 +362,12 @@ def test_lines_are_cut_as_split_cuts_them(lines: list[bytes], newline: bool, blo
 
 def test_a_line_past_the_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A line longer than MAX_LINE (one with no newline at all, or one ending past it) is
-    Unavailable, not held whole; a line at the bound passes."""
+    BadAnswer (a FAILED verdict), not held whole; a line at the bound passes."""
     monkeypatch.setattr(verify, "MAX_LINE", 1000)
     monkeypatch.setattr(verify, "READ_BLOCK", 64)
     assert _lines(_Block(b"x" * 1000 + b"\ny", 64)) == [b"x" * 1000, b"y"]
     for body in (b"x" * 5000, b"x" * 1001 + b"\n"):
-        with pytest.raises(verify.Unavailable, match="longer than 1000 bytes"):
+        with pytest.raises(verify.BadAnswer, match="longer than 1000 bytes"):
             _lines(_Block(body, 64))
 
 

@@ -20,7 +20,26 @@ from domain.settings import Settings
 from tests.scripts.serving_audit import random_votes, serving, settle, verify
 
 Lie = Callable[[str, dict[str, str], Any], Any]
-"""(path, query, the honest JSON answer) -> the answer the proxy gives instead."""
+"""(path, query, the honest JSON answer) -> the answer the proxy gives instead: JSON, or
+`Raw` bytes sent as they are."""
+
+
+class Raw(bytes):
+    """A body sent as is, not as JSON, with `status`; `cut`: with a Content-Length that many
+    bytes longer, the connection then closed (an answer lost on the way)."""
+
+    status = 200
+    cut = 0
+
+
+class Cut(Raw):
+    cut = 100
+
+
+class Failing(Raw):
+    status = 500
+
+
 TOOL = "smollm3"
 """The tool the lies are told about: random_votes gives it ballots."""
 
@@ -39,10 +58,12 @@ def lying(upstream: str, lie: list[Lie]) -> Iterator[str]:
             if status == 200 and kind.startswith("application/json"):
                 parts = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(parts.query))
-                body = json.dumps(lie[0](parts.path, query, json.loads(body))).encode()
+                told = lie[0](parts.path, query, json.loads(body))
+                status = told.status if isinstance(told, Raw) else status
+                body = told if isinstance(told, Raw) else json.dumps(told).encode()
             self.send_response(status)
             self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) + getattr(body, "cut", 0)))
             self.end_headers()
             self.wfile.write(body)
 
@@ -158,3 +179,76 @@ def test_each_lie_of_the_api_fails_the_audit(settings: Settings, tmp_path: Path)
             for f in found
         ), found
         assert f"tool '{TOOL}': its score proof rests on another checkpoint" in found
+
+
+def on_page(told: Callable[[dict[str, Any]], Any]) -> Lie:
+    """The score page's whole answer replaced by `told`'s."""
+
+    def lie(path: str, query: dict[str, str], answer: Any) -> Any:
+        return told(answer) if path == "/v1/audit/scores" else answer
+
+    return lie
+
+
+def stalling(answer: dict[str, Any]) -> None:
+    """TOOL again right after itself, as its continuation, with none of its ballots."""
+    tools = answer["tools"]
+    for i, entry in enumerate(tools):
+        if entry["tool"] == TOOL:
+            again = copy.deepcopy(entry)
+            again["score"]["community"]["ballots"] = []
+            again["score"]["community"]["voids"] = []
+            tools.insert(i + 1, again)
+            return
+
+
+def test_a_malformed_score_page_fails_the_audit(settings: Settings, tmp_path: Path) -> None:
+    """A score page that came whole but is no honest page (not JSON, another shape, a tool's
+    continuation adding nothing) is a FAILED verdict (exit 1) naming what was wrong, not an
+    audit that could not be completed; a page lost on the way (cut short) or refused (500)
+    is: exit 2, no verdict."""
+    lie: list[Lie] = [lambda path, query, answer: answer]
+    with serving(settings, tmp_path / "serve.log") as served, lying(served.url, lie) as url:
+        settle(served, random_votes(served, 20))
+        assert failures(url) == []
+        page = "GET /v1/audit/scores: a page"
+        expected: list[tuple[Lie, str]] = [
+            (on_page(lambda _: Raw(b'{"tools": [')), f"{page} that is not JSON"),
+            (on_page(lambda _: [1, 2]), f"{page} that is not an object"),
+            (
+                on_page(lambda a: {**a, "tools": {TOOL: a["tools"]}}),
+                f"{page} whose tools are not a list",
+            ),
+            (on_page(lambda a: {**a, "next": 7}), f"{page} whose next is not a cursor or null"),
+            (
+                on_page(lambda a: {**a, "checkpoint": "cp"}),
+                f"{page} whose checkpoint is not an object",
+            ),
+            (
+                on_scores(lambda a: a["tools"].insert(1, TOOL)),
+                f"{page} whose tool 1 is not an object",
+            ),
+            (
+                on_tool(lambda e: e.update(score=[])),
+                rf"{page} whose tool \d+ \('{TOOL}'\) has no score object",
+            ),
+            (
+                on_tool(lambda e: e["score"]["community"].update(ballots=None)),
+                rf"{page} whose tool \d+ \('{TOOL}'\) has no score.community.ballots list",
+            ),
+            (
+                on_scores(stalling),
+                f"GET /v1/audit/scores: tool '{TOOL}' continues on a page with no ballots of it",
+            ),
+        ]
+        for told, failure in expected:
+            lie[0] = told
+            found = failures(url)
+            assert len(found) == 1 and re.fullmatch(failure, found[0]), (failure, found)
+        for told in (
+            on_page(lambda a: Cut(json.dumps(a).encode())),
+            on_page(lambda _: Failing(b"{}")),
+        ):
+            lie[0] = told
+            code, out = verify(url, "--json", "--no-state")
+            assert code == 2 and "cannot complete the audit" in out and "VERDICT" not in out, out
