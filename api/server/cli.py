@@ -206,7 +206,10 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         runtime.close()
     for done in rebuilt:
-        print(f"rebuilt {done.name} at log position {done.position}")
+        print(
+            f"rebuilt {done.name} at log position {done.position} in {done.seconds:.1f} s "
+            f"(old tables dropped in {done.sweep_seconds:.1f} s)"
+        )
     return 0
 
 

@@ -18,12 +18,12 @@ import multiprocessing
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from api.bootstrap import PROJECTIONS, Runtime, open_runtime
 from api.server.collector import collector_paused, settle_garbage_collector
 from domain.settings import Settings
-from projections.following.rebuild import rebuild, rebuild_together
+from projections.following.rebuild import Rebuildable, rebuild, rebuild_together
 
 PROGRESS_POLL_SECONDS = 0.5
 """How often the parent reads the children's tracked sizes for its progress bar."""
@@ -35,7 +35,9 @@ class Rebuilt:
     position: int
     """The log position the projection was rebuilt to."""
     seconds: float
-    """Its own time: from its reset to its last commit (connections and imports left out)."""
+    """Its own time: from its reset to its switch (connections and imports left out)."""
+    sweep_seconds: float = 0.0
+    """The janitor's time after it: emptying and dropping the tables the switch retired."""
 
 
 def rebuild_views(
@@ -50,9 +52,11 @@ def rebuild_views(
         started = time.perf_counter()
         projections = runtime.projections()
         with collector_paused():
-            position = rebuild_together(runtime.ledger.recorder, projections, progress=progress)
+            position = rebuild_together(
+                runtime.ledger.recorder, projections, progress=progress, sweep=False
+            )
         seconds = time.perf_counter() - started
-        return [Rebuilt(p.name, position, seconds) for p in projections]
+        return [Rebuilt(p.name, position, seconds, _swept(p)) for p in projections]
     names = list(PROJECTIONS)
     shown = 0
 
@@ -72,7 +76,9 @@ def rebuild_views(
         futures = [pool.submit(rebuild_one, runtime.settings, name) for name in others]
         started = time.perf_counter()
         with collector_paused():
-            position = rebuild(runtime.ledger.recorder, runtime.projection(first), progress=report)
+            position = rebuild(
+                runtime.ledger.recorder, runtime.projection(first), progress=report, sweep=False
+            )
         here = Rebuilt(first, position, time.perf_counter() - started)
         while True:
             done, pending = wait(
@@ -81,7 +87,8 @@ def rebuild_views(
             report()
             if not pending or any(f.exception() for f in done):
                 break
-        return [here, *(future.result() for future in futures)]
+        built = [here, *(future.result() for future in futures)]
+        return [replace(r, sweep_seconds=_swept(runtime.projection(r.name))) for r in built]
 
 
 def rebuild_one(settings: Settings, name: str) -> Rebuilt:
@@ -91,10 +98,18 @@ def rebuild_one(settings: Settings, name: str) -> Rebuilt:
     try:
         started = time.perf_counter()
         with collector_paused():
-            position = rebuild(runtime.ledger.recorder, runtime.projection(name))
+            position = rebuild(runtime.ledger.recorder, runtime.projection(name), sweep=False)
         return Rebuilt(name, position, time.perf_counter() - started)
     finally:
         runtime.close()
+
+
+def _swept(projection: Rebuildable) -> float:
+    """The janitor's time for what `projection`'s switch retired (after its rebuild is timed:
+    a rebuild is done once the new generation serves)."""
+    started = time.perf_counter()
+    projection.sweep()
+    return time.perf_counter() - started
 
 
 def default_jobs() -> int:

@@ -472,3 +472,7 @@ class AuditProjection:
 
     def abandon(self) -> None:
         self.stores.generations.abandon(self.stores.layout, self.slot)
+
+    def sweep(self) -> None:
+        """The janitor, for the generations a switch retired (GenerationTable.sweep_after)."""
+        self.stores.generations.sweep_after(self.stores.layout)

@@ -897,6 +897,10 @@ class CatalogProjection:
     def abandon(self) -> None:
         self.views.generations.abandon(self.views.layout, self.slot)
 
+    def sweep(self) -> None:
+        """The janitor, for the generations a switch retired (GenerationTable.sweep_after)."""
+        self.views.generations.sweep_after(self.views.layout)
+
     def _publish(self, tools: dict[str, bytes]) -> None:
         self.snapshot = CatalogSnapshot(self.catalog.position, self.catalog.size, tools)
 

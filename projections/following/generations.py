@@ -14,10 +14,11 @@ generation or the new one, whole, and a position that never goes back.
 Retired tables are not dropped in that transaction: on SQLite a DROP walks every page of the
 table under the file's one write lock (1.24 s for a 1.5M-event catalog, growing with the log),
 and the live vote writer waits through it. The janitor (`sweep`) empties them afterwards in
-short transactions of at most SWEEP_ROWS rows, then drops them empty; the process that retired
-them sweeps right after its own transaction, and `install` (every start) sweeps what a crash
-left. A retired generation's number is never reused while marked, and the janitor re-checks in
-each transaction that it is neither serving nor being built.
+short transactions of at most SWEEP_ROWS rows, then drops them empty. The process that retired
+them sweeps once it has moved on (after a switch, the rebuild that made it; after an abandon or
+a stale build, at once), and `install` (every start) sweeps what a crash left. A retired
+generation's number is never reused while marked, and the janitor re-checks in each
+transaction that it is neither serving nor being built.
 
 Every commit of a projection checks, in its own transaction, that its generation still holds
 the role it writes for (`Slot.guard`): a follower of a generation switched away gets
@@ -163,7 +164,7 @@ class GenerationTable:
             missing = [t for t in layout.tables if not self._exists(c, t, "VIEW")]
             if missing:
                 self._point_views(c, missing, slot.generation)
-        self._sweep_after(layout)  # what a process killed before its sweep left retired
+        self.sweep_after(layout)  # what a process killed before its sweep left retired
 
     def _point_views(self, c: Any, tables: Sequence[str], generation: int) -> None:
         for table in tables:
@@ -225,7 +226,7 @@ class GenerationTable:
                 (generation, layout.version, layout.name),
             )
         if found.building is not None:
-            self._sweep_after(layout)
+            self.sweep_after(layout)
         return slot
 
     def abandon(self, layout: Layout, slot: Slot) -> None:
@@ -245,20 +246,15 @@ class GenerationTable:
                     (layout.name,),
                 )
         if retiring:
-            self._sweep_after(layout)
+            self.sweep_after(layout)
 
     def switch(self, layout: Layout, slot: Slot, ready: Callable[[Any], bool]) -> bool | None:
         """Make building generation `slot` the serving one, in one transaction, if it is at or
         past the serving position and `ready(cursor)` agrees (called with the locks held);
         False if not yet (fold more, try again), None if `slot` is no longer the one being
         built (another process switched it, or began another). The old generation is retired
-        in that transaction and swept after it."""
-        done = self._switch(layout, slot, ready)
-        if done:
-            self._sweep_after(layout)
-        return done
-
-    def _switch(self, layout: Layout, slot: Slot, ready: Callable[[Any], bool]) -> bool | None:
+        in that transaction; the switching process sweeps it after (`sweep`), once it has
+        moved on to the new one."""
         with self.db.transaction(commit=True) as c:
             self._take_write_lock(c, layout.name)
             found = self._read(c, layout.name, lock=True)
@@ -312,7 +308,7 @@ class GenerationTable:
         )
         return [int(r["generation"]) for r in c.fetchall()]
 
-    def _sweep_after(self, layout: Layout) -> None:
+    def sweep_after(self, layout: Layout) -> None:
         """`sweep`, after a transaction that retired tables (or at start): a database error
         leaves them marked for the next start rather than failing what already committed."""
         try:

@@ -55,6 +55,10 @@ class Rebuildable(Projection, Protocol):
     def beside(self) -> Building:
         """The projection building (or resuming) a new generation for the running version."""
 
+    def sweep(self) -> None:
+        """Empty and drop the tables its switches retired, in short transactions (the
+        janitor): after the switch, so the switch itself stays one short transaction."""
+
 
 def read_events(
     recorder: ApplicationRecorder, after: int = 0, page_size: int = 10_000
@@ -72,10 +76,13 @@ def rebuild(
     *,
     page_size: int = 5000,
     progress: Callable[[int], None] | None = None,
+    sweep: bool = True,
 ) -> int:
     """Rebuild `projection` beside its serving tables and switch; `projection` then follows the
     new generation. Returns the position of the switch."""
-    return rebuild_together(recorder, [projection], page_size=page_size, progress=progress)
+    return rebuild_together(
+        recorder, [projection], page_size=page_size, progress=progress, sweep=sweep
+    )
 
 
 def rebuild_together(
@@ -84,15 +91,20 @@ def rebuild_together(
     *,
     page_size: int = 5000,
     progress: Callable[[int], None] | None = None,
+    sweep: bool = True,
 ) -> int:
     """`rebuild` of several projections in one pass: each page of the log is read and decoded
-    once and folded into every new generation (reading is a fair share of a replay's cost)."""
+    once and folded into every new generation (reading is a fair share of a replay's cost).
+    Then, unless `sweep` is False (the caller sweeps, e.g. to time it apart), the janitor drops
+    the old tables."""
     switched = build_and_switch(
         recorder, [p.beside() for p in projections], page_size=page_size, progress=progress
     )
     for projection in projections:
         projection.reload()
         projection.caught_up()  # the audit log signs what it now serves, if not signed yet
+    for projection in projections if sweep else ():
+        projection.sweep()
     return max(switched.values(), default=0)
 
 
@@ -219,6 +231,7 @@ class RebuildThread(DaemonLoop):
                 )
                 if build_and_switch(self.recorder, [build], stopped=self._stop.is_set):
                     self.on_switched()
+                    self.projection.sweep()
                 return
             except PersistenceError as error:
                 delay = self.retry.next()
