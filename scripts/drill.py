@@ -94,7 +94,7 @@ from domain.demo_data import TOOLS as DEMO_TOOLS
 from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.catalog.fold import CATALOG_VERSION
-from projections.catalog.views import CATALOG, CATALOG_TABLES
+from projections.catalog.views import CATALOG, FOLDED_TABLES
 
 HOST = "127.0.0.1"
 ADMIN_URL = os.environ.get("VERDICT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -102,7 +102,7 @@ VERIFY = ROOT / "scripts" / "verify.py"
 VERDICT = (sys.executable, "-m", "api.server.cli")
 """The `verdict` command, as the drill runs it (from the venv it runs in)."""
 TOOLS = tuple(tool.slug for tool in DEMO_TOOLS)
-DERIVED_TABLES = (*CATALOG_TABLES, "audit_leaf_chunks", "audit_nodes", "view_tracking")
+DERIVED_TABLES = (*FOLDED_TABLES, "audit_leaf_chunks", "audit_nodes", "view_tracking")
 NO_LIMITS = {
     "VERDICT_VOTES_PER_MINUTE": "10000000",
     "VERDICT_VOTER_REGISTRATIONS_PER_MINUTE": "10000000",

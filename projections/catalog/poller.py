@@ -6,7 +6,8 @@ milliseconds, by reading only the documents written past the position it holds.
 Reads of a tool are then served from memory, as when the follower ran in the process: no query
 and no thread hop per request, each of which can wait a GIL switch interval under vote load
 (docs/performance.md). Re-reading every document per move cost a refresh ~50 ms at 5,000 tools
-(issue 17); an index range on the position costs what changed."""
+(issue 17); the change ring (changes.py) names the documents written past a position, read by
+their keys, so a refresh costs what changed."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ class CatalogPoller:
         switched generations may hold other documents at the same positions (new folds), and
         a reset catalog starts again from zero: either is read whole."""
         held = self.snapshot
+        if held is not None and self.views.serving_at(CATALOG) == (self._generation, held.position):
+            return  # one statement, where a read of the changes is a transaction (3 on PostgreSQL)
         found = self.views.tool_changes(CATALOG, None if held is None else held.position)
         if held is not None and found.generation == self._generation:
             if found.position == held.position and not found.tools:

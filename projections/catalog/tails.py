@@ -7,7 +7,8 @@ rebuild page touching thousands). The projection that writes a generation is its
 it keeps what it wrote: a tool's last row is read from the table at most once, and each touched
 row is written once per batch, from memory. The same writer also keeps each tool's community
 score as it committed it, so a commit sets that column only when it moved (see
-`PointTails.scores`)."""
+`PointTails.scores`), and the seq of its last change-ring row (changes.py: seqs must follow
+each other, and the ring is read for it at most once)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ class PointTails:
         """Each tool's `view_tools.community_pct` as committed (absent: unknown). SQLite
         rewrites the entries of every index on a column an UPDATE sets, moved or not: two score
         indexes, whose pages a commit touching many tools would otherwise nearly all write."""
+        self.changes: int | None = None
+        """The seq of the last change-ring row committed (None: unknown, read at the next
+        commit in its transaction)."""
 
     def unknown(self, slugs: Iterable[str]) -> list[str]:
         return [slug for slug in slugs if slug not in self.rows]

@@ -11,6 +11,15 @@ from typing import Any, NamedTuple
 import orjson
 from eventsourcing.persistence import ApplicationRecorder
 
+from projections.catalog.changes import (
+    CHANGES,
+    changed_slugs,
+    changes_ddl,
+    last_seq,
+    record_sql,
+    record_values,
+    ring_sql,
+)
 from projections.catalog.fold import (
     CATALOG_VERSION,
     Catalog,
@@ -38,9 +47,22 @@ CATALOG_TABLES = (
     "view_tool_versions",
     "view_actions",
     "view_corrections",
+    CHANGES,
 )
+COMMIT_TABLES = (CHANGES,)
+"""Catalog tables that record the commits rather than the fold: two generations folded from the
+same log hold the same rows in the others, not in these; a generation without one gains it at
+start, empty, and is not refolded for it."""
+FOLDED_TABLES = tuple(t for t in CATALOG_TABLES if t not in COMMIT_TABLES)
 TAIL_READS = 500
 """Tools whose last timeline row one statement reads (a parameter each)."""
+DOCUMENT_READS = 500
+"""Tool documents one statement of a poll reads by slug (a parameter each)."""
+TOOLS_FILL = " WITH (fillfactor = 50)"
+"""PostgreSQL's storage clause of view_tools: half of each page is left free, so the new version
+of a row that a ballot-only commit updates fits in its page, and the update is HOT (no index
+entry, the old version pruned in the page without VACUUM) once it sets no indexed column.
+ALTER TABLE applies it to the pages written after; SQLite has no such option."""
 PAGE_BYTES = 199_000
 """Document bytes a list answer holds at most: with its envelope, every answer stays under
 200 KB whatever its documents weigh (a page then ends early, and says where the next begins)."""
@@ -75,26 +97,36 @@ RETIRED_POINT_INDEXES = ("view_tool_points_at", "view_tool_points_full_at")
 """Indexes on timeline times that a generation may still hold, dropped at start: the one on
 every row, and the one on full rows before its name held the row size. A change of
 POINTS_PER_ROW adds FULL_AT_INDEX's present name here."""
+RETIRED_TOOL_INDEXES = ("view_tools_position",)
+"""Indexes on view_tools that a generation may still hold, dropped at start: the one on
+`position` that pollers read before the change ring (projections/catalog/changes.py); every
+commit moved it, so no ballot-only update was HOT on PostgreSQL."""
 SORT_KEY_COLUMNS = {"view_tools": "community_pct", "view_comparisons": "right_tool"}
 """A column each table gained with its sort keys: a table without it is dropped at start and
 the catalog rebuilt from the events, which writes the keys."""
 
 
-def catalog_ddl(named: Callable[[str], str], blob: str, text: str) -> list[str]:
+def catalog_ddl(
+    named: Callable[[str], str], blob: str, text: str, *, postgres: bool = False
+) -> list[str]:
     """One generation's catalog tables and indexes, `named` giving each its numbered name;
     `text` is the type of the columns lists sort by (byte order on both stores, as in Python)."""
     tools, comparisons = named("view_tools"), named("view_comparisons")
+    fill = TOOLS_FILL if postgres else ""
     return [
         f"CREATE TABLE IF NOT EXISTS {tools} (slug {text} PRIMARY KEY, "
         f"position BIGINT NOT NULL, listed_at {text} NOT NULL, category {text} NOT NULL, "
         "status TEXT NOT NULL, panel_pct INTEGER NOT NULL, community_pct INTEGER NOT NULL, "
-        f"doc {blob} NOT NULL)",
+        f"doc {blob} NOT NULL){fill}",
+        # A table made before the clause (pages written from now on keep the room).
+        *([f"ALTER TABLE {tools} SET (fillfactor = 50)"] if postgres else []),
         *(
             f"CREATE INDEX IF NOT EXISTS {named(index)} ON {tools} ({keys})"
             for index, keys in TOOL_INDEXES.items()
         ),
-        # What a poller reads: the documents written past the position it holds.
-        f"CREATE INDEX IF NOT EXISTS {named('view_tools_position')} ON {tools} (position)",
+        # No index on `position`: what a poller reads is the change ring's (changes.py).
+        *(f"DROP INDEX IF EXISTS {named(index)}" for index in RETIRED_TOOL_INDEXES),
+        changes_ddl(named(CHANGES), blob, fill),
         f"CREATE TABLE IF NOT EXISTS {comparisons} (key {text} PRIMARY KEY, "
         f"position BIGINT NOT NULL, published_at {text} NOT NULL, status TEXT NOT NULL, "
         f"left_tool TEXT NOT NULL, right_tool TEXT NOT NULL, doc {blob} NOT NULL)",
@@ -157,7 +189,7 @@ class ViewStore:
             CATALOG,
             CATALOG_VERSION,
             CATALOG_TABLES,
-            lambda named: catalog_ddl(named, blob, text),
+            lambda named: catalog_ddl(named, blob, text, postgres=self.db.is_postgres),
             CATALOG_INDEXES,
         )
 
@@ -168,7 +200,7 @@ class ViewStore:
         legacy = [table for table in LEGACY_TABLES if self.db.has_table(table)]
         found = self.generations.read(CATALOG) if self.db.has_table("view_generations") else None
         suffix = "" if found is None else f"_g{found.serving}"
-        missing = [t for t in CATALOG_TABLES if not self.db.has_table(t + suffix)]
+        missing = [t for t in FOLDED_TABLES if not self.db.has_table(t + suffix)]
         unsorted = [
             table
             for table, column in SORT_KEY_COLUMNS.items()
@@ -187,7 +219,7 @@ class ViewStore:
                 for table in legacy:
                     c.execute(f"DROP TABLE {table}")
                 self._empty(c, slot)
-        elif missing and len(missing) < len(CATALOG_TABLES):
+        elif missing and len(missing) < len(FOLDED_TABLES):
             # A table added since the serving catalog was folded: it is outdated, and the
             # process that follows it rebuilds it beside the serving views, as for new folds.
             self.db.execute(
@@ -255,6 +287,7 @@ class ViewStore:
         documents = [tool.document() for tool in batch.tools]
         tools = {doc["slug"]: orjson.dumps(doc) for doc in documents}
         t = slot.table
+        seq = tails.changes
         with self.db.transaction(commit=True) as c:
             self.generations.advance(
                 c, self.tracking, slot, expected, catalog.position, catalog.size
@@ -306,6 +339,11 @@ class ViewStore:
                     if tails.scores.get(doc["slug"]) == found.community_pct
                 ],
             )
+            if tools:  # the ring's row of this commit (changes.py): what pollers read
+                seq = (last_seq(c, t(CHANGES)) if seq is None else seq) + 1
+                c.execute(
+                    self.db.sql(record_sql(t(CHANGES))), record_values(seq, catalog.position, tools)
+                )
             upsert_comparison = self.db.sql(
                 f"INSERT INTO {t('view_comparisons')} (key, position, published_at, status, "  # noqa: S608 - our names
                 "left_tool, right_tool, doc) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO "
@@ -357,6 +395,7 @@ class ViewStore:
                 insert_action, [(a["actor"], a["position"], orjson.dumps(a)) for a in batch.actions]
             )
         tails.commit(left, scores)
+        tails.changes = seq
         return tools
 
     def _append_points(
@@ -412,23 +451,44 @@ class ViewStore:
 
     def tool_changes(self, name: str, after: int | None) -> ToolChanges:
         """The tool documents written past position `after` (every one when None), by slug,
-        with the serving generation and the position and size they reflect, in ONE statement:
-        an index range on `position`, so a poll costs what changed, not the catalog's size."""
-        on, params = ("TRUE", ()) if after is None else ("t.position > ?", (after,))
-        rows = self.db.fetch(
-            "SELECT g.serving AS serving, k.position AS at, k.size AS size, t.slug AS slug, "  # noqa: S608 - literals
-            "t.doc AS doc FROM view_generations g LEFT JOIN view_tracking k ON k.name = g.name "
-            f"LEFT JOIN view_tools t ON {on} WHERE g.name = ?",
-            (*params, name),
+        with the serving generation and the position and size they reflect, read in ONE
+        transaction (one snapshot): the slugs come from the change ring (changes.py), the
+        documents by primary key, so a poll costs what changed, not the catalog's size. When
+        the ring cannot prove it holds every commit past `after`, every document is read."""
+        head = (
+            "SELECT g.serving AS serving, k.position AS at, k.size AS size, r.seq AS seq, "  # noqa: S608 - literals
+            "r.slugs AS slugs FROM view_generations g "
+            "LEFT JOIN view_tracking k ON k.name = g.name "
+            f"LEFT JOIN ({ring_sql(CHANGES)}) AS r ON TRUE WHERE g.name = ?"
         )
-        if not rows:
-            return ToolChanges(0, 0, 0, {})
-        first = rows[0]
+        with self.db.transaction(commit=False) as c:
+            c.execute(self.db.sql(head), (after or 0, after or 0, name))
+            rows = c.fetchall()
+            if not rows:
+                return ToolChanges(0, 0, 0, {})
+            first = rows[0]
+            slugs = None if after is None else changed_slugs(rows)
+            if slugs is None:
+                c.execute("SELECT slug, doc FROM view_tools")
+                found = c.fetchall()
+            else:
+                found = []
+                ordered = sorted(slugs)
+                for i in range(0, len(ordered), DOCUMENT_READS):
+                    chunk = ordered[i : i + DOCUMENT_READS]
+                    c.execute(
+                        self.db.sql(
+                            "SELECT slug, doc FROM view_tools "  # noqa: S608 - placeholders
+                            f"WHERE slug IN ({', '.join('?' * len(chunk))})"
+                        ),
+                        chunk,
+                    )
+                    found += c.fetchall()
         return ToolChanges(
             int(first["serving"]),
             int(first["at"] or 0),
             int(first["size"] or 0),
-            {r["slug"]: bytes(r["doc"]) for r in rows if r["doc"] is not None},
+            {r["slug"]: bytes(r["doc"]) for r in found},
         )
 
     def verdict_history(self, name: str, tool: str, seat: str) -> Documents:

@@ -210,7 +210,10 @@ class GenerationTable:
             found = self._read(c, layout.name, lock=True)
             assert found is not None, f"{layout.name}: install() first"
             if found.building is not None and found.building_version == layout.version:
-                return Slot(layout.name, found.building, serving=False)
+                resumed = Slot(layout.name, found.building, serving=False)
+                for statement in layout.ddl(suffixed(resumed.generation)):  # a table added since
+                    c.execute(statement)
+                return resumed
             if found.building is not None:
                 self._retire(c, Slot(layout.name, found.building, serving=False))
             highest = max(self._retired(c, layout.name), default=0)  # its tables may be left

@@ -20,7 +20,7 @@ from domain.seeding import seed_demo
 from domain.settings import Settings
 from projections.audit.log import AuditStore
 from projections.catalog.fold import CATALOG_VERSION
-from projections.catalog.views import CATALOG, CATALOG_TABLES, ViewStore
+from projections.catalog.views import CATALOG, FOLDED_TABLES, ViewStore
 from projections.following.follower import Follower
 from tests.api.server.test_processes import project, stop
 from tests.serving import ROOT, serving
@@ -28,7 +28,7 @@ from tests.serving import ROOT, serving
 sys.path.insert(0, str(ROOT / "scripts" / "bench"))
 import live_rebuild
 
-DERIVED = (*CATALOG_TABLES, "audit_leaf_chunks", "audit_nodes", "view_tracking")
+DERIVED = (*FOLDED_TABLES, "audit_leaf_chunks", "audit_nodes", "view_tracking")
 
 
 def snapshot(audit: AuditStore) -> dict[str, list[tuple[Any, ...]]]:

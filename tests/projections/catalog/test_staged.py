@@ -22,7 +22,7 @@ from projections.catalog.tails import POINTS_PER_ROW
 from projections.catalog.views import (
     BUILD_EVENTS_PER_TOOL,
     CATALOG,
-    CATALOG_TABLES,
+    FOLDED_TABLES,
     CatalogBuild,
     CatalogProjection,
 )
@@ -51,7 +51,7 @@ def catalog_rows(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
             tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
             for row in db.fetch_tuples(f"SELECT * FROM {table}")  # noqa: S608 - our names
         )
-        for table in CATALOG_TABLES
+        for table in FOLDED_TABLES
     }
 
 
