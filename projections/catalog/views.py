@@ -160,6 +160,11 @@ def catalog_ddl(
     ]
 
 
+def documents_sql(count: int) -> str:
+    """The documents of `count` tools, by primary key: what a poll reads of the ring's slugs."""
+    return f"SELECT slug, doc FROM view_tools WHERE slug IN ({', '.join('?' * count)})"  # noqa: S608 - placeholders
+
+
 def tool_version(db: Database, c: Any, slug: str, size: int) -> dict[str, Any]:
     """The tool's last editorial version at or below log `size`, read on cursor `c`: every
     answer "as of" a size (documents, score pages) takes its status and panel from here."""
@@ -476,13 +481,7 @@ class ViewStore:
                 ordered = sorted(slugs)
                 for i in range(0, len(ordered), DOCUMENT_READS):
                     chunk = ordered[i : i + DOCUMENT_READS]
-                    c.execute(
-                        self.db.sql(
-                            "SELECT slug, doc FROM view_tools "  # noqa: S608 - placeholders
-                            f"WHERE slug IN ({', '.join('?' * len(chunk))})"
-                        ),
-                        chunk,
-                    )
+                    c.execute(self.db.sql(documents_sql(len(chunk))), chunk)
                     found += c.fetchall()
         return ToolChanges(
             int(first["serving"]),
