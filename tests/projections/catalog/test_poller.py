@@ -152,10 +152,11 @@ def test_a_generation_made_before_the_ring_gains_one_at_start(settings: Settings
         catch_up(runtime)
         poller = CatalogPoller(runtime.views)
         poller.refresh()
+        runtime.ledger.vote("alpha", "voter:a", "ship")
+        catch_up(runtime)  # a commit the poller has not read, and the ring will not hold
         generation = runtime.views.generations.serving(CATALOG).generation
         runtime.views.db.execute(f"DROP VIEW {CHANGES}")
         runtime.views.db.execute(f"DROP TABLE {CHANGES}_g{generation}")
-        runtime.ledger.vote("alpha", "voter:a", "ship")  # folded before the ring came back
     finally:
         runtime.close()
     runtime = open_runtime(settings)
@@ -163,9 +164,10 @@ def test_a_generation_made_before_the_ring_gains_one_at_start(settings: Settings
         assert runtime.views.db.has_table(f"{CHANGES}_g{generation}")
         assert not runtime.outdated(CATALOG)
         poller.views = runtime.views
-        catch_up(runtime)
+        runtime.ledger.vote("beta", "voter:a", "ship")
+        catch_up(runtime)  # the ring's first row
         poller.refresh()
-        assert poller.documents_read == 3
+        assert poller.documents_read == 3, "the ring cannot say what alpha's commit wrote"
         assert_current(poller, runtime)
         runtime.ledger.vote("gamma", "voter:a", "ship")
         catch_up(runtime)
@@ -174,6 +176,26 @@ def test_a_generation_made_before_the_ring_gains_one_at_start(settings: Settings
         assert_current(poller, runtime)
     finally:
         runtime.close()
+
+
+def test_a_rebuild_begun_before_the_ring_gains_one_when_it_resumes(runtime: Runtime) -> None:
+    """A generation being built by code before the ring lacks its table: the build that
+    resumes it creates it, commits into it and switches, and a poller converges."""
+    list_tools(runtime.ledger, "alpha", "beta")
+    catch_up(runtime)
+    poller = CatalogPoller(runtime.views)
+    poller.refresh()
+    begun = CatalogProjection(runtime.views).beside().slot.generation
+    runtime.views.db.execute(f"DROP TABLE {CHANGES}_g{begun}")
+    build_and_switch(runtime.ledger.recorder, [CatalogProjection(runtime.views).beside()])
+    assert runtime.views.generations.serving(CATALOG).generation == begun
+    poller.refresh()
+    assert_current(poller, runtime)
+    runtime.ledger.vote("alpha", "voter:a", "ship")
+    catch_up(runtime)
+    poller.refresh()
+    assert poller.documents_read == 1
+    assert_current(poller, runtime)
 
 
 def indexes(runtime: Runtime) -> set[str]:
@@ -251,6 +273,7 @@ STEPS = st.lists(
         st.tuples(st.just("commit"), st.integers(1, 4)),
         st.tuples(st.just("refresh"), st.integers(0, 1)),
     ),
+    min_size=10,
     max_size=40,
 )
 
@@ -258,13 +281,16 @@ STEPS = st.lists(
 def test_pollers_always_hold_the_committed_documents(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Any votes, listings and amendments, committed in pages of any size by one writer, and
+    """Any votes, listings and amendments (a tool is listed before its first vote or
+    amendment), committed in pages of any size by one writer, and
     pollers refreshed at any time (one rarely, so it falls more than the ring's 4 commits
     behind): after every refresh a poller holds every document as committed, at the position
     it says. Examples run one after another on one store, each with new pollers."""
     monkeypatch.setattr(changes, "CHANGE_SLOTS", 4)
     listed: set[str] = set()
     takes = itertools.count()
+    behind = []
+    """Examples whose third poller missed more commits than the ring holds."""
 
     @hypothesis_settings(max_examples=25)
     @given(steps=STEPS)
@@ -273,16 +299,17 @@ def test_pollers_always_hold_the_committed_documents(
         for poller in pollers:
             poller.refresh()  # the third only again at the end
         projection = runtime.projection(CATALOG)
+        first = last_seq(runtime)
         for step in steps:
             kind, *args = step
-            if kind == "list":
+            if kind in ("list", "vote", "amend") and args[0] not in listed:
                 with contextlib.suppress(ToolAlreadyListed):  # listed by an earlier example
                     list_tools(runtime.ledger, str(args[0]))
                 listed.add(str(args[0]))
-            elif kind == "vote" and args[0] in listed:
+            if kind == "vote":
                 choice = "ship" if args[2] else "skip"
                 runtime.ledger.vote(str(args[0]), f"voter:{args[1]}", choice)
-            elif kind == "amend" and args[0] in listed:
+            elif kind == "amend":
                 changes_ = {"tagline": f"{args[0]} take {next(takes)}"}
                 runtime.ledger.amend_listing(str(args[0]), changes_, "better", EDITOR)
             elif kind == "commit":
@@ -295,16 +322,25 @@ def test_pollers_always_hold_the_committed_documents(
         for poller in pollers:
             poller.refresh()
             assert_current(poller, runtime)
+        if last_seq(runtime) - first > changes.CHANGE_SLOTS:
+            behind.append(pollers[2].documents_read)
 
     run()
+    assert behind, "no example left a poller behind the ring"
+
+
+def last_seq(runtime: Runtime) -> int:
+    rows = runtime.views.db.fetch(f"SELECT MAX(seq) AS seq FROM {CHANGES}")  # noqa: S608 - our name
+    return int(rows[0]["seq"] or 0)
 
 
 @pytest.mark.postgres
 def test_ballot_only_commits_are_hot_updates_on_postgres(postgres_url: str) -> None:
     """PostgreSQL without autovacuum (as our server runs): 600 commits of votes that leave the
     community score where it is (every voter ships) update view_tools without an index entry
-    (HOT), the old versions pruned in their page, so table and indexes stop growing. With the
-    index on `position` none was HOT (heap 6 pages, 28 with its indexes, and growing)."""
+    (HOT), the old versions pruned in their page, so the heap stops growing. With the index
+    on `position` none was HOT, and the heap grew from 1 page to 4 between commits 100 and 600
+    (with its indexes and free space map, 144 KB to 208 KB)."""
     settings = Settings(database_url=postgres_url)
     runtime = open_runtime(settings)
     try:
@@ -318,8 +354,8 @@ def test_ballot_only_commits_are_hot_updates_on_postgres(postgres_url: str) -> N
             runtime.ledger.vote(("alpha", "beta", "gamma")[n % 3], f"voter:{n}", "ship")
             follower.catch_up()
             if n in (99, 599):
-                size = runtime.views.db.fetch("SELECT pg_total_relation_size(?) AS size", (table,))
-                sizes.append(int(size[0]["size"]))
+                size = runtime.views.db.fetch("SELECT pg_relation_size(?) AS heap", (table,))
+                sizes.append(int(size[0]["heap"]))
     finally:
         runtime.close()  # its backends exit, which flushes their statistics
     runtime = open_runtime(settings)
@@ -329,9 +365,7 @@ def test_ballot_only_commits_are_hot_updates_on_postgres(postgres_url: str) -> N
         for _ in range(100):  # a backend's statistics reach the shared ones as it exits
             db.fetch("SELECT pg_stat_clear_snapshot()")
             stats = db.fetch(
-                "SELECT n_tup_upd, n_tup_hot_upd, pg_relation_size(relid) AS heap, "
-                "pg_total_relation_size(relid) AS size "
-                "FROM pg_stat_user_tables WHERE relname = ?",
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = ?",
                 (table,),
             )[0]
             if stats["n_tup_upd"] >= 600:
@@ -339,6 +373,7 @@ def test_ballot_only_commits_are_hot_updates_on_postgres(postgres_url: str) -> N
             time.sleep(0.05)
         assert stats["n_tup_upd"] >= 600, stats
         assert stats["n_tup_hot_upd"] >= 0.9 * stats["n_tup_upd"], stats
-        assert sizes[1] - sizes[0] <= 16384, sizes  # two pages, of the heap or an index
+        # One page more at most: a prune can wait on a snapshot elsewhere on a busy server.
+        assert sizes[1] - sizes[0] <= 8192, sizes
     finally:
         runtime.close()
