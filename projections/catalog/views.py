@@ -459,7 +459,9 @@ class ViewStore:
         with the serving generation and the position and size they reflect, read in ONE
         transaction (one snapshot): the slugs come from the change ring (changes.py), the
         documents by primary key, so a poll costs what changed, not the catalog's size. When
-        the ring cannot prove it holds every commit past `after`, every document is read."""
+        the ring cannot prove it holds every commit past `after`, every document is read. Not
+        an index on view_tools.position, which every commit moved: no ballot-only update was
+        HOT on PostgreSQL (bloat, with autovacuum off), ~22 pages a commit on SQLite."""
         head = (
             "SELECT g.serving AS serving, k.position AS at, k.size AS size, r.seq AS seq, "  # noqa: S608 - literals
             "r.slugs AS slugs FROM view_generations g "
