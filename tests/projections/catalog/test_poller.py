@@ -54,6 +54,16 @@ def assert_current(poller: CatalogPoller, runtime: Runtime) -> None:
     assert poller.snapshot.position == runtime.views.tracking.tracked(CATALOG)[0]
 
 
+def vote_and_refresh(runtime: Runtime, poller: CatalogPoller, slug: str) -> int:
+    """One vote on `slug`, folded and polled: the poller is then current; how many documents
+    that refresh read."""
+    runtime.ledger.vote(slug, "voter:a", "ship")
+    catch_up(runtime)
+    poller.refresh()
+    assert_current(poller, runtime)
+    return poller.documents_read
+
+
 def test_snapshot_is_the_committed_views_and_follows_their_position(runtime: Runtime) -> None:
     """Empty before the first commit, then the committed documents at the tracked position;
     no commit since, the same snapshot."""
@@ -164,16 +174,9 @@ def test_a_generation_made_before_the_ring_gains_one_at_start(settings: Settings
         assert runtime.views.db.has_table(f"{CHANGES}_g{generation}")
         assert not runtime.outdated(CATALOG)
         poller.views = runtime.views
-        runtime.ledger.vote("beta", "voter:a", "ship")
-        catch_up(runtime)  # the ring's first row
-        poller.refresh()
-        assert poller.documents_read == 3, "the ring cannot say what alpha's commit wrote"
-        assert_current(poller, runtime)
-        runtime.ledger.vote("gamma", "voter:a", "ship")
-        catch_up(runtime)
-        poller.refresh()
-        assert poller.documents_read == 1
-        assert_current(poller, runtime)
+        read = vote_and_refresh(runtime, poller, "beta")  # the ring's first row
+        assert read == 3, "the ring cannot say what alpha's commit wrote"
+        assert vote_and_refresh(runtime, poller, "gamma") == 1
     finally:
         runtime.close()
 
@@ -191,11 +194,7 @@ def test_a_rebuild_begun_before_the_ring_gains_one_when_it_resumes(runtime: Runt
     assert runtime.views.generations.serving(CATALOG).generation == begun
     poller.refresh()
     assert_current(poller, runtime)
-    runtime.ledger.vote("alpha", "voter:a", "ship")
-    catch_up(runtime)
-    poller.refresh()
-    assert poller.documents_read == 1
-    assert_current(poller, runtime)
+    assert vote_and_refresh(runtime, poller, "alpha") == 1
 
 
 def indexes(runtime: Runtime) -> set[str]:
