@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from api.bootstrap import PROJECTIONS, Runtime, open_runtime
 from api.server.collector import collector_paused, settle_garbage_collector
 from domain.settings import Settings
-from projections.following.rebuild import Rebuildable, rebuild, rebuild_together
+from projections.following.rebuild import rebuild, rebuild_together
 
 PROGRESS_POLL_SECONDS = 0.5
 """How often the parent reads the children's tracked sizes for its progress bar."""
@@ -56,7 +56,7 @@ def rebuild_views(
                 runtime.ledger.recorder, projections, progress=progress, sweep=False
             )
         seconds = time.perf_counter() - started
-        return [Rebuilt(p.name, position, seconds, _swept(p)) for p in projections]
+        return [Rebuilt(p.name, position, seconds, _swept(runtime, p.name)) for p in projections]
     names = list(PROJECTIONS)
     shown = 0
 
@@ -88,7 +88,7 @@ def rebuild_views(
             if not pending or any(f.exception() for f in done):
                 break
         built = [here, *(future.result() for future in futures)]
-        return [replace(r, sweep_seconds=_swept(runtime.projection(r.name))) for r in built]
+        return [replace(r, sweep_seconds=_swept(runtime, r.name)) for r in built]
 
 
 def rebuild_one(settings: Settings, name: str) -> Rebuilt:
@@ -104,11 +104,12 @@ def rebuild_one(settings: Settings, name: str) -> Rebuilt:
         runtime.close()
 
 
-def _swept(projection: Rebuildable) -> float:
-    """The janitor's time for what `projection`'s switch retired (after its rebuild is timed:
-    a rebuild is done once the new generation serves)."""
+def _swept(runtime: Runtime, name: str) -> float:
+    """The janitor's time for what projection `name`'s switch retired (after its rebuild is
+    timed: a rebuild is done once the new generation serves). By its layout, so no projection
+    is loaded for it (a catalog projection reads every document when made)."""
     started = time.perf_counter()
-    projection.sweep()
+    runtime.views.generations.sweep_after(runtime.layout(name))
     return time.perf_counter() - started
 
 
