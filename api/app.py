@@ -17,6 +17,7 @@ from api.middleware.forwarded import ForwardedClient
 from api.middleware.representation import Representation
 from api.own_writes import OwnWrites
 from api.routes import audit, health, metrics, moderation, reads, writes
+from api.series import observe_write_batch
 from api.server.collector import settle_garbage_collector
 from api.server.logs import AccessLog
 from api.server.processes import start_runtime
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not in_threads:
             runtime.poll_catalog()
         if runtime.ledger.ballots is not None:
-            runtime.ledger.ballots.observers.append(metrics.observe_write_batch)
+            runtime.ledger.ballots.observers.append(observe_write_batch)
         app.state.runtime = runtime
         app.state.own_writes = OwnWrites()
         registry = Registrations(runtime.credentials, settings.registration_retention_days)

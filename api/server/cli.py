@@ -16,16 +16,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-import psycopg
 from eventsourcing.persistence import OperationalError
 from pydantic import ValidationError
-from tqdm import tqdm
 
 from api.bootstrap import PROJECTIONS, Runtime, open_runtime
-from api.routes.metrics import MULTIPROC_ENV
-from api.server.backup import BackupRefused, backup_sqlite
+from api.series import MULTIPROC_ENV
 from api.server.copying import BATCH, CopyRefused, copy_ledger
-from api.server.http_protocol import BoundedHttpToolsProtocol
 from api.server.logs import configure_logging, log_config
 from api.server.processes import run_projection
 from api.server.rebuilding import default_jobs, rebuild_views
@@ -55,6 +51,8 @@ def _open(settings: Settings) -> Runtime:
             "first to start a new ledger there"
         )
     if settings.is_postgres:
+        import psycopg
+
         env = settings.eventsourcing_env()
         name, host, port = env["POSTGRES_DBNAME"], env["POSTGRES_HOST"], env["POSTGRES_PORT"]
         try:
@@ -104,6 +102,8 @@ def _check_port(host: str, port: int) -> None:
 
 def server_options(host: str, port: int, settings: Settings) -> dict[str, Any]:
     """uvicorn's options for `verdict serve` (scripts/bench/ceiling.py serves with them too)."""
+    from api.server.http_protocol import BoundedHttpToolsProtocol  # uvicorn: serving only
+
     return {
         "host": host,
         "port": port,
@@ -120,7 +120,7 @@ def server_options(host: str, port: int, settings: Settings) -> dict[str, Any]:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app  # the web stack: `verdict project` children never load it
 
     where = settings.where_projections_run(serve_workers=args.workers)
     if where is Projections.CHILDREN and args.workers > 1:
@@ -189,6 +189,8 @@ def _seed(_: argparse.Namespace, settings: Settings) -> int:
 
 def _progress(total: int, unit: str) -> Any:
     """A progress bar on stderr for long logs (silent when stderr is not a terminal)."""
+    from tqdm import tqdm
+
     return tqdm(total=total, unit=unit, unit_scale=True, disable=None, file=sys.stderr)
 
 
@@ -291,6 +293,8 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    from api.server.backup import BackupRefused, backup_sqlite
+
     try:
         done = backup_sqlite(settings.sqlite_path, Path(args.file))
     except BackupRefused as refused:
@@ -357,6 +361,7 @@ def _witness(args: argparse.Namespace, _: Settings) -> int:
     import uvicorn
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from api.server.http_protocol import BoundedHttpToolsProtocol
     from api.witness.server import create_witness_app
     from api.witness.state import WitnessState
     from api.witness.witness import Witness

@@ -20,7 +20,7 @@ from types import FrameType
 from eventsourcing.persistence import PersistenceError
 
 from api.bootstrap import Runtime, open_runtime
-from api.routes import metrics
+from api.series import batch_observer
 from domain.persistence.backoff import Backoff
 from domain.settings import Settings
 from projections.following.follower import IDLE_POLL_SECONDS
@@ -62,7 +62,7 @@ def start_runtime(
             if follow:
                 runtime.follow(
                     follow,
-                    on_batch=metrics.batch_observer,
+                    on_batch=batch_observer,
                     poll_interval=poll_interval,
                     batch_window=batch_window,
                 )
