@@ -27,9 +27,7 @@ from api.server.processes import run_projection
 from api.server.rebuilding import default_jobs, rebuild_views
 from api.voting.credentials import KEY_ROLES
 from domain.errors import LedgerError
-from domain.seeding import seed_demo
 from domain.settings import DEFAULT_SQLITE_FOLDER, Projections, Settings
-from projections.audit.export import EXPORT_FORMAT, export_lines
 from projections.audit.log import CheckpointMismatch
 from projections.audit.signed_note import parse_verifier_key, valid_key_name
 from projections.following.follower import Follower
@@ -130,6 +128,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    from domain.seeding import seed_demo
+
     _check_port(args.host, args.port)
     configure_logging(settings)
     runtime = _open(settings)
@@ -178,6 +178,8 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _seed(_: argparse.Namespace, settings: Settings) -> int:
+    from domain.seeding import seed_demo
+
     runtime = _open(settings)
     try:
         written = seed_demo(runtime.ledger)
@@ -217,6 +219,8 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     """The events up to the latest checkpoint, after a header naming it (docs/audit.md)."""
+    from projections.audit.export import EXPORT_FORMAT, export_lines
+
     runtime = _open(settings)
     try:
         Follower(runtime.ledger.recorder, runtime.audit_projection()).catch_up()
