@@ -22,6 +22,7 @@ from tests.scripts.serving_audit import (
     EventTable,
     Served,
     editorial_changes,
+    load_verifier,
     random_votes,
     serving,
     settle,
@@ -137,15 +138,18 @@ def test_an_altered_log_record_is_localised_to_a_checkpoint(served: Served) -> N
 
 
 @pytest.mark.slow
-def test_passes_after_ten_thousand_random_votes(tmp_path: Path) -> None:
-    """10,000 random votes and retractions by 200 voters through the application service, then
-    `verdict serve` catches up and signs: OK, every figure matching."""
+def test_passes_after_five_thousand_random_votes(tmp_path: Path) -> None:
+    """5,000 random votes and retractions by 200 voters through the application service, then
+    `verdict serve` catches up and signs: OK, every figure matching. 5,000 votes store some
+    3,300 events (a repeated choice stores none): past the verifier's batch of leaves to its
+    worker (asserted), ~50 leaf chunks, a few hundred ballots per tool; 10,000 (6,370 events)
+    crossed no other boundary (the default export page is 10,000 lines) at twice the cost."""
     settings = Settings(database_url=f"sqlite:///{tmp_path}/ledger.db")
     ledger = Ledger(settings)
     try:
         seed_demo(ledger)
         rng = random.Random(10_000)
-        for _ in range(10_000):
+        for _ in range(5_000):
             slug, voter = rng.choice(SLUGS), f"voter:{rng.randrange(200)}"
             try:
                 if rng.random() < 0.15:
@@ -157,6 +161,7 @@ def test_passes_after_ten_thousand_random_votes(tmp_path: Path) -> None:
         last = ledger.recorder.max_notification_id() or 0
     finally:
         ledger.close()
+    assert last > load_verifier().WORKER_BATCH
     with serving(settings, tmp_path / "serve.log") as served:
         size = settle(served, last)
         code, out = verify(served.url, "--json")
