@@ -3,10 +3,8 @@ when an acknowledged vote is missing or altered (a checker that cannot fail prov
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,26 +56,14 @@ ratios and peak RSS at a tenth of them are the same code at any size), a 30-tool
 ledger of 2k events for the catalog section and its rebuild alike."""
 
 
-@pytest.fixture(scope="session")
-def tiny_bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
-    """One tiny bench.py run (TINY): what `--report` of its saved JSON prints, and the JSON,
-    for every test that reads its figures: once per run, even on several xdist workers (the
-    first to ask runs it under a lock in the run's folder, above the workers' own; the others
-    wait and read its files)."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
-    folder = shared / "tiny-bench"
-    folder.mkdir(exist_ok=True)
-    out, shown = folder / "bench.json", folder / "report.txt"
-    with (folder / "lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not shown.exists():
-            args = [*TINY, f"--cache={folder / 'cache'}", f"--json={out}"]
-            _run("bench.py", *args, timeout=400)
-            shown.write_text(_run("bench.py", f"--report={out}", timeout=30))
+def _tiny_bench(folder: Path) -> tuple[str, dict[str, Any]]:
+    """One tiny bench.py run (TINY) in `folder`: what `--report` of its saved JSON prints, and
+    the JSON."""
+    out = folder / "bench.json"
+    _run("bench.py", *TINY, f"--cache={folder / 'cache'}", f"--json={out}", timeout=400)
+    shown = _run("bench.py", f"--report={out}", timeout=30)
     result: dict[str, Any] = json.loads(out.read_text())
-    return shown.read_text(), result
+    return shown, result
 
 
 def _assert_reported(shown: str, report: dict[str, Any], checks: set[str], *rows: str) -> None:
@@ -91,10 +77,17 @@ def _positive(value: Any) -> bool:
 
 
 @pytest.mark.slow
-def test_tiny_run_reports_every_figure(tiny_bench: tuple[str, dict[str, Any]]) -> None:
-    """The tiny run (TINY): every figure of the vote, kill -9 and rebuild sections (the
-    rebuild of the 30-tool catalog ledger among them) is present, positive and sane."""
-    shown, report = tiny_bench
+def test_tiny_run_reports_every_figure(tmp_path: Path) -> None:
+    """One tiny run (TINY) of every section, read by both checks below (one run, not one a
+    check: a run starts some 45 processes)."""
+    shown, report = _tiny_bench(tmp_path)
+    _check_votes_kill_and_rebuild(shown, report)
+    _check_catalog_section(shown, report)
+
+
+def _check_votes_kill_and_rebuild(shown: str, report: dict[str, Any]) -> None:
+    """Every figure of the vote, kill -9 and rebuild sections (the rebuild of the 30-tool
+    catalog ledger among them) is present, positive and sane."""
     runs = report["votes"]["sqlite"]
     for service in ("ledger", "unpromised", "naive", "crud"):
         run = runs[service]
@@ -125,14 +118,10 @@ def test_tiny_run_reports_every_figure(tiny_bench: tuple[str, dict[str, Any]]) -
     _assert_reported(shown, report, checks, *rows)
 
 
-@pytest.mark.slow
-def test_catalog_size_section_reports_both_ledgers_and_the_ceiling(
-    tiny_bench: tuple[str, dict[str, Any]],
-) -> None:
-    """The tiny run's catalog section (TINY: a 30-tool catalog ledger of 2k events): votes,
-    reads and lists on it and on the demo ledger, the no-database ceiling, their ratios and
-    issue 17's checks."""
-    shown, report = tiny_bench
+def _check_catalog_section(shown: str, report: dict[str, Any]) -> None:
+    """The catalog section (TINY: a 30-tool catalog ledger of 2k events): votes, reads and
+    lists on it and on the demo ledger, the no-database ceiling, their ratios and issue 17's
+    checks."""
     catalog = report["catalog"]["sqlite"]
     assert catalog["build"]["events"] == 2000 and catalog["tools"]["catalog"] == 30
     assert catalog["catalog"]["events"] > 2000  # the votes measured landed on the catalog ledger
