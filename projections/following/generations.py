@@ -33,7 +33,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import OperationalError, PersistenceError
+from psycopg.errors import LockNotAvailable
 
 from projections.database import Database
 from projections.following.tracking import StaleProjection, Tracking
@@ -51,6 +52,18 @@ the steps (the rest the pauses), ~13x the 1.24 s that the DROP it replaces held 
 SWEEP_PAUSE_SECONDS = 0.005
 """The janitor's least pause between its SQLite transactions, so a writer waiting for the lock
 (its busy handler retries every 1 to 100 ms) gets it rather than the janitor's next one."""
+
+
+SWITCH_LOCK_TIMEOUT_MS = 200
+"""PostgreSQL: how long a switch waits for readers to let go of the views it repoints. A reader's
+transaction that holds one view and then reads another the switch already took deadlocked
+with it (PostgreSQL aborted one of the two after its 1 s deadlock_timeout); a switch that
+takes every view first and gives up well before that is never part of a deadlock, and
+readers wait for it at most this long."""
+
+SWITCH_ATTEMPTS = 10
+"""Times a switch gives way to readers, pausing a little longer each time (~11 s in all at
+most), before it answers "not yet" as if it had been refused."""
 
 
 class StaleGeneration(StaleProjection):
@@ -258,38 +271,54 @@ class GenerationTable:
         built (another process switched it, or began another). The old generation is retired
         in that transaction; the switching process sweeps it after (`sweep`), once it has
         moved on to the new one."""
-        with self.db.transaction(commit=True) as c:
-            self._take_write_lock(c, layout.name)
-            found = self._read(c, layout.name, lock=True)
-            if found is None or found.building != slot.generation:
-                return None
-            serving = Slot(layout.name, found.serving, serving=True)
-            lock_clause = " FOR UPDATE" if self.db.is_postgres else ""
-            c.execute(
-                self.db.sql("SELECT name, position, size FROM view_tracking WHERE name IN (?, ?)")
-                + lock_clause,
-                (serving.tracking, slot.tracking),
-            )
-            at = {r["name"]: (int(r["position"]), int(r["size"])) for r in c.fetchall()}
-            built = at.get(slot.tracking, (0, 0))
-            if built[0] < at.get(serving.tracking, (0, 0))[0] or not ready(c):
-                return False
-            c.execute(self.db.sql("DELETE FROM view_tracking WHERE name = ?"), (slot.tracking,))
-            c.execute(self.db.sql("DELETE FROM view_tracking WHERE name = ?"), (serving.tracking,))
-            c.execute(
-                self.db.sql("INSERT INTO view_tracking (name, position, size) VALUES (?, ?, ?)"),
-                (serving.tracking, *built),
-            )
-            c.execute(
-                self.db.sql(
-                    "UPDATE view_generations SET serving = ?, version = ?, building = NULL, "
-                    "building_version = NULL WHERE name = ?"
-                ),
-                (slot.generation, found.building_version, layout.name),
-            )
-            self._point_views(c, layout.tables, slot.generation)
-            self._retire(c, serving)
-            return True
+        for attempt in range(1, SWITCH_ATTEMPTS + 1):
+            try:
+                with self.db.transaction(commit=True) as c:
+                    return self._switch(c, layout, slot, ready)
+            except OperationalError as error:
+                if not isinstance(error.__cause__, LockNotAvailable):
+                    raise
+                log.info("%s: readers held the views (attempt %d)", layout.name, attempt)
+                time.sleep(SWITCH_LOCK_TIMEOUT_MS / 1000 * attempt)
+        return False
+
+    def _switch(
+        self, c: Any, layout: Layout, slot: Slot, ready: Callable[[Any], bool]
+    ) -> bool | None:
+        self._take_write_lock(c, layout.name)
+        if self.db.is_postgres:  # every view first, or give way to readers (see the timeout)
+            c.execute(f"SET LOCAL lock_timeout = {SWITCH_LOCK_TIMEOUT_MS}")
+            c.execute(f"LOCK TABLE {', '.join(layout.tables)} IN ACCESS EXCLUSIVE MODE")
+        found = self._read(c, layout.name, lock=True)
+        if found is None or found.building != slot.generation:
+            return None
+        serving = Slot(layout.name, found.serving, serving=True)
+        lock_clause = " FOR UPDATE" if self.db.is_postgres else ""
+        c.execute(
+            self.db.sql("SELECT name, position, size FROM view_tracking WHERE name IN (?, ?)")
+            + lock_clause,
+            (serving.tracking, slot.tracking),
+        )
+        at = {r["name"]: (int(r["position"]), int(r["size"])) for r in c.fetchall()}
+        built = at.get(slot.tracking, (0, 0))
+        if built[0] < at.get(serving.tracking, (0, 0))[0] or not ready(c):
+            return False
+        c.execute(self.db.sql("DELETE FROM view_tracking WHERE name = ?"), (slot.tracking,))
+        c.execute(self.db.sql("DELETE FROM view_tracking WHERE name = ?"), (serving.tracking,))
+        c.execute(
+            self.db.sql("INSERT INTO view_tracking (name, position, size) VALUES (?, ?, ?)"),
+            (serving.tracking, *built),
+        )
+        c.execute(
+            self.db.sql(
+                "UPDATE view_generations SET serving = ?, version = ?, building = NULL, "
+                "building_version = NULL WHERE name = ?"
+            ),
+            (slot.generation, found.building_version, layout.name),
+        )
+        self._point_views(c, layout.tables, slot.generation)
+        self._retire(c, serving)
+        return True
 
     # -- retired generations and the janitor --------------------------------------------------
 
