@@ -46,20 +46,22 @@ SKIP_POSTGRES = os.environ.get("VERDICT_SKIP_POSTGRES") == "1"
 
 
 @pytest.fixture(autouse=True)
-def postgres_tests_one_at_a_time(request: pytest.FixtureRequest) -> Iterator[None]:
+def postgres_tests_share_the_server(request: pytest.FixtureRequest) -> Iterator[None]:
     """Under pytest-xdist (scripts/test), a PostgreSQL test holds a lock shared by the run's
-    workers from before its database is made until after it is dropped, so those tests run one
-    at a time, as in a serial run, while the SQLite half keeps the other worker busy: two at
-    once (servers with several workers and pools each) can exhaust a default server's 100
-    connections, and the crash drill restarts the server. (xdist's own `loadgroup` did not
-    group marked tests with this pytest.) Another run has another lock file."""
+    workers from before its database is made until after it is dropped: shared by ordinary
+    tests, which run side by side (each on its own database), and exclusive for those marked
+    `postgres_alone`, which run with no other PostgreSQL test: clusters of several workers with
+    pools each, two at once, can exhaust a default server's 100 connections, and the crash
+    drill restarts the server. (xdist's own `loadgroup` did not group marked tests with this
+    pytest.) Another run has another lock file."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if run is None or "postgres" not in request.node.keywords:
         yield
         return
+    alone = "postgres_alone" in request.node.keywords
     path = Path(tempfile.gettempdir()) / f"verdict-tests-postgres-{run}.lock"
     with path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
         yield
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.scripts.drill_harness import drill
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_alone]  # clusters; one restarts the server
 
 
 ACKS_BETWEEN = 40

@@ -22,6 +22,8 @@ from api.server.cli import main
 from domain.settings import Settings
 from tests.scripts.drill_harness import ROOT, drill, sample, samples, seeded
 
+pytestmark = pytest.mark.postgres_alone  # several workers and children, pools each
+
 WAIT_SECONDS = 20.0
 
 

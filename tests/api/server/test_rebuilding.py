@@ -30,6 +30,8 @@ from tests.serving import ROOT, serving
 sys.path.insert(0, str(ROOT / "scripts" / "bench"))
 import live_rebuild
 
+pytestmark = pytest.mark.postgres_alone  # rebuilds in several processes, pools each
+
 DERIVED = (*FOLDED_TABLES, "audit_leaf_chunks", "audit_nodes", "view_tracking")
 
 
