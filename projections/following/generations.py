@@ -62,7 +62,7 @@ takes every view first and gives up well before that is never part of a deadlock
 readers wait for it at most this long."""
 
 SWITCH_ATTEMPTS = 10
-"""Times a switch gives way to readers, pausing a little longer each time (~11 s in all at
+"""Times a switch gives way to readers, pausing a little longer each time (~9 s of pauses at
 most), before it answers "not yet" as if it had been refused."""
 
 
@@ -279,7 +279,8 @@ class GenerationTable:
                 if not isinstance(error.__cause__, LockNotAvailable):
                     raise
                 log.info("%s: readers held the views (attempt %d)", layout.name, attempt)
-                time.sleep(SWITCH_LOCK_TIMEOUT_MS / 1000 * attempt)
+                if attempt < SWITCH_ATTEMPTS:
+                    time.sleep(SWITCH_LOCK_TIMEOUT_MS / 1000 * attempt)
         return False
 
     def _switch(
@@ -289,6 +290,7 @@ class GenerationTable:
         if self.db.is_postgres:  # every view first, or give way to readers (see the timeout)
             c.execute(f"SET LOCAL lock_timeout = {SWITCH_LOCK_TIMEOUT_MS}")
             c.execute(f"LOCK TABLE {', '.join(layout.tables)} IN ACCESS EXCLUSIVE MODE")
+            c.execute("SET LOCAL lock_timeout = DEFAULT")  # the timeout is for the views only
         found = self._read(c, layout.name, lock=True)
         if found is None or found.building != slot.generation:
             return None

@@ -5,6 +5,7 @@ the log gives; on both stores."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -268,11 +269,14 @@ def test_a_switch_refused_again_and_again_at_the_end_of_the_log_raises(runtime: 
 
 
 @pytest.mark.postgres
-def test_a_switch_waits_briefly_for_readers_and_never_deadlocks_with_one(postgres_url: str) -> None:
+def test_a_switch_waits_briefly_for_readers_and_never_deadlocks_with_one(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """PostgreSQL: a reader's transaction holds one view while the switch repoints the views,
     then reads another view the switch had already taken in the old code: the switch gives way
     and tries again instead of deadlocking (PostgreSQL aborted one of the two, seen in the
     suite); the reader reads on, and once it is done the switch goes through."""
+    caplog.set_level(logging.INFO, logger="projections.following.generations")
     settings = Settings(database_url=postgres_url)
     runtime = open_runtime(settings)
     try:
@@ -293,6 +297,7 @@ def test_a_switch_waits_briefly_for_readers_and_never_deadlocks_with_one(postgre
             assert outcome == [], "the switch went through while a reader held a view"
         switching.join(timeout=30)
         assert outcome == [True]
+        assert "readers held the views" in caplog.text, "the switch never met the reader"
         assert generations(settings)[:3] == (building.slot.generation, CATALOG_VERSION, None)
     finally:
         runtime.close()
