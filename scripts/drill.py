@@ -1340,18 +1340,21 @@ def kill_catalog_projection(cluster: Cluster) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def frozen_mid_rebuild(cluster: Cluster, timeout: float = 120) -> tuple[int, int | None, int]:
-    """Stop (SIGSTOP) the catalog's projection until its generations show a rebuild under way
-    past position 0, and return them with it still stopped: the kill -9 that follows then
-    interrupts exactly what was read, however fast the rebuild or loaded the machine (a kill
-    after a mere look raced the rebuild's end unless the ledger was big)."""
+def frozen_mid_rebuild(
+    store: Store, projection: Callable[[], int | None], timeout: float = 120
+) -> tuple[int, int | None, int]:
+    """Stop (SIGSTOP) the catalog's projection (the pid `projection()` gives, None while there
+    is none) until `store`'s generations show a rebuild under way past position 0, and return
+    them with it still stopped: the kill -9 that follows then interrupts exactly what was read,
+    however fast the rebuild or loaded the machine (a kill after a mere look raced the
+    rebuild's end unless the ledger was big)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pid = catalog_projection(cluster)
+        pid = projection()
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):  # it may be exiting
                 os.kill(pid, signal.SIGSTOP)
-                found = catalog_generations(cluster.store)
+                found = catalog_generations(store)
                 if found[1] is not None and found[2] > 0:
                     return found
                 os.kill(pid, signal.SIGCONT)
@@ -1392,7 +1395,9 @@ def rebuild_kill(store: Store, workdir: Path, *, events: int = 60_000) -> Outcom
             reader.start()
         try:
             kill_catalog_projection(cluster)  # restarted with "new" folds: it begins a rebuild
-            serving, building, killed_at = frozen_mid_rebuild(cluster)
+            serving, building, killed_at = frozen_mid_rebuild(
+                store, lambda: catalog_projection(cluster)
+            )
             kill_catalog_projection(cluster)  # ... and dies in the middle of it
             outcome.check(
                 catalog_generations(store) == (serving, building, killed_at),

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +23,7 @@ from projections.catalog.fold import CATALOG_VERSION
 from projections.catalog.views import CATALOG, FOLDED_TABLES, ViewStore
 from projections.following.follower import Follower
 from tests.api.server.test_processes import project, stop
+from tests.scripts.drill_harness import drill
 from tests.serving import ROOT, serving
 
 sys.path.insert(0, str(ROOT / "scripts" / "bench"))
@@ -149,24 +148,6 @@ def generations(settings: Settings) -> tuple[int, int, int | None, int]:
         ledger.close()
 
 
-def frozen_mid_rebuild(
-    proc: subprocess.Popen[bytes], settings: Settings, log: Path
-) -> tuple[int, int, int | None, int]:
-    """Stop `proc` (SIGSTOP) until its generations show a rebuild under way past position 0,
-    and return them with `proc` still stopped: what a kill -9 then interrupts is exactly what
-    was read, however loaded the machine is (a time-based kill raced the rebuild's end)."""
-    deadline = time.monotonic() + 120
-    while True:
-        proc.send_signal(signal.SIGSTOP)
-        found = generations(settings)
-        if found[2] is not None and found[3] > 0:
-            return found
-        assert found[2] is not None or found[0] == 1, f"switched before a kill: {log.read_text()}"
-        assert time.monotonic() < deadline, f"no rebuild under way: {log.read_text()}"
-        proc.send_signal(signal.SIGCONT)
-        time.sleep(0.02)
-
-
 @pytest.mark.slow
 def test_a_new_fold_version_rebuilds_by_itself_while_the_old_views_serve(
     settings: Settings, tmp_path: Path, outdated: Outdated
@@ -211,7 +192,8 @@ def test_a_projection_killed_mid_rebuild_resumes_and_switches_once(
     log = tmp_path / "project.log"
     first = project(settings, CATALOG, log)
     try:
-        serving_before, _, building, killed_at = frozen_mid_rebuild(first, settings, log)
+        store = drill.Store("postgres" if settings.is_postgres else "sqlite", settings.database_url)
+        serving_before, building, killed_at = drill.frozen_mid_rebuild(store, lambda: first.pid)
     finally:
         first.kill()
         first.wait(timeout=10)
